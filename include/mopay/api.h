@@ -1,0 +1,33 @@
+#ifndef MOPAY_API_H
+#define MOPAY_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mopay/http.h"
+#include "mopay/keys.h"
+#include "mopay/store.h"
+
+/* The API: mopay's route table, its handlers, and the in-memory state they read (which the
+ * sequencer alone changes). */
+struct mopay_api;
+
+/* "ak_" + 64 hex digits + NUL */
+#define MOPAY_ADMIN_KEY_SECRET_BYTES 68
+
+/* Loads what the API keeps in memory from `store`. NULL with a reason in `err`. */
+struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_keys *keys, char *err,
+                                size_t err_cap);
+void mopay_api_free(struct mopay_api *api);
+
+/* Fills an HTTP configuration's routes, authenticator and app pointer. */
+void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *config);
+/* Called once the server runs, so /metrics can report the sequencer and the server. */
+void mopay_api_attach(struct mopay_api *api, struct mopay_seq *seq, struct mopay_http_server *server);
+
+/* Creates the first admin key when the database has none yet, in its own transaction. On
+ * *created, `secret` holds the key, which is shown this once and stored only as a hash. */
+enum mopay_err mopay_api_bootstrap_admin(struct mopay_store *store, const struct mopay_keys *keys, bool *created,
+                                         char secret[MOPAY_ADMIN_KEY_SECRET_BYTES]);
+
+#endif

@@ -1,0 +1,42 @@
+#ifndef MOPAY_CONFIG_H
+#define MOPAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "mopay/limits.h"
+
+/* Configuration, from (weakest first) built-in defaults, an optional file (`--config FILE` or
+ * MOPAY_CONFIG; lines of `name = value`, '#' comments), the environment (MOPAY_<NAME>, dashes as
+ * underscores) and command-line flags (`--name value` or `--name=value`). Every option is
+ * described once, in config.c's table, from which --help is printed. */
+struct mopay_config {
+    char db[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    char listen[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    long threads;
+    char tls_cert[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    char tls_key[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    char master_key_file[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    char log_level[16];
+    char access_log[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    char test_clock[64];
+    char config[MOPAY_CONFIG_VALUE_BYTES_MAX];
+};
+
+/* Which options a command takes. */
+#define MOPAY_CONFIG_STORE 0x1u   /* db, master-key-file */
+#define MOPAY_CONFIG_SERVER 0x2u  /* listen, threads, tls-*, access-log, test-clock */
+#define MOPAY_CONFIG_COMMON 0x4u  /* config, log-level */
+
+/* Fills `cfg` for a command that takes the options in `mask`. Positional arguments are moved,
+ * in order, to the front of argv[1..]; their count goes to *out_positional. Returns false with
+ * a one-line reason in `err` on an unknown option, a missing value, a bad number or an
+ * unreadable or malformed config file. `--help` sets *out_help and stops parsing. */
+bool mopay_config_load(struct mopay_config *cfg, unsigned mask, int argc, char **argv, int *out_positional,
+                       bool *out_help, char *err, size_t err_cap);
+
+/* Prints the options in `mask`: name, environment variable, default, description. */
+void mopay_config_usage(FILE *out, unsigned mask);
+
+#endif

@@ -1,0 +1,165 @@
+#ifndef MOPAY_HTTP_H
+#define MOPAY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "mopay/arena.h"
+#include "mopay/err.h"
+#include "mopay/id.h"
+#include "mopay/keys.h"
+#include "mopay/seq.h"
+
+/* The HTTP layer: h2o event loops (one thread per core), a static route table, bearer
+ * authentication, JSON bodies, problem+json errors, Idempotency-Key plumbing, request IDs,
+ * metrics and an access log. Handlers run on an event-loop thread and never block it: a
+ * handler either replies at once (reads from memory, validation errors) or submits a command to
+ * the sequencer, and the reply goes out from the loop when the command is durable. */
+
+struct mopay_http_request;
+struct mopay_http_server;
+
+enum mopay_principal_kind {
+    MOPAY_PRINCIPAL_NONE = 0,
+    MOPAY_PRINCIPAL_OPERATOR = 1u << 0,
+    MOPAY_PRINCIPAL_MERCHANT = 1u << 1,
+    MOPAY_PRINCIPAL_CUSTOMER = 1u << 2,
+};
+
+struct mopay_principal {
+    enum mopay_principal_kind kind;
+    char id[MOPAY_ID_TEXT_BYTES]; /* "adk_...", "mch_...", "cus_..." */
+};
+
+/* Looks a bearer token up; false when unknown or revoked. Called on event-loop threads. */
+typedef bool (*mopay_http_auth_fn)(void *ctx, const char *token, size_t len, struct mopay_principal *out);
+
+typedef void (*mopay_http_handler_fn)(struct mopay_http_request *req);
+
+#define MOPAY_ROUTE_BULK_BODY 0x1u /* takes bodies up to MOPAY_HTTP_BODY_BULK_BYTES_MAX */
+
+struct mopay_route {
+    const char *name;    /* label in metrics and the access log */
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/v1/admin-keys/{id}": literal segments and {param} segments */
+    unsigned principals; /* who may call it: a mask of mopay_principal_kind; 0 = anyone */
+    unsigned flags;
+    mopay_http_handler_fn handler;
+};
+
+struct mopay_http_config {
+    const char *listen; /* "HOST:PORT" */
+    int threads;        /* 0: one per core */
+    const char *tls_cert, *tls_key; /* both set: TLS (HTTP/1.1 and HTTP/2 by ALPN) */
+    const char *access_log;         /* path, "-" for stderr, "off" */
+    const struct mopay_route *routes;
+    size_t route_count;
+    mopay_http_auth_fn authenticate;
+    void *auth_ctx;
+    struct mopay_seq *seq;
+    const struct mopay_keys *keys;
+    void *app; /* handed to handlers by mopay_http_app() */
+};
+
+/* Binds, starts the loop threads, returns at once. NULL with a reason in `err` on failure. */
+struct mopay_http_server *mopay_http_start(const struct mopay_http_config *config, char *err, size_t err_cap);
+/* The bound port (useful with port 0). */
+int mopay_http_port(struct mopay_http_server *server);
+/* Graceful shutdown: stops accepting, lets in-flight requests finish (at most
+ * MOPAY_HTTP_DRAIN_TIMEOUT_MS), closes connections, joins the loop threads. */
+void mopay_http_stop(struct mopay_http_server *server);
+void mopay_http_free(struct mopay_http_server *server);
+/* Appends the HTTP metrics in Prometheus text format to `out`. */
+void mopay_http_metrics_render(struct mopay_http_server *server, struct mopay_arena *arena, char **out,
+                               size_t *out_len);
+
+/* --- for handlers --- */
+void *mopay_http_app(struct mopay_http_request *req);
+struct mopay_http_server *mopay_http_server_of(struct mopay_http_request *req);
+struct mopay_arena *mopay_http_arena(struct mopay_http_request *req);
+const struct mopay_principal *mopay_http_principal(struct mopay_http_request *req);
+/* The n-th {param} of the route's pattern, NUL-terminated, and its length. */
+const char *mopay_http_param(struct mopay_http_request *req, size_t n, size_t *len);
+/* A query parameter's raw value, or NULL. */
+const char *mopay_http_query(struct mopay_http_request *req, const char *name, size_t *len);
+/* The parsed JSON object body (bodies are parsed and checked before the handler runs); NULL for
+ * requests without a body. Lives in the request's arena. */
+json_t *mopay_http_body(struct mopay_http_request *req);
+
+void mopay_http_reply_json(struct mopay_http_request *req, int status, json_t *body);
+void mopay_http_reply_raw(struct mopay_http_request *req, int status, const char *content_type, const char *body,
+                          size_t len);
+/* problem+json with the registry's status, code and title; `field` is a JSON pointer or NULL. */
+void mopay_http_reply_error(struct mopay_http_request *req, enum mopay_err err, const char *field,
+                            const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* --- declarative JSON field specs --- */
+enum mopay_json_kind {
+    MOPAY_JSON_STRING,  /* -> struct mopay_str */
+    MOPAY_JSON_INTEGER, /* -> int64_t */
+    MOPAY_JSON_BOOL,    /* -> bool */
+    MOPAY_JSON_OBJECT,  /* nested spec, same output struct */
+    MOPAY_JSON_ARRAY,   /* -> json_t * (the handler walks it) */
+};
+
+struct mopay_str {
+    const char *ptr; /* NUL-terminated, in the request's arena */
+    size_t len;
+};
+
+struct mopay_json_field {
+    const char *name;
+    enum mopay_json_kind kind;
+    bool required;
+    size_t offset;          /* of the output in the caller's struct */
+    size_t min_len, max_len; /* strings (bytes) and arrays (items); max 0 = no limit */
+    int64_t min, max;        /* integers; both 0 = no limit */
+    const struct mopay_json_field *fields; /* objects: NULL-name-terminated */
+    ptrdiff_t present_offset; /* >= 0: a bool set when the field was given; -1 = none */
+};
+
+/* Checks `object` against `spec` and fills `out`. Unknown fields are refused. On failure
+ * replies with field_missing / field_wrong_type / field_invalid / field_unknown and the JSON
+ * pointer of the offending field, and returns false. */
+bool mopay_http_json_read(struct mopay_http_request *req, json_t *object, const struct mopay_json_field *spec,
+                          void *out);
+
+/* --- the write path --- */
+struct mopay_http_command;
+
+/* On the sequencer thread: change state, in memory and in the store; return MOPAY_OK or an
+ * operating error (and then change nothing). In-memory state changes here, before the batch is
+ * durable; that is safe because no reply leaves before it is, and a failed commit stops the
+ * process. `err_field`/`err_detail` may be set for the problem body. */
+typedef enum mopay_err (*mopay_http_apply_fn)(struct mopay_http_command *cmd, struct mopay_store *store,
+                                              int64_t now_ns);
+/* On the sequencer thread after a successful apply: the reply's status and JSON body. */
+typedef json_t *(*mopay_http_render_fn)(struct mopay_http_command *cmd, int *status);
+struct mopay_http_command {
+    struct mopay_seq_cmd seq; /* first: the sequencer sees this */
+    struct mopay_http_request *req;
+    mopay_http_apply_fn apply;
+    mopay_http_render_fn render;
+    void *app;
+    const char *err_field;
+    const char *err_detail;
+    /* filled by the plumbing */
+    int reply_status;
+    char *reply_body; /* malloc'd JSON */
+    size_t reply_len;
+    bool replayed;    /* answered from the idempotency store */
+};
+
+/* A zeroed command of `size` bytes (a struct that starts with mopay_http_command) in the
+ * request's arena, which lives until the command is done. */
+void *mopay_http_command_new(struct mopay_http_request *req, size_t size, mopay_http_apply_fn apply,
+                             mopay_http_render_fn render);
+/* Hands the command to the sequencer. With an Idempotency-Key header, a stored reply for the
+ * same key and request is sent again instead, and a stored one for another request gets 409
+ * idempotency_key_reused. A full queue answers 503 overloaded at once. */
+void mopay_http_submit(struct mopay_http_request *req, struct mopay_http_command *cmd);
+
+#endif

@@ -1,0 +1,94 @@
+#ifndef MOPAY_STORE_H
+#define MOPAY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mopay/err.h"
+
+/* The durable store: a table of function pointers with a SQLite and a PostgreSQL backend.
+ *
+ * A store handle is used by one thread at a time (the writer thread, or the CLI). Writes happen
+ * inside begin/commit; commit returns only once the transaction is durable (SQLite WAL with
+ * synchronous=FULL; PostgreSQL with synchronous_commit on). Every function returns MOPAY_OK or
+ * an operating error (store_unavailable, store_failed); on failure inside a transaction the
+ * caller rolls back. The schema is created by versioned SQL migrations (src/store/migrations/)
+ * that mopay_store_open applies. */
+
+struct mopay_admin_key {
+    char id[40];            /* "adk_" + 32 hex */
+    char name[65];
+    uint8_t hash[32];       /* keyed BLAKE2b-256 of the secret key */
+    int64_t created_at_ns;
+    int64_t revoked_at_ns;  /* 0 when live */
+};
+
+/* A stored result of an idempotent request. */
+struct mopay_idem_record {
+    char principal[48];     /* who sent it: an admin key id, merchant id or customer id */
+    char key[256];          /* the Idempotency-Key header, at most 255 bytes */
+    uint8_t request_hash[32]; /* BLAKE2b-256 of method, path and body */
+    int status;             /* HTTP status of the first answer */
+    char *body;             /* its body; from idem_get, malloc'd and owned by the caller */
+    size_t body_len;
+    int64_t created_at_ns;
+};
+
+#define MOPAY_STORE_ERROR_BYTES 256
+
+struct mopay_store {
+    const char *backend;    /* "sqlite" or "postgres" */
+    /* The database's one-line reason for the most recent failed call, for logs; "" before any. */
+    char last_error[MOPAY_STORE_ERROR_BYTES];
+
+    enum mopay_err (*begin)(struct mopay_store *store);
+    enum mopay_err (*commit)(struct mopay_store *store);
+    enum mopay_err (*rollback)(struct mopay_store *store);
+
+    /* The highest migration version applied. */
+    enum mopay_err (*schema_version)(struct mopay_store *store, int *out_version);
+
+    /* Small key/value settings (for example "admin_initialized"). meta_get: found=false and
+     * value untouched when absent; value is NUL-terminated, truncated to value_cap. */
+    enum mopay_err (*meta_get)(struct mopay_store *store, const char *key, char *value,
+                               size_t value_cap, bool *found);
+    enum mopay_err (*meta_put)(struct mopay_store *store, const char *key, const char *value);
+
+    enum mopay_err (*admin_key_insert)(struct mopay_store *store, const struct mopay_admin_key *key);
+    /* found=false when no live key has this id. */
+    enum mopay_err (*admin_key_revoke)(struct mopay_store *store, const char *id,
+                                       int64_t revoked_at_ns, bool *found);
+    /* Calls `each` for every key, live or revoked, oldest first; stops early if it returns false. */
+    enum mopay_err (*admin_keys_load)(struct mopay_store *store,
+                                      bool (*each)(void *ctx, const struct mopay_admin_key *key),
+                                      void *ctx);
+
+    /* found=false when (principal, key) has no record. */
+    enum mopay_err (*idem_get)(struct mopay_store *store, const char *principal, const char *key,
+                               struct mopay_idem_record *out, bool *found);
+    /* Inserting an existing (principal, key) is a programmer error: callers idem_get first
+     * inside the same transaction. */
+    enum mopay_err (*idem_put)(struct mopay_store *store, const struct mopay_idem_record *record);
+    /* Deletes records created before `before_ns`; reports how many. */
+    enum mopay_err (*idem_purge)(struct mopay_store *store, int64_t before_ns, int64_t *out_deleted);
+
+    void (*close)(struct mopay_store *store);
+};
+
+/* Opens (creating when absent) the database named by `url` and applies pending migrations:
+ *   sqlite:PATH             a file, its folder created when missing (sqlite::memory: for tests)
+ *   postgres://... or postgresql://...   a libpq connection URI
+ * On failure returns NULL and writes a one-line reason into `err` (err_cap bytes). */
+struct mopay_store *mopay_store_open(const char *url, char *err, size_t err_cap);
+
+/* The embedded migrations, in version order. */
+struct mopay_migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+size_t mopay_store_migration_count(void);
+const struct mopay_migration *mopay_store_migration_at(size_t index);
+
+#endif

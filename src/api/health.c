@@ -1,0 +1,72 @@
+/* GET /healthz and GET /metrics: public, answered from memory. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mopay/clock.h"
+
+void api_healthz(struct mopay_http_request *req)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+    mopay_http_reply_raw(req, 200, "application/json", body, sizeof(body) - 1);
+}
+
+/* The sequencer's figures: queue depth, batch sizes, commands, commit time. */
+static size_t seq_metrics(struct mopay_seq *seq, char *out, size_t cap)
+{
+    struct mopay_seq_stats st;
+    mopay_seq_stats(seq, &st);
+    size_t n = (size_t)snprintf(
+        out, cap,
+        "# HELP mopay_seq_queue_depth Commands waiting for the sequencer.\n"
+        "# TYPE mopay_seq_queue_depth gauge\nmopay_seq_queue_depth %llu\n"
+        "# HELP mopay_seq_queue_capacity Commands the sequencer queue holds before refusing.\n"
+        "# TYPE mopay_seq_queue_capacity gauge\nmopay_seq_queue_capacity %llu\n"
+        "# HELP mopay_seq_commands_total Commands applied and committed.\n"
+        "# TYPE mopay_seq_commands_total counter\nmopay_seq_commands_total %llu\n"
+        "# HELP mopay_seq_rejected_total Commands refused because the queue was full.\n"
+        "# TYPE mopay_seq_rejected_total counter\nmopay_seq_rejected_total %llu\n"
+        "# HELP mopay_seq_commit_seconds_total Time spent applying and committing batches.\n"
+        "# TYPE mopay_seq_commit_seconds_total counter\nmopay_seq_commit_seconds_total %.9f\n"
+        "# HELP mopay_seq_batch_size Commands per group-committed batch.\n"
+        "# TYPE mopay_seq_batch_size histogram\n",
+        (unsigned long long)st.queue_depth, (unsigned long long)st.queue_capacity,
+        (unsigned long long)st.commands, (unsigned long long)st.rejected_full, (double)st.commit_ns_total / 1e9);
+    uint64_t cumulative = 0;
+    for (int b = 0; b < 14 && n < cap; b++) {
+        cumulative += st.batch_size_buckets[b];
+        n += (size_t)snprintf(out + n, cap - n, "mopay_seq_batch_size_bucket{le=\"%d\"} %llu\n", 1 << b,
+                              (unsigned long long)cumulative);
+    }
+    if (n < cap)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "mopay_seq_batch_size_bucket{le=\"+Inf\"} %llu\nmopay_seq_batch_size_sum %llu\n"
+                              "mopay_seq_batch_size_count %llu\n",
+                              (unsigned long long)cumulative, (unsigned long long)st.commands,
+                              (unsigned long long)st.batches);
+    return n < cap ? n : cap - 1;
+}
+
+void api_metrics(struct mopay_http_request *req)
+{
+    struct mopay_api *api = mopay_http_app(req);
+    struct mopay_arena *arena = mopay_http_arena(req);
+    char *http_text;
+    size_t http_len;
+    mopay_http_metrics_render(mopay_http_server_of(req), arena, &http_text, &http_len);
+    size_t cap = http_len + 4096;
+    char *body = mopay_arena_alloc(arena, cap);
+    if (body == NULL || http_text == NULL) {
+        mopay_http_reply_error(req, MOPAY_ERR_internal, NULL, "out of memory rendering metrics");
+        return;
+    }
+    memcpy(body, http_text, http_len);
+    size_t n = http_len;
+    n += (size_t)snprintf(body + n, cap - n,
+                          "# HELP mopay_build_info The running build.\n# TYPE mopay_build_info gauge\n"
+                          "mopay_build_info{version=\"%s\",store=\"%s\"} 1\n",
+                          MOPAY_VERSION, api->backend);
+    if (api->seq != NULL && n < cap)
+        n += seq_metrics(api->seq, body + n, cap - n);
+    mopay_http_reply_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, n < cap ? n : cap - 1);
+}

@@ -1,0 +1,259 @@
+/* mopay's command line: init, serve, errors, version. Everything a person reads goes to
+ * stderr; stdout carries only what a script would capture (the admin key, the error table). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include <sodium.h>
+
+#include "mopay/api.h"
+#include "mopay/arena.h"
+#include "mopay/clock.h"
+#include "mopay/config.h"
+#include "mopay/http.h"
+#include "mopay/limits.h"
+#include "mopay/log.h"
+#include "mopay/seq.h"
+#include "mopay/store.h"
+
+struct command {
+    const char *name;
+    const char *summary;
+    unsigned options;
+    int (*run)(const struct mopay_config *cfg, int argc, char **argv);
+};
+
+static int cmd_init(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_errors(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_version(const struct mopay_config *cfg, int argc, char **argv);
+
+static const struct command commands[] = {
+    {"init", "create the database and print the first admin key", MOPAY_CONFIG_STORE, cmd_init},
+    {"serve", "run the server (creates and initializes the database on first start)",
+     MOPAY_CONFIG_STORE | MOPAY_CONFIG_SERVER, cmd_serve},
+    {"errors", "print the error-code registry (--markdown for the docs table)", 0, cmd_errors},
+    {"version", "print the version", 0, cmd_version},
+};
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "mopay %s: a mobile payment platform\n\nUsage: mopay COMMAND [OPTIONS]\n\nCommands:\n",
+            MOPAY_VERSION);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'mopay COMMAND --help' for a command's options.\n");
+}
+
+/* Opens the store and the keys; on failure prints why and returns false. */
+static bool open_store(const struct mopay_config *cfg, struct mopay_store **store, const struct mopay_keys **keys)
+{
+    char err[512];
+    *keys = mopay_keys_load(cfg->master_key_file, err, sizeof(err));
+    if (*keys == NULL) {
+        MOPAY_LOG_ERROR("cannot load the master key", "reason=\"%s\"", err);
+        return false;
+    }
+    *store = mopay_store_open(cfg->db, err, sizeof(err));
+    if (*store == NULL) {
+        MOPAY_LOG_ERROR("cannot open the database", "db=\"%s\" reason=\"%s\"", cfg->db, err);
+        mopay_keys_free(*keys);
+        return false;
+    }
+    return true;
+}
+
+static int cmd_init(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    struct mopay_store *store;
+    const struct mopay_keys *keys;
+    if (!open_store(cfg, &store, &keys))
+        return 1;
+    char secret[MOPAY_ADMIN_KEY_SECRET_BYTES];
+    bool created = false;
+    enum mopay_err err = mopay_api_bootstrap_admin(store, keys, &created, secret);
+    int rc = 0;
+    if (err != MOPAY_OK) {
+        MOPAY_LOG_ERROR("cannot create the first admin key", "code=%s", mopay_err_code(err));
+        rc = 1;
+    } else if (!created) {
+        MOPAY_LOG_ERROR("the database is already initialized; its admin key was shown when it was made",
+                        "db=\"%s\"", cfg->db);
+        rc = 1;
+    } else {
+        fprintf(stderr, "mopay: database ready at %s; the admin key follows (shown once, keep it safe)\n", cfg->db);
+        printf("%s\n", secret);
+        fflush(stdout);
+        sodium_memzero(secret, sizeof(secret));
+    }
+    store->close(store);
+    mopay_keys_free(keys);
+    return rc;
+}
+
+static bool start_clock(const struct mopay_config *cfg)
+{
+    if (cfg->test_clock[0] == '\0')
+        return true;
+    int64_t ns;
+    if (mopay_time_parse(cfg->test_clock, strlen(cfg->test_clock), &ns) != MOPAY_OK) {
+        MOPAY_LOG_ERROR("--test-clock is not an RFC 3339 time", "value=\"%s\"", cfg->test_clock);
+        return false;
+    }
+    mopay_clock_set_ns(ns);
+    MOPAY_LOG_WARN("the clock is manual (tests only)", "now=\"%s\"", cfg->test_clock);
+    return true;
+}
+
+static void announce_admin_key(const struct mopay_config *cfg, struct mopay_store *store,
+                               const struct mopay_keys *keys, bool *ok)
+{
+    char secret[MOPAY_ADMIN_KEY_SECRET_BYTES];
+    bool created = false;
+    enum mopay_err err = mopay_api_bootstrap_admin(store, keys, &created, secret);
+    *ok = err == MOPAY_OK;
+    if (!*ok) {
+        MOPAY_LOG_ERROR("cannot initialize the database", "code=%s", mopay_err_code(err));
+    } else if (created) {
+        fprintf(stderr, "mopay: new database at %s; its admin key (shown once) is:\n", cfg->db);
+        printf("%s\n", secret);
+        fflush(stdout);
+        sodium_memzero(secret, sizeof(secret));
+    }
+}
+
+static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store *store,
+                              const struct mopay_keys *keys, struct mopay_api *api)
+{
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL); /* threads started below inherit the mask */
+
+    struct mopay_seq *seq = mopay_seq_start(store, MOPAY_WRITER_QUEUE_DEPTH);
+    if (seq == NULL) {
+        MOPAY_LOG_ERROR("cannot start the sequencer", "%s", "");
+        return 1;
+    }
+    struct mopay_http_config http = {.listen = cfg->listen, .threads = (int)cfg->threads,
+                                     .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
+                                     .access_log = cfg->access_log, .seq = seq};
+    mopay_api_http_config(api, &http);
+    char err[512];
+    struct mopay_http_server *server = mopay_http_start(&http, err, sizeof(err));
+    if (server == NULL) {
+        MOPAY_LOG_ERROR("cannot start the HTTP server", "reason=\"%s\"", err);
+        mopay_seq_free(seq);
+        return 1;
+    }
+    mopay_api_attach(api, seq, server);
+    MOPAY_LOG_INFO("mopay is serving", "listen=%s port=%d tls=%s store=%s", cfg->listen, mopay_http_port(server),
+                   cfg->tls_cert[0] ? "on" : "off", store->backend);
+    (void)keys;
+    int sig = 0;
+    sigwait(&signals, &sig);
+    MOPAY_LOG_INFO("shutting down: draining requests", "signal=%d", sig);
+    mopay_http_stop(server); /* no new requests; in-flight ones answered */
+    mopay_seq_stop(seq);     /* everything queued is applied and committed */
+    mopay_api_attach(api, NULL, NULL);
+    mopay_http_free(server);
+    mopay_seq_free(seq);
+    MOPAY_LOG_INFO("stopped", "%s", "");
+    return 0;
+}
+
+static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    if (!start_clock(cfg))
+        return 1;
+    struct mopay_store *store;
+    const struct mopay_keys *keys;
+    if (!open_store(cfg, &store, &keys))
+        return 1;
+    bool ok;
+    announce_admin_key(cfg, store, keys, &ok);
+    int rc = 1;
+    char err[512];
+    struct mopay_api *api = ok ? mopay_api_new(store, keys, err, sizeof(err)) : NULL;
+    if (ok && api == NULL)
+        MOPAY_LOG_ERROR("cannot load state", "reason=\"%s\"", err);
+    if (api != NULL)
+        rc = serve_until_signal(cfg, store, keys, api);
+    mopay_api_free(api);
+    store->close(store);
+    mopay_keys_free(keys);
+    return rc;
+}
+
+static int cmd_errors(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    bool markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
+    if (markdown)
+        printf("| code | HTTP status | number | title |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < mopay_err_count(); i++) {
+        enum mopay_err e = mopay_err_at(i);
+        if (markdown)
+            printf("| `%s` | %d | %d | %s |\n", mopay_err_code(e), mopay_err_status(e), (int)e, mopay_err_title(e));
+        else
+            printf("%-28s %d %s\n", mopay_err_code(e), mopay_err_status(e), mopay_err_title(e));
+    }
+    return 0;
+}
+
+static int cmd_version(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    (void)argc;
+    (void)argv;
+    printf("mopay %s\n", MOPAY_VERSION);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const struct command *cmd = NULL;
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "mopay: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    if (cmd->run == cmd_errors) /* takes its own flag */
+        return cmd_errors(NULL, argc - 1, argv + 1);
+    struct mopay_config cfg;
+    char err[512];
+    int positional;
+    bool help;
+    if (!mopay_config_load(&cfg, cmd->options, argc - 1, argv + 1, &positional, &help, err, sizeof(err))) {
+        fprintf(stderr, "mopay %s: %s\n", cmd->name, err);
+        return 2;
+    }
+    if (help) {
+        printf("Usage: mopay %s [OPTIONS]\n\n%s\n\n", cmd->name, cmd->summary);
+        mopay_config_usage(stdout, cmd->options);
+        return 0;
+    }
+    enum mopay_log_level level;
+    if (!mopay_log_level_parse(cfg.log_level, &level)) {
+        fprintf(stderr, "mopay %s: --log-level must be debug, info, warn or error\n", cmd->name);
+        return 2;
+    }
+    mopay_log_set_level(level);
+    mopay_arena_json_install();
+    return cmd->run(&cfg, positional + 1, argv + 1);
+}

@@ -1,0 +1,223 @@
+#include "mopay/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum option_type { OPTION_STRING, OPTION_LONG };
+
+struct option_spec {
+    const char *name;
+    const char *env;
+    enum option_type type;
+    size_t offset;
+    size_t cap;
+    const char *fallback;
+    unsigned mask;
+    const char *help;
+};
+
+#define STRING_OPTION(field, name, env, fallback, mask, help) \
+    {name, env, OPTION_STRING, offsetof(struct mopay_config, field), \
+     sizeof(((struct mopay_config *)0)->field), fallback, mask, help}
+
+static const struct option_spec option_specs[] = {
+    STRING_OPTION(db, "db", "MOPAY_DB", "sqlite:./data/mopay.db", MOPAY_CONFIG_STORE,
+                  "database URL: sqlite:PATH or postgres://..."),
+    STRING_OPTION(master_key_file, "master-key-file", "MOPAY_MASTER_KEY_FILE", "./data/master.key", MOPAY_CONFIG_STORE,
+                  "file holding the 32-byte master key (created when missing)"),
+    STRING_OPTION(listen, "listen", "MOPAY_LISTEN", "127.0.0.1:8080", MOPAY_CONFIG_SERVER, "HOST:PORT to serve on"),
+    {"threads", "MOPAY_THREADS", OPTION_LONG, offsetof(struct mopay_config, threads), sizeof(long), "0",
+     MOPAY_CONFIG_SERVER, "event-loop threads (0: one per core)"},
+    STRING_OPTION(tls_cert, "tls-cert", "MOPAY_TLS_CERT", "", MOPAY_CONFIG_SERVER, "PEM certificate chain; enables TLS with --tls-key"),
+    STRING_OPTION(tls_key, "tls-key", "MOPAY_TLS_KEY", "", MOPAY_CONFIG_SERVER, "PEM private key"),
+    STRING_OPTION(access_log, "access-log", "MOPAY_ACCESS_LOG", "-", MOPAY_CONFIG_SERVER, "access log file, '-' for stderr, 'off'"),
+    STRING_OPTION(test_clock, "test-clock", "MOPAY_TEST_CLOCK", "", MOPAY_CONFIG_SERVER,
+                  "start a manual clock at this RFC 3339 time (tests only)"),
+    STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
+    STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
+};
+
+#define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
+
+static const struct option_spec *option_find(const char *name, size_t len, unsigned mask)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const struct option_spec *o = &option_specs[i];
+        if ((o->mask & mask) && strlen(o->name) == len && memcmp(o->name, name, len) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static bool option_set(struct mopay_config *cfg, const struct option_spec *o, const char *value, char *err,
+                       size_t err_cap)
+{
+    char *field = (char *)cfg + o->offset;
+    if (o->type == OPTION_LONG) {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || v < 0) {
+            snprintf(err, err_cap, "--%s: '%s' is not a non-negative number", o->name, value);
+            return false;
+        }
+        *(long *)field = v;
+        return true;
+    }
+    if (strlen(value) >= o->cap) {
+        snprintf(err, err_cap, "--%s: value longer than %zu bytes", o->name, o->cap - 1);
+        return false;
+    }
+    strcpy(field, value);
+    return true;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static bool config_file_load(struct mopay_config *cfg, const char *path, unsigned mask, char *err, size_t err_cap)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, err_cap, "config file %s: %s", path, strerror(errno));
+        return false;
+    }
+    char line[MOPAY_CONFIG_VALUE_BYTES_MAX + 128];
+    int lineno = 0;
+    bool ok = true;
+    size_t total = 0;
+    while (ok && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        total += strlen(line);
+        if (total > MOPAY_CONFIG_FILE_BYTES_MAX) {
+            snprintf(err, err_cap, "config file %s: larger than %d bytes", path, MOPAY_CONFIG_FILE_BYTES_MAX);
+            ok = false;
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, err_cap, "config file %s:%d: expected 'name = value'", path, lineno);
+            ok = false;
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(s), *value = trim(eq + 1);
+        const struct option_spec *o = option_find(name, strlen(name), mask);
+        if (o == NULL || strcmp(o->name, "config") == 0) {
+            snprintf(err, err_cap, "config file %s:%d: unknown option '%s'", path, lineno, name);
+            ok = false;
+        } else {
+            ok = option_set(cfg, o, value, err, err_cap);
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
+static void config_defaults(struct mopay_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    char unused[8];
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        bool ok = option_set(cfg, &option_specs[i], option_specs[i].fallback, unused, sizeof(unused));
+        (void)ok;
+    }
+}
+
+static bool config_env_load(struct mopay_config *cfg, unsigned mask, bool config_only, char *err, size_t err_cap)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const struct option_spec *o = &option_specs[i];
+        bool is_config = strcmp(o->name, "config") == 0;
+        if (!(o->mask & mask) || is_config != config_only)
+            continue;
+        const char *v = getenv(o->env);
+        if (v != NULL && !option_set(cfg, o, v, err, err_cap))
+            return false;
+    }
+    return true;
+}
+
+/* One pass over argv: with `config_only`, only --config is taken (so the file can be read
+ * before the other flags override it); otherwise every flag. */
+static bool config_args_load(struct mopay_config *cfg, unsigned mask, int argc, char **argv, bool config_only,
+                             int *out_positional, bool *out_help, char *err, size_t err_cap)
+{
+    int positional = 0;
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            *out_help = true;
+            return true;
+        }
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            if (!config_only)
+                argv[1 + positional++] = arg;
+            continue;
+        }
+        const char *name = arg + 2, *eq = strchr(name, '='), *value;
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct option_spec *o = option_find(name, name_len, mask);
+        if (o == NULL) {
+            snprintf(err, err_cap, "unknown option '%s' (see --help)", arg);
+            return false;
+        }
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            snprintf(err, err_cap, "option --%s needs a value", o->name);
+            return false;
+        }
+        bool is_config = strcmp(o->name, "config") == 0;
+        if (is_config == config_only && !option_set(cfg, o, value, err, err_cap))
+            return false;
+    }
+    if (!config_only)
+        *out_positional = positional;
+    return true;
+}
+
+bool mopay_config_load(struct mopay_config *cfg, unsigned mask, int argc, char **argv, int *out_positional,
+                       bool *out_help, char *err, size_t err_cap)
+{
+    mask |= MOPAY_CONFIG_COMMON;
+    *out_help = false;
+    *out_positional = 0;
+    config_defaults(cfg);
+    if (!config_env_load(cfg, mask, true, err, err_cap) ||
+        !config_args_load(cfg, mask, argc, argv, true, out_positional, out_help, err, err_cap))
+        return false;
+    if (*out_help)
+        return true;
+    if (cfg->config[0] != '\0' && !config_file_load(cfg, cfg->config, mask, err, err_cap))
+        return false;
+    return config_env_load(cfg, mask, false, err, err_cap) &&
+           config_args_load(cfg, mask, argc, argv, false, out_positional, out_help, err, err_cap);
+}
+
+void mopay_config_usage(FILE *out, unsigned mask)
+{
+    mask |= MOPAY_CONFIG_COMMON;
+    fprintf(out, "Options (flag, environment variable, default):\n");
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const struct option_spec *o = &option_specs[i];
+        if (!(o->mask & mask))
+            continue;
+        fprintf(out, "  --%-16s %-22s %s\n  %-18s %s\n", o->name, o->env,
+                o->fallback[0] ? o->fallback : "(none)", "", o->help);
+    }
+}

@@ -1,0 +1,135 @@
+#include "mopay/keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "mopay/assert.h"
+
+#define KDF_CONTEXT "mopaykey"
+enum { SUBKEY_API_KEY_HASH = 1, SUBKEY_IDEM_SEAL = 2, SUBKEY_CARD_SEAL = 3 };
+
+static bool master_from_hex(const char *hex, size_t len, uint8_t master[32])
+{
+    size_t bin_len = 0;
+    while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r' || hex[len - 1] == ' '))
+        len--;
+    return len == 64 && sodium_hex2bin(master, 32, hex, len, NULL, &bin_len, NULL) == 0 && bin_len == 32;
+}
+
+static bool mkdir_parent(const char *path)
+{
+    char dir[1024];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
+        return true;
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof(dir))
+        return false;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return mkdir(dir, 0700) == 0 || errno == EEXIST;
+}
+
+/* Reads the master key from `path`, or writes a fresh one there (O_EXCL, so two processes
+ * starting together cannot each make their own). */
+static bool master_from_file(const char *path, uint8_t master[32], char *err, size_t err_cap)
+{
+    char hex[130];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, hex, sizeof(hex) - 1);
+            close(fd);
+            if (n < 0 || !master_from_hex(hex, (size_t)n, master)) {
+                snprintf(err, err_cap, "master key file %s: expected 64 hex digits", path);
+                return false;
+            }
+            return true;
+        }
+        if (errno != ENOENT || !mkdir_parent(path))
+            break;
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                continue;
+            break;
+        }
+        uint8_t fresh[32];
+        randombytes_buf(fresh, sizeof(fresh));
+        sodium_bin2hex(hex, sizeof(hex), fresh, sizeof(fresh));
+        sodium_memzero(fresh, sizeof(fresh));
+        hex[64] = '\n';
+        bool ok = write(fd, hex, 65) == 65 && fsync(fd) == 0;
+        close(fd);
+        if (!ok)
+            break;
+    }
+    snprintf(err, err_cap, "master key file %s: %s", path, strerror(errno));
+    return false;
+}
+
+const struct mopay_keys *mopay_keys_load(const char *path, char *err, size_t err_cap)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, err_cap, "libsodium failed to initialize");
+        return NULL;
+    }
+    uint8_t *master = sodium_malloc(32);
+    struct mopay_keys *keys = sodium_malloc(sizeof(*keys));
+    if (master == NULL || keys == NULL) {
+        snprintf(err, err_cap, "out of locked memory for keys");
+        goto fail;
+    }
+    const char *env = getenv("MOPAY_MASTER_KEY");
+    if (env != NULL && env[0] != '\0') {
+        if (!master_from_hex(env, strlen(env), master)) {
+            snprintf(err, err_cap, "MOPAY_MASTER_KEY: expected 64 hex digits");
+            goto fail;
+        }
+    } else if (!master_from_file(path, master, err, err_cap)) {
+        goto fail;
+    }
+    crypto_kdf_derive_from_key(keys->api_key_hash, 32, SUBKEY_API_KEY_HASH, KDF_CONTEXT, master);
+    crypto_kdf_derive_from_key(keys->idem_seal, 32, SUBKEY_IDEM_SEAL, KDF_CONTEXT, master);
+    crypto_kdf_derive_from_key(keys->card_seal, 32, SUBKEY_CARD_SEAL, KDF_CONTEXT, master);
+    sodium_free(master);
+    sodium_mprotect_readonly(keys);
+    return keys;
+fail:
+    sodium_free(master);
+    sodium_free(keys);
+    return NULL;
+}
+
+void mopay_keys_free(const struct mopay_keys *keys)
+{
+    if (keys != NULL)
+        sodium_free((void *)keys);
+}
+
+void mopay_keys_hash_secret(const struct mopay_keys *keys, const char *secret, size_t len, uint8_t out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)secret, len, keys->api_key_hash, 32);
+}
+
+void mopay_keys_seal(const uint8_t key[32], const void *plain, size_t len, uint8_t *out)
+{
+    _Static_assert(MOPAY_SEAL_OVERHEAD == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES, "overhead");
+    randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, plain, len, out, key);
+}
+
+bool mopay_keys_open(const uint8_t key[32], const uint8_t *sealed, size_t sealed_len, void *plain_out)
+{
+    if (sealed_len < MOPAY_SEAL_OVERHEAD)
+        return false;
+    return crypto_secretbox_open_easy(plain_out, sealed + crypto_secretbox_NONCEBYTES,
+                                      sealed_len - crypto_secretbox_NONCEBYTES, sealed, key) == 0;
+}

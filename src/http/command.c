@@ -1,0 +1,216 @@
+/* The write path: a handler's command goes to the sequencer; its reply comes back to the loop
+ * that owns the request once the command's batch is durable. Idempotency-Key records are read
+ * and written inside the same batch transaction as the command, so a reply and its record are
+ * durable together, and a retry after a crash sees exactly one of "done" or "not done". */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+#include "mopay/log.h"
+
+struct command_box {
+    h2o_multithread_message_t msg;
+    struct http_thread *thread;
+    uint8_t request_hash[32];
+    _Alignas(16) unsigned char cmd[];
+};
+
+static struct command_box *box_of(struct mopay_http_command *cmd)
+{
+    return (struct command_box *)((unsigned char *)cmd - offsetof(struct command_box, cmd));
+}
+
+static bool store_error(enum mopay_err err)
+{
+    return err == MOPAY_ERR_store_failed || err == MOPAY_ERR_store_unavailable;
+}
+
+/* JSON text in malloc'd memory (the sequencer thread has no arena). */
+static char *json_text(json_t *j, size_t *len)
+{
+    *len = json_dumpb(j, NULL, 0, JSON_COMPACT);
+    char *text = malloc(*len + 1);
+    if (text != NULL) {
+        json_dumpb(j, text, *len, JSON_COMPACT);
+        text[*len] = '\0';
+    }
+    return text;
+}
+
+static void command_set_reply(struct mopay_http_command *cmd, int status, json_t *body)
+{
+    MOPAY_ASSERT(body != NULL);
+    cmd->reply_status = status;
+    cmd->reply_body = json_text(body, &cmd->reply_len);
+    json_decref(body);
+    MOPAY_ASSERT(cmd->reply_body != NULL);
+}
+
+static void command_set_problem(struct mopay_http_command *cmd, enum mopay_err err, const char *field,
+                                const char *detail)
+{
+    command_set_reply(cmd, mopay_err_status(err), http_problem_new(err, field, detail, cmd->req->request_id));
+}
+
+/* A stored reply for this principal and key: replay it, or refuse a different request. */
+static enum mopay_err command_replay(struct mopay_http_command *cmd, struct mopay_idem_record *rec)
+{
+    struct command_box *box = box_of(cmd);
+    enum mopay_err result = MOPAY_OK;
+    if (sodium_memcmp(rec->request_hash, box->request_hash, 32) != 0) {
+        command_set_problem(cmd, MOPAY_ERR_idempotency_key_reused, NULL,
+                            "this Idempotency-Key was first used with another request");
+        result = MOPAY_ERR_idempotency_key_reused;
+        goto done;
+    }
+    size_t sealed_len = 0;
+    uint8_t *sealed = malloc(rec->body_len + 1);
+    MOPAY_ASSERT(sealed != NULL);
+    bool decoded = sodium_base642bin(sealed, rec->body_len + 1, rec->body, rec->body_len, NULL, &sealed_len, NULL,
+                                     sodium_base64_VARIANT_ORIGINAL) == 0;
+    MOPAY_ASSERT(decoded && sealed_len >= MOPAY_SEAL_OVERHEAD); /* check after reading */
+    cmd->reply_len = sealed_len - MOPAY_SEAL_OVERHEAD;
+    cmd->reply_body = malloc(cmd->reply_len + 1);
+    MOPAY_ASSERT(cmd->reply_body != NULL);
+    bool opened = mopay_keys_open(cmd->req->thread->server->config.keys->idem_seal, sealed, sealed_len,
+                                  cmd->reply_body);
+    MOPAY_ASSERT(opened); /* a record the master key did not seal: refuse to serve it */
+    cmd->reply_body[cmd->reply_len] = '\0';
+    cmd->reply_status = rec->status;
+    cmd->replayed = true;
+    free(sealed);
+done:
+    free(rec->body);
+    return result;
+}
+
+static enum mopay_err command_remember(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
+{
+    struct mopay_http_request *r = cmd->req;
+    struct mopay_idem_record rec;
+    memset(&rec, 0, sizeof(rec));
+    MOPAY_ASSERT(strlen(r->principal.id) < sizeof(rec.principal) && r->idem_key.len < sizeof(rec.key));
+    strcpy(rec.principal, r->principal.id);
+    memcpy(rec.key, r->idem_key.ptr, r->idem_key.len + 1);
+    memcpy(rec.request_hash, box_of(cmd)->request_hash, 32);
+    rec.status = cmd->reply_status;
+    rec.created_at_ns = now_ns;
+    size_t sealed_len = cmd->reply_len + MOPAY_SEAL_OVERHEAD;
+    uint8_t *sealed = malloc(sealed_len);
+    size_t b64_cap = sodium_base64_ENCODED_LEN(sealed_len, sodium_base64_VARIANT_ORIGINAL);
+    rec.body = malloc(b64_cap);
+    MOPAY_ASSERT(sealed != NULL && rec.body != NULL);
+    mopay_keys_seal(r->thread->server->config.keys->idem_seal, cmd->reply_body, cmd->reply_len, sealed);
+    sodium_bin2base64(rec.body, b64_cap, sealed, sealed_len, sodium_base64_VARIANT_ORIGINAL);
+    rec.body_len = strlen(rec.body);
+    enum mopay_err err = store->idem_put(store, &rec);
+    free(sealed);
+    free(rec.body);
+    return err;
+}
+
+static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mopay_store *store, int64_t now_ns)
+{
+    struct mopay_http_command *cmd = (struct mopay_http_command *)seq_cmd;
+    struct mopay_http_request *r = cmd->req;
+    bool idempotent = r->idem_key.ptr != NULL;
+    if (idempotent) {
+        struct mopay_idem_record rec;
+        bool found = false;
+        enum mopay_err err = store->idem_get(store, r->principal.id, r->idem_key.ptr, &rec, &found);
+        if (err != MOPAY_OK)
+            return err;
+        if (found)
+            return command_replay(cmd, &rec);
+    }
+    enum mopay_err result = cmd->apply(cmd, store, now_ns);
+    if (store_error(result))
+        return result;
+    if (result == MOPAY_OK) {
+        int status = 200;
+        json_t *body = cmd->render(cmd, &status);
+        command_set_reply(cmd, status, body);
+    } else {
+        command_set_problem(cmd, result, cmd->err_field, cmd->err_detail);
+    }
+    if (idempotent && cmd->reply_status < 500) {
+        enum mopay_err err = command_remember(cmd, store, now_ns);
+        if (err != MOPAY_OK)
+            return err;
+    }
+    return result;
+}
+
+static void command_seq_done(struct mopay_seq_cmd *seq_cmd)
+{
+    struct mopay_http_command *cmd = (struct mopay_http_command *)seq_cmd;
+    struct command_box *box = box_of(cmd);
+    h2o_multithread_send_message(&box->thread->done_receiver, &box->msg);
+}
+
+void http_command_done_on_loop(h2o_multithread_message_t *msg)
+{
+    struct command_box *box = H2O_STRUCT_FROM_MEMBER(struct command_box, msg, msg);
+    struct mopay_http_command *cmd = (struct mopay_http_command *)box->cmd;
+    struct mopay_http_request *r = cmd->req;
+    box->thread->pending_commands--;
+    const char *type = cmd->reply_status >= 400 ? "application/problem+json" : "application/json";
+    mopay_http_reply_raw(r, cmd->reply_status, type, cmd->reply_body, cmd->reply_len);
+    free(cmd->reply_body);
+    cmd->reply_body = NULL;
+    http_request_unref(r);
+}
+
+void *mopay_http_command_new(struct mopay_http_request *r, size_t size, mopay_http_apply_fn apply,
+                             mopay_http_render_fn render)
+{
+    MOPAY_ASSERT(size >= sizeof(struct mopay_http_command) && apply != NULL && render != NULL);
+    struct command_box *box = mopay_arena_alloc(&r->arena, sizeof(*box) + size);
+    if (box == NULL)
+        return NULL;
+    memset(box, 0, sizeof(*box) + size);
+    box->thread = r->thread;
+    struct mopay_http_command *cmd = (struct mopay_http_command *)box->cmd;
+    cmd->seq.apply = command_seq_apply;
+    cmd->seq.done = command_seq_done;
+    cmd->req = r;
+    cmd->apply = apply;
+    cmd->render = render;
+    cmd->app = r->thread->server->config.app;
+    return cmd;
+}
+
+static void request_hash(struct mopay_http_request *r, uint8_t out[32])
+{
+    h2o_req_t *req = r->h2o;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const unsigned char *)req->method.base, req->method.len);
+    crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
+    crypto_generichash_update(&st, (const unsigned char *)req->path.base, req->path.len);
+    crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
+    if (req->entity.base != NULL)
+        crypto_generichash_update(&st, (const unsigned char *)req->entity.base, req->entity.len);
+    crypto_generichash_final(&st, out, 32);
+}
+
+void mopay_http_submit(struct mopay_http_request *r, struct mopay_http_command *cmd)
+{
+    struct http_thread *t = r->thread;
+    struct command_box *box = box_of(cmd);
+    MOPAY_ASSERT(cmd->req == r && r->h2o != NULL && !r->replied);
+    if (r->idem_key.ptr != NULL)
+        request_hash(r, box->request_hash);
+    r->refs++;
+    t->pending_commands++;
+    enum mopay_err err = mopay_seq_submit(t->server->config.seq, &cmd->seq);
+    if (err != MOPAY_OK) {
+        r->refs--;
+        t->pending_commands--;
+        mopay_http_reply_error(r, err, NULL, err == MOPAY_ERR_overloaded ? "the write queue is full; retry shortly"
+                                                                         : "the server is shutting down");
+    }
+}

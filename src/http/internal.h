@@ -1,0 +1,115 @@
+#ifndef MOPAY_HTTP_INTERNAL_H
+#define MOPAY_HTTP_INTERNAL_H
+
+/* Shared between the files of the http module; not part of its interface. */
+
+#include <stdatomic.h>
+#include <pthread.h>
+
+#include <h2o.h>
+
+#include "mopay/clock.h"
+#include "mopay/http.h"
+#include "mopay/limits.h"
+
+/* --- router.c --- */
+#define ROUTE_SEGMENTS_MAX 12
+
+struct compiled_route {
+    const struct mopay_route *route;
+    size_t segment_count;
+    struct {
+        const char *text; /* NULL for a {param} segment */
+        size_t len;
+    } segments[ROUTE_SEGMENTS_MAX];
+};
+
+enum route_match { ROUTE_MATCHED, ROUTE_NO_PATH, ROUTE_WRONG_METHOD };
+
+/* false when a pattern is malformed or has too many segments or params. */
+bool router_compile(const struct mopay_route *routes, size_t count, struct compiled_route *out);
+/* On ROUTE_MATCHED: *index and the params (pointing into `path`); on ROUTE_WRONG_METHOD: the
+ * allowed methods, comma-separated, in `allow`. */
+enum route_match router_match(const struct compiled_route *routes, size_t count, const char *method,
+                              size_t method_len, const char *path, size_t path_len, size_t *index,
+                              struct mopay_str params[MOPAY_HTTP_PATH_PARAMS_MAX], size_t *param_count,
+                              char *allow, size_t allow_cap);
+
+/* --- metrics.c --- */
+#define METRIC_STATUS_SLOTS 18
+#define METRIC_LATENCY_BUCKETS 14
+
+struct route_metrics {
+    _Atomic uint64_t count[METRIC_STATUS_SLOTS];
+    _Atomic uint64_t sum_ns[METRIC_STATUS_SLOTS];
+    _Atomic uint64_t buckets[METRIC_STATUS_SLOTS][METRIC_LATENCY_BUCKETS + 1];
+};
+
+/* One writer (its loop thread), many readers (the /metrics handler on any loop). */
+void metrics_record(struct route_metrics *m, int status, int64_t duration_ns);
+
+/* --- the server --- */
+struct http_thread;
+
+struct mopay_http_request {
+    struct http_thread *thread;
+    h2o_req_t *h2o;   /* NULL once h2o has disposed of the request (sent, or the client left) */
+    int refs;         /* h2o's hold, the handler call, an outstanding command */
+    bool replied;
+    size_t route_index; /* route_count for "unmatched" */
+    struct mopay_principal principal;
+    struct mopay_str params[MOPAY_HTTP_PATH_PARAMS_MAX];
+    size_t param_count;
+    json_t *body;
+    struct mopay_str idem_key;
+    int64_t started_ns;
+    char request_id[MOPAY_ID_TEXT_BYTES];
+    struct mopay_arena arena;
+    struct mopay_http_request *next_free;
+};
+
+struct http_thread {
+    struct mopay_http_server *server;
+    pthread_t tid;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    int listen_fd;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t done_receiver;
+    h2o_multithread_receiver_t control_receiver;
+    h2o_multithread_message_t stop_message;
+    bool draining;
+    int64_t drain_deadline_ns;
+    size_t inflight;         /* requests h2o still holds */
+    size_t pending_commands; /* commands handed to the sequencer, not yet back */
+    struct route_metrics *metrics; /* route_count + 1 (unmatched) */
+    struct mopay_http_request *free_list;
+    size_t free_count;
+    char *log_buf;
+    size_t log_len;
+    int64_t log_flushed_ns;
+    int64_t log_ts_second;
+    char log_ts[MOPAY_TIME_TEXT_BYTES];
+};
+
+struct mopay_http_server {
+    struct mopay_http_config config;
+    struct compiled_route *routes;
+    h2o_globalconf_t globalconf;
+    SSL_CTX *ssl_ctx;
+    struct http_thread *threads;
+    int thread_count;
+    int port;
+    int access_log_fd; /* -1: off */
+};
+
+/* request.c */
+json_t *http_problem_new(enum mopay_err err, const char *field, const char *detail, const char *request_id);
+void http_request_unref(struct mopay_http_request *r);
+
+/* json.c: parses and checks a request body; replies with the error and returns false. */
+bool http_body_parse(struct mopay_http_request *req, const char *body, size_t len);
+
+#endif

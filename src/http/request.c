@@ -1,0 +1,355 @@
+/* One request's way through the server: limits, routing, authentication, body, handler, reply;
+ * and the write path through the sequencer with its Idempotency-Key plumbing. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+#include "mopay/clock.h"
+#include "mopay/log.h"
+
+
+/* --- access log --- */
+
+void http_access_log_flush(struct http_thread *t)
+{
+    int fd = t->server->access_log_fd;
+    if (t->log_len > 0 && fd >= 0) {
+        ssize_t unused = write(fd, t->log_buf, t->log_len);
+        (void)unused;
+    }
+    t->log_len = 0;
+}
+
+/* Copies `s` into the log line, quoting characters that would break logfmt. */
+static size_t log_quote(char *dst, size_t cap, const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 4 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+            n += (size_t)snprintf(dst + n, cap - n, "\\x%02x", c);
+        } else {
+            dst[n++] = (char)c;
+        }
+    }
+    return n;
+}
+
+static void access_log_append(struct mopay_http_request *r, int status, int64_t duration_ns)
+{
+    struct http_thread *t = r->thread;
+    if (t->server->access_log_fd < 0)
+        return;
+    if (t->log_len + MOPAY_LOG_LINE_BYTES_MAX > MOPAY_ACCESS_LOG_BUFFER_BYTES)
+        http_access_log_flush(t);
+    int64_t now = mopay_clock_now_ns();
+    if (now / 1000000000 != t->log_ts_second) {
+        t->log_ts_second = now / 1000000000;
+        mopay_time_format(now, t->log_ts);
+    }
+    char *line = t->log_buf + t->log_len;
+    size_t cap = MOPAY_LOG_LINE_BYTES_MAX, n = 0;
+    h2o_req_t *req = r->h2o;
+    n += (size_t)snprintf(line + n, cap - n, "ts=%.19sZ msg=access request_id=%s method=", t->log_ts, r->request_id);
+    n += log_quote(line + n, 16, req->method.base, req->method.len < 16 ? req->method.len : 16);
+    n += (size_t)snprintf(line + n, cap - n, " path=\"");
+    n += log_quote(line + n, 1024, req->path.base, req->path.len);
+    const char *route = r->route_index < t->server->config.route_count
+                            ? t->server->config.routes[r->route_index].name
+                            : "unmatched";
+    n += (size_t)snprintf(line + n, cap - n, "\" route=%s status=%d duration_us=%lld principal=%s\n", route, status,
+                          (long long)(duration_ns / 1000), r->principal.id[0] ? r->principal.id : "-");
+    t->log_len += n < cap ? n : cap;
+}
+
+/* --- replies --- */
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+void mopay_http_reply_raw(struct mopay_http_request *r, int status, const char *content_type, const char *body,
+                          size_t len)
+{
+    MOPAY_ASSERT(!r->replied);
+    r->replied = true;
+    int64_t duration_ns = mopay_clock_monotonic_ns() - r->started_ns;
+    metrics_record(&r->thread->metrics[r->route_index], status, duration_ns);
+    h2o_req_t *req = r->h2o;
+    if (req == NULL)
+        return; /* the client left; the command's effect stands and is replayable by its key */
+    access_log_append(r, status, duration_ns);
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
+                          strlen(r->request_id));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_send_inline(req, body, len);
+}
+
+static void reply_json_typed(struct mopay_http_request *r, int status, const char *content_type, json_t *body)
+{
+    mopay_arena_json_use(&r->arena);
+    size_t len = json_dumpb(body, NULL, 0, JSON_COMPACT);
+    char *buf = mopay_arena_alloc(&r->arena, len + 1);
+    if (buf != NULL)
+        json_dumpb(body, buf, len, JSON_COMPACT);
+    mopay_arena_json_use(NULL);
+    if (buf == NULL) {
+        static const char oom[] = "{\"code\":\"internal\",\"status\":500}";
+        mopay_http_reply_raw(r, 500, "application/problem+json", oom, sizeof(oom) - 1);
+        return;
+    }
+    mopay_http_reply_raw(r, status, content_type, buf, len);
+}
+
+void mopay_http_reply_json(struct mopay_http_request *r, int status, json_t *body)
+{
+    reply_json_typed(r, status, "application/json", body);
+}
+
+/* An RFC 9457 problem document. Allocates through jansson: in the request's arena on a loop
+ * thread, with malloc on the sequencer thread. */
+json_t *http_problem_new(enum mopay_err err, const char *field, const char *detail, const char *request_id)
+{
+    char type[64];
+    snprintf(type, sizeof(type), "urn:mopay:error:%s", mopay_err_code(err));
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", mopay_err_title(err), "status",
+                          mopay_err_status(err), "code", mopay_err_code(err));
+    if (p == NULL)
+        return NULL;
+    if (detail != NULL)
+        json_object_set_new(p, "detail", json_string(detail));
+    if (field != NULL)
+        json_object_set_new(p, "field", json_string(field));
+    if (request_id != NULL)
+        json_object_set_new(p, "request_id", json_string(request_id));
+    return p;
+}
+
+void mopay_http_reply_error(struct mopay_http_request *r, enum mopay_err err, const char *field,
+                            const char *detail_fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+    mopay_arena_json_use(&r->arena);
+    json_t *problem = http_problem_new(err, field, detail, r->request_id);
+    mopay_arena_json_use(NULL);
+    if (problem == NULL) {
+        static const char oom[] = "{\"code\":\"internal\",\"status\":500}";
+        mopay_http_reply_raw(r, 500, "application/problem+json", oom, sizeof(oom) - 1);
+        return;
+    }
+    reply_json_typed(r, mopay_err_status(err), "application/problem+json", problem);
+}
+
+/* --- accessors --- */
+
+void *mopay_http_app(struct mopay_http_request *r)
+{
+    return r->thread->server->config.app;
+}
+
+struct mopay_http_server *mopay_http_server_of(struct mopay_http_request *r)
+{
+    return r->thread->server;
+}
+
+struct mopay_arena *mopay_http_arena(struct mopay_http_request *r)
+{
+    return &r->arena;
+}
+
+const struct mopay_principal *mopay_http_principal(struct mopay_http_request *r)
+{
+    return &r->principal;
+}
+
+const char *mopay_http_param(struct mopay_http_request *r, size_t n, size_t *len)
+{
+    MOPAY_ASSERT(n < r->param_count);
+    *len = r->params[n].len;
+    return r->params[n].ptr;
+}
+
+const char *mopay_http_query(struct mopay_http_request *r, const char *name, size_t *len)
+{
+    h2o_req_t *req = r->h2o;
+    if (req == NULL || req->query_at == SIZE_MAX)
+        return NULL;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t name_len = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        const char *key_end = eq ? eq : stop;
+        if ((size_t)(key_end - q) == name_len && memcmp(q, name, name_len) == 0) {
+            const char *v = eq ? eq + 1 : stop;
+            *len = (size_t)(stop - v);
+            return mopay_arena_strndup(&r->arena, v, *len);
+        }
+        q = stop + 1;
+    }
+    return NULL;
+}
+
+json_t *mopay_http_body(struct mopay_http_request *r)
+{
+    return r->body;
+}
+
+/* --- dispatch --- */
+
+static bool headers_within_limits(h2o_req_t *req)
+{
+    if (req->headers.size > MOPAY_HTTP_HEADERS_COUNT_MAX)
+        return false;
+    size_t bytes = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    return bytes <= MOPAY_HTTP_HEADER_BYTES_MAX;
+}
+
+static bool request_authenticate(struct mopay_http_request *r, const struct mopay_route *route)
+{
+    h2o_req_t *req = r->h2o;
+    const struct mopay_http_config *cfg = &r->thread->server->config;
+    ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (at < 0) {
+        mopay_http_reply_error(r, MOPAY_ERR_auth_missing, NULL, "send Authorization: Bearer <key>");
+        return false;
+    }
+    h2o_iovec_t v = req->headers.entries[at].value;
+    if (v.len < 8 || strncasecmp(v.base, "Bearer ", 7) != 0 || cfg->authenticate == NULL ||
+        !cfg->authenticate(cfg->auth_ctx, v.base + 7, v.len - 7, &r->principal)) {
+        memset(&r->principal, 0, sizeof(r->principal));
+        mopay_http_reply_error(r, MOPAY_ERR_auth_invalid, NULL, "the bearer credential is unknown or revoked");
+        return false;
+    }
+    if (!(r->principal.kind & route->principals)) {
+        /* another principal's endpoint does not exist for this one */
+        mopay_http_reply_error(r, MOPAY_ERR_route_not_found, NULL, "no such endpoint");
+        return false;
+    }
+    return true;
+}
+
+static bool content_type_is_json(h2o_req_t *req)
+{
+    ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (at < 0)
+        return false;
+    h2o_iovec_t v = req->headers.entries[at].value;
+    static const char json[] = "application/json";
+    return v.len >= sizeof(json) - 1 && strncasecmp(v.base, json, sizeof(json) - 1) == 0 &&
+           (v.len == sizeof(json) - 1 || v.base[sizeof(json) - 1] == ';' || v.base[sizeof(json) - 1] == ' ');
+}
+
+static bool request_read_body(struct mopay_http_request *r, const struct mopay_route *route)
+{
+    h2o_req_t *req = r->h2o;
+    if (req->entity.base == NULL || req->entity.len == 0)
+        return true;
+    size_t max = (route->flags & MOPAY_ROUTE_BULK_BODY) ? MOPAY_HTTP_BODY_BULK_BYTES_MAX : MOPAY_HTTP_BODY_BYTES_MAX;
+    if (req->entity.len > max) {
+        mopay_http_reply_error(r, MOPAY_ERR_body_too_large, NULL, "this endpoint takes at most %zu bytes", max);
+        return false;
+    }
+    if (!content_type_is_json(req)) {
+        mopay_http_reply_error(r, MOPAY_ERR_content_type_unsupported, NULL, "send Content-Type: application/json");
+        return false;
+    }
+    return http_body_parse(r, req->entity.base, req->entity.len);
+}
+
+static bool request_read_idempotency_key(struct mopay_http_request *r)
+{
+    h2o_req_t *req = r->h2o;
+    ssize_t at = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
+    if (at < 0)
+        return true;
+    h2o_iovec_t v = req->headers.entries[at].value;
+    bool ok = v.len >= 1 && v.len <= MOPAY_IDEMPOTENCY_KEY_BYTES_MAX;
+    for (size_t i = 0; ok && i < v.len; i++)
+        ok = v.base[i] >= 0x20 && v.base[i] <= 0x7e;
+    if (!ok) {
+        mopay_http_reply_error(r, MOPAY_ERR_idempotency_key_invalid, NULL,
+                               "Idempotency-Key must be 1 to %d printable ASCII characters",
+                               MOPAY_IDEMPOTENCY_KEY_BYTES_MAX);
+        return false;
+    }
+    r->idem_key.ptr = mopay_arena_strndup(&r->arena, v.base, v.len);
+    r->idem_key.len = v.len;
+    return r->idem_key.ptr != NULL;
+}
+
+/* Routes and checks the request, then calls the handler. Every early exit has replied. */
+void http_dispatch(struct mopay_http_request *r)
+{
+    struct mopay_http_server *s = r->thread->server;
+    h2o_req_t *req = r->h2o;
+    r->refs++; /* the handler may reply, and h2o may then drop its hold, before we return */
+    if (req->path_normalized.len > MOPAY_HTTP_PATH_BYTES_MAX || !headers_within_limits(req)) {
+        bool path = req->path_normalized.len > MOPAY_HTTP_PATH_BYTES_MAX;
+        mopay_http_reply_error(r, path ? MOPAY_ERR_route_not_found : MOPAY_ERR_headers_too_large, NULL,
+                               path ? "the path is too long" : "headers may total at most %d bytes in %d fields",
+                               MOPAY_HTTP_HEADER_BYTES_MAX, MOPAY_HTTP_HEADERS_COUNT_MAX);
+        goto done;
+    }
+    char allow[128];
+    size_t index;
+    enum route_match m = router_match(s->routes, s->config.route_count, req->method.base, req->method.len,
+                                      req->path_normalized.base, req->path_normalized.len, &index, r->params,
+                                      &r->param_count, allow, sizeof(allow));
+    if (m == ROUTE_NO_PATH) {
+        mopay_http_reply_error(r, MOPAY_ERR_route_not_found, NULL, "no endpoint at this path");
+        goto done;
+    }
+    if (m == ROUTE_WRONG_METHOD) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, h2o_strdup(&req->pool, allow, SIZE_MAX).base,
+                       strlen(allow));
+        mopay_http_reply_error(r, MOPAY_ERR_method_not_allowed, NULL, "this endpoint takes %s", allow);
+        goto done;
+    }
+    const struct mopay_route *route = &s->config.routes[index];
+    r->route_index = index;
+    for (size_t i = 0; i < r->param_count; i++)
+        r->params[i].ptr = mopay_arena_strndup(&r->arena, r->params[i].ptr, r->params[i].len);
+    if ((route->principals != 0 && !request_authenticate(r, route)) || !request_read_body(r, route) ||
+        !request_read_idempotency_key(r))
+        goto done;
+    route->handler(r);
+done:
+    http_request_unref(r);
+}

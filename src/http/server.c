@@ -1,0 +1,381 @@
+/* The h2o event loops: one thread per core, each with its own SO_REUSEPORT listener, context,
+ * metrics and access-log buffer, so the loops share nothing on the request path. */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+#include "mopay/clock.h"
+#include "mopay/log.h"
+
+#define FREE_REQUESTS_MAX 1024
+
+void http_dispatch(struct mopay_http_request *r);           /* request.c */
+void http_command_done_on_loop(h2o_multithread_message_t *msg); /* request.c */
+void http_access_log_flush(struct http_thread *t);         /* request.c */
+
+static struct http_thread *thread_of(h2o_req_t *req)
+{
+    return H2O_STRUCT_FROM_MEMBER(struct http_thread, ctx, req->conn->ctx);
+}
+
+static struct mopay_http_request *request_acquire(struct http_thread *t)
+{
+    struct mopay_http_request *r = t->free_list;
+    if (r != NULL) {
+        t->free_list = r->next_free;
+        t->free_count--;
+        struct mopay_arena arena = r->arena;
+        memset(r, 0, sizeof(*r));
+        r->arena = arena;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            return NULL;
+        mopay_arena_init(&r->arena);
+    }
+    r->thread = t;
+    return r;
+}
+
+void http_request_unref(struct mopay_http_request *r)
+{
+    MOPAY_ASSERT(r->refs > 0);
+    if (--r->refs > 0)
+        return;
+    struct http_thread *t = r->thread;
+    mopay_arena_reset(&r->arena);
+    if (t->free_count < FREE_REQUESTS_MAX) {
+        r->next_free = t->free_list;
+        t->free_list = r;
+        t->free_count++;
+    } else {
+        mopay_arena_deinit(&r->arena);
+        free(r);
+    }
+}
+
+static void inflight_add(struct http_thread *t, int delta)
+{
+    __atomic_store_n(&t->inflight, t->inflight + (size_t)(ssize_t)delta, __ATOMIC_RELAXED);
+}
+
+/* h2o is done with the request: the reply is out, or the client went away. */
+static void request_pool_disposed(void *p)
+{
+    struct mopay_http_request *r = *(struct mopay_http_request **)p;
+    r->h2o = NULL;
+    inflight_add(r->thread, -1);
+    http_request_unref(r);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    struct http_thread *t = thread_of(req);
+    struct mopay_http_request *r = request_acquire(t);
+    if (r == NULL)
+        return -1; /* h2o answers 404; only when malloc fails */
+    struct mopay_http_request **hook = h2o_mem_alloc_shared(&req->pool, sizeof(*hook), request_pool_disposed);
+    *hook = r;
+    r->h2o = req;
+    r->refs = 1; /* h2o's, dropped by request_pool_disposed */
+    r->started_ns = mopay_clock_monotonic_ns();
+    r->route_index = t->server->config.route_count;
+    inflight_add(t, 1);
+    struct mopay_id id;
+    mopay_id_new(mopay_clock_now_ns(), &id);
+    mopay_id_format(MOPAY_ID_REQUEST, &id, r->request_id);
+    http_dispatch(r);
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct http_thread *t = listener->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i < 32; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(&t->accept_ctx, sock);
+    }
+}
+
+static void on_done_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&msg->link);
+        http_command_done_on_loop(msg);
+    }
+}
+
+static void on_control_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    struct http_thread *t = H2O_STRUCT_FROM_MEMBER(struct http_thread, control_receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&msg->link);
+    }
+    if (t->draining)
+        return;
+    t->draining = true;
+    t->drain_deadline_ns = mopay_clock_monotonic_ns() + (int64_t)MOPAY_HTTP_DRAIN_TIMEOUT_MS * 1000000;
+    if (t->listener != NULL) {
+        h2o_socket_read_stop(t->listener);
+        h2o_socket_close(t->listener);
+        t->listener = NULL;
+    }
+    h2o_context_request_shutdown(&t->ctx);
+}
+
+static void *thread_main(void *arg)
+{
+    struct http_thread *t = arg;
+    for (;;) {
+        h2o_evloop_run(t->loop, t->draining ? 50 : 1000);
+        http_access_log_flush(t);
+        if (!t->draining)
+            continue;
+        /* Commands in the sequencer always come back (or the process stops), so they are
+         * waited for; slow clients only until the deadline. */
+        bool requests_done = t->inflight == 0 || mopay_clock_monotonic_ns() > t->drain_deadline_ns;
+        if (requests_done && t->pending_commands == 0)
+            break;
+    }
+    http_access_log_flush(t);
+    return NULL;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT". */
+static bool split_listen(const char *listen, char *host, size_t host_cap, char *port, size_t port_cap)
+{
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= port_cap)
+        return false;
+    const char *h = listen;
+    size_t hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen >= host_cap)
+        return false;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    strcpy(port, colon + 1);
+    return true;
+}
+
+static int listen_socket(const struct sockaddr *addr, socklen_t addr_len, char *err, size_t err_cap)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 || bind(fd, addr, addr_len) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        snprintf(err, err_cap, "listen: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Binds one listener per thread on the same address; with port 0 the first picks the port and
+ * the others join it. */
+static bool server_bind(struct mopay_http_server *s, char *err, size_t err_cap)
+{
+    char host[256], port[16];
+    if (!split_listen(s->config.listen, host, sizeof(host), port, sizeof(port))) {
+        snprintf(err, err_cap, "listen address '%s' is not HOST:PORT", s->config.listen);
+        return false;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, err_cap, "listen address '%s': %s", s->config.listen, gai_strerror(rc));
+        return false;
+    }
+    struct sockaddr_storage addr;
+    socklen_t addr_len = ai->ai_addrlen;
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    for (int i = 0; i < s->thread_count; i++) {
+        int fd = listen_socket((struct sockaddr *)&addr, addr_len, err, err_cap);
+        if (fd < 0)
+            return false;
+        s->threads[i].listen_fd = fd;
+        if (i == 0) {
+            getsockname(fd, (struct sockaddr *)&addr, &addr_len);
+            s->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                       : ((struct sockaddr_in *)&addr)->sin_port);
+        }
+    }
+    return true;
+}
+
+static SSL_CTX *tls_context(const char *cert, const char *key, char *err, size_t err_cap)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+        goto fail;
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+fail:
+    snprintf(err, err_cap, "TLS with %s and %s: %s", cert, key, ERR_reason_error_string(ERR_get_error()));
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static void server_configure_h2o(struct mopay_http_server *s)
+{
+    h2o_config_init(&s->globalconf);
+    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("mopay"));
+    s->globalconf.max_request_entity_size = MOPAY_HTTP_ENTITY_BYTES_MAX;
+    s->globalconf.http1.req_timeout = MOPAY_HTTP_IDLE_TIMEOUT_MS;
+    s->globalconf.http2.idle_timeout = MOPAY_HTTP_IDLE_TIMEOUT_MS;
+    h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = on_req;
+}
+
+static bool thread_init(struct mopay_http_server *s, struct http_thread *t)
+{
+    t->server = s;
+    t->loop = h2o_evloop_create();
+    h2o_context_init(&t->ctx, t->loop, &s->globalconf);
+    t->accept_ctx.ctx = &t->ctx;
+    t->accept_ctx.hosts = s->globalconf.hosts;
+    t->accept_ctx.ssl_ctx = s->ssl_ctx;
+    t->queue = h2o_multithread_create_queue(t->loop);
+    h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_done_messages);
+    h2o_multithread_register_receiver(t->queue, &t->control_receiver, on_control_messages);
+    t->metrics = calloc(s->config.route_count + 1, sizeof(*t->metrics));
+    t->log_buf = malloc(MOPAY_ACCESS_LOG_BUFFER_BYTES);
+    if (t->metrics == NULL || t->log_buf == NULL)
+        return false;
+    t->listener = h2o_evloop_socket_create(t->loop, t->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    t->listener->data = t;
+    h2o_socket_read_start(t->listener, on_accept);
+    return true;
+}
+
+static int open_access_log(const char *where)
+{
+    if (where == NULL || strcmp(where, "off") == 0)
+        return -1;
+    if (strcmp(where, "-") == 0)
+        return dup(STDERR_FILENO);
+    return open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+}
+
+struct mopay_http_server *mopay_http_start(const struct mopay_http_config *config, char *err, size_t err_cap)
+{
+    struct mopay_http_server *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->config = *config;
+    s->access_log_fd = -1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->thread_count = config->threads > 0 ? config->threads : (cores > 0 ? (int)cores : 1);
+    if (s->thread_count > MOPAY_HTTP_LOOP_THREADS_MAX)
+        s->thread_count = MOPAY_HTTP_LOOP_THREADS_MAX;
+    s->routes = calloc(config->route_count, sizeof(*s->routes));
+    s->threads = calloc((size_t)s->thread_count, sizeof(*s->threads));
+    if (s->routes == NULL || s->threads == NULL)
+        goto fail;
+    for (int i = 0; i < s->thread_count; i++)
+        s->threads[i].listen_fd = -1;
+    if (!router_compile(config->routes, config->route_count, s->routes)) {
+        snprintf(err, err_cap, "a route pattern is malformed");
+        goto fail;
+    }
+    bool tls = config->tls_cert != NULL && config->tls_cert[0] && config->tls_key != NULL && config->tls_key[0];
+    if (tls && (s->ssl_ctx = tls_context(config->tls_cert, config->tls_key, err, err_cap)) == NULL)
+        goto fail;
+    s->access_log_fd = open_access_log(config->access_log);
+    if (s->access_log_fd < 0 && config->access_log != NULL && strcmp(config->access_log, "off") != 0) {
+        snprintf(err, err_cap, "access log %s: %s", config->access_log, strerror(errno));
+        goto fail;
+    }
+    if (!server_bind(s, err, err_cap))
+        goto fail;
+    server_configure_h2o(s);
+    signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < s->thread_count; i++) {
+        if (!thread_init(s, &s->threads[i])) {
+            snprintf(err, err_cap, "out of memory starting loop %d", i);
+            goto fail; /* threads not started yet: nothing runs */
+        }
+    }
+    for (int i = 0; i < s->thread_count; i++)
+        pthread_create(&s->threads[i].tid, NULL, thread_main, &s->threads[i]);
+    return s;
+fail:
+    for (int i = 0; s->threads != NULL && i < s->thread_count; i++)
+        if (s->threads[i].listen_fd >= 0 && s->threads[i].listener == NULL)
+            close(s->threads[i].listen_fd);
+    if (s->access_log_fd >= 0)
+        close(s->access_log_fd);
+    SSL_CTX_free(s->ssl_ctx);
+    free(s->routes);
+    free(s->threads);
+    free(s);
+    return NULL;
+}
+
+int mopay_http_port(struct mopay_http_server *server)
+{
+    return server->port;
+}
+
+void mopay_http_stop(struct mopay_http_server *server)
+{
+    for (int i = 0; i < server->thread_count; i++)
+        h2o_multithread_send_message(&server->threads[i].control_receiver, &server->threads[i].stop_message);
+    for (int i = 0; i < server->thread_count; i++)
+        pthread_join(server->threads[i].tid, NULL);
+}
+
+void mopay_http_free(struct mopay_http_server *server)
+{
+    if (server == NULL)
+        return;
+    for (int i = 0; i < server->thread_count; i++) {
+        struct http_thread *t = &server->threads[i];
+        while (t->free_list != NULL) {
+            struct mopay_http_request *r = t->free_list;
+            t->free_list = r->next_free;
+            mopay_arena_deinit(&r->arena);
+            free(r);
+        }
+        free(t->metrics);
+        free(t->log_buf);
+    }
+    if (server->access_log_fd >= 0)
+        close(server->access_log_fd);
+    SSL_CTX_free(server->ssl_ctx);
+    free(server->routes);
+    free(server->threads);
+    free(server);
+}
