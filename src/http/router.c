@@ -75,7 +75,8 @@ enum route_match router_match(const struct compiled_route *routes, size_t count,
             continue;
         const char *m = routes[i].route->method;
         size_t mlen = strlen(m);
-        if (mlen == method_len && memcmp(m, method, mlen) == 0) {
+        bool head_of_get = method_len == 4 && memcmp(method, "HEAD", 4) == 0 && strcmp(m, "GET") == 0;
+        if ((mlen == method_len && memcmp(m, method, mlen) == 0) || head_of_get) {
             *index = i;
             memcpy(params, found, sizeof(found[0]) * found_count);
             *param_count = found_count;

@@ -1,0 +1,64 @@
+#ifndef MOPAY_STORE_INTERNAL_H
+#define MOPAY_STORE_INTERNAL_H
+
+/* What store.c shares with the two backends; not part of the public API. */
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mopay/store.h"
+
+/* Generated at build time from migrations/ (see embed_migrations.cmake). */
+extern const struct mopay_migration mopay_store_migrations_embedded[];
+extern const size_t mopay_store_migrations_embedded_count;
+
+/* The backends. `path` is what follows "sqlite:"; `url` is the whole libpq URI. Both return NULL
+ * with a one-line reason in err when the database cannot be opened, configured or migrated. */
+struct mopay_store *mopay_store_sqlite_open(const char *path, char *err, size_t err_cap);
+struct mopay_store *mopay_store_pg_open(const char *url, char *err, size_t err_cap);
+
+/* What the migration runner needs from a backend's raw connection, before any statement is
+ * prepared. exec runs one or more statements that return no rows; query_int runs a query whose
+ * first column of its only row is an integer. Both fill err and return store_unavailable or
+ * store_failed on failure. */
+struct mopay_store_migrator {
+    void *conn;
+    const char *begin_sql;        /* starts a transaction that excludes other migrators */
+    const char *lock_sql;         /* held across the whole run when begin_sql does not exclude */
+    const char *unlock_sql;
+    const char *table_exists_sql; /* 1 when schema_migrations exists, else 0 */
+    enum mopay_err (*exec)(void *conn, const char *sql, char *err, size_t err_cap);
+    enum mopay_err (*query_int)(void *conn, const char *sql, int64_t *out, char *err, size_t err_cap);
+};
+
+/* Applies every embedded migration newer than the database's version, each in its own
+ * transaction. Safe when several processes migrate the same database at once: each re-reads the
+ * version while holding the lock. Refuses a database newer than this build. On failure the
+ * failed migration is rolled back and err says which one and why. */
+enum mopay_err mopay_store_migrate(const struct mopay_store_migrator *migrator, char *err,
+                                   size_t err_cap);
+
+/* printf into err (when err_cap > 0), flattened to one line: newlines become spaces and trailing
+ * blanks are dropped. Returns `code`, so a failure path can `return mopay_store_error(...)`. */
+enum mopay_err mopay_store_error(enum mopay_err code, char *err, size_t err_cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Lowercase hex: out holds 2 * len + 1 bytes. decode accepts exactly 2 * len lowercase digits. */
+void mopay_store_hex_encode(const uint8_t *in, size_t len, char *out);
+bool mopay_store_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t len);
+
+/* Both sides of the persistence boundary, shared so the backends behave the same. The checks
+ * before writing assert the caller's invariants and return store_failed (with the reason in
+ * store->last_error) for text PostgreSQL would refuse: NUL bytes or invalid UTF-8, which SQLite
+ * would otherwise accept. */
+enum mopay_err mopay_store_check_meta(struct mopay_store *store, const char *key, const char *value);
+enum mopay_err mopay_store_check_admin_key(struct mopay_store *store, const struct mopay_admin_key *key);
+enum mopay_err mopay_store_check_idem(struct mopay_store *store, const struct mopay_idem_record *record);
+
+/* Copies a column read back from the database into a fixed field; the write side guaranteed it
+ * fits, so a longer value means the database was changed behind our back. */
+void mopay_store_copy_text(char *dst, size_t dst_cap, const char *src, size_t src_len);
+
+#endif

@@ -1,0 +1,637 @@
+/* The PostgreSQL backend through libpq. Statements are prepared once per session and run with
+ * PQexecPrepared; hashes travel as lowercase hex TEXT and int64 values as BIGINT. The session
+ * pins synchronous_commit=on and client_encoding=UTF8, so COMMIT returns only once the
+ * transaction is durable and text means what store.c's checks assume. A connection lost between
+ * transactions is re-established by the next call; one lost inside a transaction fails that
+ * transaction with store_unavailable. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+#include "mopay/limits.h"
+
+/* Serialises migrations across processes: pg_advisory_lock takes a bigint; this one is "mopay_mi". */
+#define PG_MIGRATION_LOCK "7885351539340257641"
+#define PG_CONNECT_TIMEOUT_S "10"
+
+enum pg_stmt {
+    STMT_SCHEMA_VERSION,
+    STMT_META_GET,
+    STMT_META_PUT,
+    STMT_ADMIN_KEY_INSERT,
+    STMT_ADMIN_KEY_REVOKE,
+    STMT_ADMIN_KEYS_LOAD,
+    STMT_IDEM_GET,
+    STMT_IDEM_PUT,
+    STMT_IDEM_PURGE,
+    STMT_COUNT
+};
+
+struct pg_statement {
+    const char *name;
+    const char *sql;
+    int params;
+};
+
+static const struct pg_statement pg_statements[STMT_COUNT] = {
+    [STMT_SCHEMA_VERSION] = {"mopay_schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", 0},
+    [STMT_META_GET] = {"mopay_meta_get", "SELECT value FROM meta WHERE key = $1", 1},
+    [STMT_META_PUT] = {"mopay_meta_put",
+                       "INSERT INTO meta (key, value) VALUES ($1, $2) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       2},
+    [STMT_ADMIN_KEY_INSERT] = {"mopay_admin_key_insert",
+                               "INSERT INTO admin_keys (id, name, key_hash, created_at_ns, revoked_at_ns) "
+                               "VALUES ($1, $2, $3, $4, $5)",
+                               5},
+    [STMT_ADMIN_KEY_REVOKE] = {"mopay_admin_key_revoke",
+                               "UPDATE admin_keys SET revoked_at_ns = $2 WHERE id = $1 AND revoked_at_ns = 0", 2},
+    [STMT_ADMIN_KEYS_LOAD] = {"mopay_admin_keys_load",
+                              "SELECT id, name, key_hash, created_at_ns, revoked_at_ns FROM admin_keys "
+                              "ORDER BY created_at_ns, id",
+                              0},
+    [STMT_IDEM_GET] = {"mopay_idem_get",
+                       "SELECT request_hash, status, body, created_at_ns FROM idempotency "
+                       "WHERE principal = $1 AND key = $2",
+                       2},
+    [STMT_IDEM_PUT] = {"mopay_idem_put",
+                       "INSERT INTO idempotency (principal, key, request_hash, status, body, created_at_ns) "
+                       "VALUES ($1, $2, $3, $4, $5, $6)",
+                       6},
+    [STMT_IDEM_PURGE] = {"mopay_idem_purge", "DELETE FROM idempotency WHERE created_at_ns < $1", 1},
+};
+
+struct pg_store {
+    struct mopay_store base; /* first: a struct mopay_store * is a struct pg_store * */
+    PGconn *conn;
+    bool session_ready;      /* settings pinned and statements prepared on this session */
+    bool in_transaction;     /* between a successful begin and commit or rollback */
+    char sqlstate[6];        /* of the last failed statement, "" when none was given */
+};
+
+static struct pg_store *pg_of(struct mopay_store *store)
+{
+    MOPAY_ASSERT(store != NULL && store->backend != NULL && strcmp(store->backend, "postgres") == 0);
+    struct pg_store *s = (struct pg_store *)store;
+    MOPAY_ASSERT(s->conn != NULL);
+    return s;
+}
+
+/* A lost connection, a server shutting down or out of resources, a serialization failure or a
+ * deadlock may pass: 503 and retry. Everything else is a refusal. */
+static enum mopay_err pg_code(PGconn *conn, const PGresult *res)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (PQstatus(conn) == CONNECTION_BAD || state == NULL) {
+        return MOPAY_ERR_store_unavailable;
+    }
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+        strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+        return MOPAY_ERR_store_unavailable;
+    }
+    return MOPAY_ERR_store_failed;
+}
+
+static const char *pg_message(PGconn *conn, const PGresult *res)
+{
+    const char *message = res != NULL ? PQresultErrorMessage(res) : "";
+    return message[0] != '\0' ? message : PQerrorMessage(conn);
+}
+
+static enum mopay_err pg_fail(struct pg_store *s, const PGresult *res, const char *what)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", state != NULL ? state : "");
+    return mopay_store_error(pg_code(s->conn, res), s->base.last_error, sizeof s->base.last_error,
+                             "postgres %s: %s", what, pg_message(s->conn, res));
+}
+
+static bool result_ok(const PGresult *res)
+{
+    ExecStatusType status = PQresultStatus(res);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+/* ---- Session set-up, shared by open and reconnect -------------------------------------------- */
+
+static void pg_notice_ignore(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static bool pg_exec_ok(PGconn *conn, const char *sql, char *err, size_t err_cap)
+{
+    PGresult *res = PQexec(conn, sql);
+    bool ok = result_ok(res);
+    if (!ok) {
+        mopay_store_error(pg_code(conn, res), err, err_cap, "postgres: %s: %s", sql, pg_message(conn, res));
+    }
+    PQclear(res);
+    return ok;
+}
+
+/* Pins the settings durability depends on and checks they hold: a role or database default of
+ * synchronous_commit=off would otherwise make COMMIT return before the WAL is flushed. */
+static bool pg_session_setup(PGconn *conn, char *err, size_t err_cap)
+{
+    PQsetNoticeProcessor(conn, pg_notice_ignore, NULL);
+    if (!pg_exec_ok(conn, "SET synchronous_commit TO on", err, err_cap)) {
+        return false;
+    }
+    PGresult *res = PQexec(conn, "SHOW synchronous_commit");
+    bool on = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "on") == 0;
+    PQclear(res);
+    if (!on) {
+        mopay_store_error(MOPAY_ERR_store_failed, err, err_cap, "postgres: synchronous_commit did not stay on");
+        return false;
+    }
+    const char *encoding = pg_encoding_to_char(PQclientEncoding(conn));
+    if (strcmp(encoding, "UTF8") != 0) {
+        mopay_store_error(MOPAY_ERR_store_failed, err, err_cap, "postgres: client_encoding is %s, not UTF8", encoding);
+        return false;
+    }
+    return true;
+}
+
+static bool pg_prepare_all(PGconn *conn, char *err, size_t err_cap)
+{
+    for (size_t i = 0; i < STMT_COUNT; i++) {
+        const struct pg_statement *stmt = &pg_statements[i];
+        PGresult *res = PQprepare(conn, stmt->name, stmt->sql, stmt->params, NULL);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok) {
+            mopay_store_error(pg_code(conn, res), err, err_cap, "postgres: preparing %s: %s", stmt->name,
+                              pg_message(conn, res));
+        }
+        PQclear(res);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Called before every operation: outside a transaction a lost connection is re-established in a
+ * fresh session with its settings and prepared statements; inside one it fails the call, and
+ * the next call after the caller's rollback retries. */
+static enum mopay_err pg_ready(struct pg_store *s)
+{
+    if (s->session_ready && PQstatus(s->conn) == CONNECTION_OK) {
+        return MOPAY_OK;
+    }
+    s->session_ready = false;
+    if (s->in_transaction) {
+        return mopay_store_error(MOPAY_ERR_store_unavailable, s->base.last_error, sizeof s->base.last_error,
+                                 "postgres: the connection was lost inside a transaction: %s",
+                                 PQerrorMessage(s->conn));
+    }
+    PQreset(s->conn);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        return mopay_store_error(MOPAY_ERR_store_unavailable, s->base.last_error, sizeof s->base.last_error,
+                                 "postgres: reconnecting failed: %s", PQerrorMessage(s->conn));
+    }
+    if (!pg_session_setup(s->conn, s->base.last_error, sizeof s->base.last_error) ||
+        !pg_prepare_all(s->conn, s->base.last_error, sizeof s->base.last_error)) {
+        return MOPAY_ERR_store_unavailable;
+    }
+    s->session_ready = true;
+    return MOPAY_OK;
+}
+
+/* Runs a prepared statement. Returns its result for the caller to PQclear, or NULL with the
+ * reason in last_error and *out_err set. `formats` may be NULL (all text). */
+static PGresult *pg_run(struct pg_store *s, enum pg_stmt which, const char *const *values, const int *lengths,
+                        const int *formats, enum mopay_err *out_err)
+{
+    const struct pg_statement *stmt = &pg_statements[which];
+    s->sqlstate[0] = '\0';
+    *out_err = pg_ready(s);
+    if (*out_err != MOPAY_OK) {
+        return NULL;
+    }
+    PGresult *res = PQexecPrepared(s->conn, stmt->name, stmt->params, values, lengths, formats, 0);
+    if (result_ok(res)) {
+        return res;
+    }
+    *out_err = pg_fail(s, res, stmt->name + strlen("mopay_"));
+    PQclear(res);
+    return NULL;
+}
+
+/* Integers read back were written as BIGINT or INTEGER by us: anything unparsable is corruption. */
+static int64_t pg_parse_int64(const char *text)
+{
+    char *end = NULL;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    MOPAY_ASSERT(errno == 0 && end != text && *end == '\0');
+    return (int64_t)value;
+}
+
+/* ---- Transactions ------------------------------------------------------------------------ */
+
+static enum mopay_err pg_tx_exec(struct pg_store *s, const char *sql, const char *expect_tag)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    enum mopay_err result = MOPAY_OK;
+    if (!result_ok(res)) {
+        result = pg_fail(s, res, sql);
+    } else if (strcmp(PQcmdStatus(res), expect_tag) != 0) {
+        /* COMMIT of a failed transaction "succeeds" with the tag ROLLBACK. */
+        result = mopay_store_error(MOPAY_ERR_store_failed, s->base.last_error, sizeof s->base.last_error,
+                                   "postgres %s: the server answered %s", sql, PQcmdStatus(res));
+    }
+    PQclear(res);
+    return result;
+}
+
+/* A connection the server dropped while idle is only noticed when BEGIN fails on it; since
+ * nothing was done yet, reconnect and try once more. */
+static enum mopay_err pg_begin(struct mopay_store *store)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(!s->in_transaction); /* no nested transactions */
+    enum mopay_err result = MOPAY_ERR_store_unavailable;
+    for (int attempt = 0; attempt < 2 && result == MOPAY_ERR_store_unavailable; attempt++) {
+        if (attempt > 0 && PQstatus(s->conn) == CONNECTION_OK) {
+            break; /* the server answered: not a dropped connection */
+        }
+        result = pg_ready(s);
+        if (result == MOPAY_OK) {
+            result = pg_tx_exec(s, "BEGIN", "BEGIN");
+        }
+    }
+    s->in_transaction = result == MOPAY_OK;
+    return result;
+}
+
+/* On failure the transaction stays open for the caller's rollback. */
+static enum mopay_err pg_commit(struct mopay_store *store)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(s->in_transaction);
+    enum mopay_err result = pg_ready(s);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
+        return mopay_store_error(MOPAY_ERR_store_failed, s->base.last_error, sizeof s->base.last_error,
+                                 "postgres commit: a statement in this transaction failed; roll back");
+    }
+    result = pg_tx_exec(s, "COMMIT", "COMMIT");
+    if (result == MOPAY_OK) {
+        s->in_transaction = false;
+    }
+    return result;
+}
+
+/* Succeeds when the connection is gone: the server discarded the transaction with it. */
+static enum mopay_err pg_rollback(struct mopay_store *store)
+{
+    struct pg_store *s = pg_of(store);
+    if (!s->in_transaction) {
+        return MOPAY_OK;
+    }
+    s->in_transaction = false;
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        return MOPAY_OK;
+    }
+    return pg_tx_exec(s, "ROLLBACK", "ROLLBACK");
+}
+
+static enum mopay_err pg_schema_version(struct mopay_store *store, int *out_version)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(out_version != NULL);
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_SCHEMA_VERSION, NULL, NULL, NULL, &result);
+    if (res == NULL) {
+        return result;
+    }
+    MOPAY_ASSERT(PQntuples(res) == 1);
+    int64_t version = pg_parse_int64(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    MOPAY_ASSERT(version > 0 && version <= MOPAY_STORE_MIGRATIONS_MAX);
+    *out_version = (int)version;
+    return MOPAY_OK;
+}
+
+/* ---- Meta ---------------------------------------------------------------------------------- */
+
+static enum mopay_err pg_meta_get(struct mopay_store *store, const char *key, char *value, size_t value_cap,
+                                  bool *found)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(key != NULL && value != NULL && value_cap > 0 && found != NULL);
+    const char *values[1] = {key};
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_META_GET, values, NULL, NULL, &result);
+    if (res == NULL) {
+        return result;
+    }
+    MOPAY_ASSERT(PQntuples(res) <= 1); /* key is the primary key */
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        size_t len = (size_t)PQgetlength(res, 0, 0);
+        len = len < value_cap - 1 ? len : value_cap - 1;
+        memcpy(value, PQgetvalue(res, 0, 0), len);
+        value[len] = '\0';
+    }
+    PQclear(res);
+    return MOPAY_OK;
+}
+
+static enum mopay_err pg_meta_put(struct mopay_store *store, const char *key, const char *value)
+{
+    struct pg_store *s = pg_of(store);
+    enum mopay_err result = mopay_store_check_meta(store, key, value);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    const char *values[2] = {key, value};
+    PGresult *res = pg_run(s, STMT_META_PUT, values, NULL, NULL, &result);
+    PQclear(res);
+    return result;
+}
+
+/* ---- Admin keys ------------------------------------------------------------------------------ */
+
+static enum mopay_err pg_admin_key_insert(struct mopay_store *store, const struct mopay_admin_key *key)
+{
+    struct pg_store *s = pg_of(store);
+    enum mopay_err result = mopay_store_check_admin_key(store, key);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    char hash_hex[2 * sizeof key->hash + 1];
+    char created[24], revoked[24];
+    mopay_store_hex_encode(key->hash, sizeof key->hash, hash_hex);
+    snprintf(created, sizeof created, "%" PRId64, key->created_at_ns);
+    snprintf(revoked, sizeof revoked, "%" PRId64, key->revoked_at_ns);
+    const char *values[5] = {key->id, key->name, hash_hex, created, revoked};
+    /* A duplicate id or hash is a unique violation: store_failed, as the contract says. */
+    PGresult *res = pg_run(s, STMT_ADMIN_KEY_INSERT, values, NULL, NULL, &result);
+    PQclear(res);
+    return result;
+}
+
+static enum mopay_err pg_admin_key_revoke(struct mopay_store *store, const char *id, int64_t revoked_at_ns,
+                                          bool *found)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(id != NULL && found != NULL);
+    MOPAY_ASSERT(revoked_at_ns > 0);
+    char revoked[24];
+    snprintf(revoked, sizeof revoked, "%" PRId64, revoked_at_ns);
+    const char *values[2] = {id, revoked};
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_ADMIN_KEY_REVOKE, values, NULL, NULL, &result);
+    if (res == NULL) {
+        return result;
+    }
+    int64_t changes = pg_parse_int64(PQcmdTuples(res));
+    PQclear(res);
+    MOPAY_ASSERT(changes == 0 || changes == 1); /* id is the primary key */
+    *found = changes == 1;
+    return MOPAY_OK;
+}
+
+/* Reads one row of STMT_ADMIN_KEYS_LOAD; every column was checked when written. */
+static void admin_key_from_row(const PGresult *res, int row, struct mopay_admin_key *key)
+{
+    mopay_store_copy_text(key->id, sizeof key->id, PQgetvalue(res, row, 0), (size_t)PQgetlength(res, row, 0));
+    mopay_store_copy_text(key->name, sizeof key->name, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1));
+    bool hash_ok = mopay_store_hex_decode(PQgetvalue(res, row, 2), (size_t)PQgetlength(res, row, 2), key->hash,
+                                          sizeof key->hash);
+    MOPAY_ASSERT(hash_ok);
+    key->created_at_ns = pg_parse_int64(PQgetvalue(res, row, 3));
+    key->revoked_at_ns = pg_parse_int64(PQgetvalue(res, row, 4));
+    MOPAY_ASSERT(key->created_at_ns > 0 && key->revoked_at_ns >= 0);
+}
+
+static enum mopay_err pg_admin_keys_load(struct mopay_store *store,
+                                         bool (*each)(void *ctx, const struct mopay_admin_key *key), void *ctx)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(each != NULL);
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_ADMIN_KEYS_LOAD, NULL, NULL, NULL, &result);
+    if (res == NULL) {
+        return result;
+    }
+    int rows = PQntuples(res);
+    for (int row = 0; row < rows; row++) {
+        struct mopay_admin_key key;
+        admin_key_from_row(res, row, &key);
+        if (!each(ctx, &key)) {
+            break;
+        }
+    }
+    PQclear(res);
+    return MOPAY_OK;
+}
+
+/* ---- Idempotency --------------------------------------------------------------------------- */
+
+/* Fills out from the only row of STMT_IDEM_GET. Returns false only when malloc fails. */
+static bool idem_from_row(const PGresult *res, const char *principal, const char *key,
+                          struct mopay_idem_record *out)
+{
+    size_t body_len = (size_t)PQgetlength(res, 0, 2);
+    int64_t status = pg_parse_int64(PQgetvalue(res, 0, 1));
+    MOPAY_ASSERT(status >= 100 && status <= 599);
+    char *copy = malloc(body_len + 1);
+    if (copy == NULL) {
+        return false;
+    }
+    memcpy(copy, PQgetvalue(res, 0, 2), body_len);
+    copy[body_len] = '\0';
+    mopay_store_copy_text(out->principal, sizeof out->principal, principal, strlen(principal));
+    mopay_store_copy_text(out->key, sizeof out->key, key, strlen(key));
+    bool hash_ok = mopay_store_hex_decode(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                                          out->request_hash, sizeof out->request_hash);
+    MOPAY_ASSERT(hash_ok);
+    out->status = (int)status;
+    out->body = copy;
+    out->body_len = body_len;
+    out->created_at_ns = pg_parse_int64(PQgetvalue(res, 0, 3));
+    MOPAY_ASSERT(out->created_at_ns > 0);
+    return true;
+}
+
+static enum mopay_err pg_idem_get(struct mopay_store *store, const char *principal, const char *key,
+                                  struct mopay_idem_record *out, bool *found)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(principal != NULL && key != NULL && out != NULL && found != NULL);
+    const char *values[2] = {principal, key};
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_IDEM_GET, values, NULL, NULL, &result);
+    if (res == NULL) {
+        return result;
+    }
+    MOPAY_ASSERT(PQntuples(res) <= 1); /* (principal, key) is the primary key */
+    *found = PQntuples(res) == 1;
+    if (*found && !idem_from_row(res, principal, key, out)) {
+        result = mopay_store_error(MOPAY_ERR_store_failed, store->last_error, sizeof store->last_error,
+                                   "postgres idem_get: out of memory for a %d-byte body", PQgetlength(res, 0, 2));
+    }
+    PQclear(res);
+    return result;
+}
+
+static enum mopay_err pg_idem_put(struct mopay_store *store, const struct mopay_idem_record *record)
+{
+    struct pg_store *s = pg_of(store);
+    enum mopay_err result = mopay_store_check_idem(store, record);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    MOPAY_ASSERT(record->body_len <= INT32_MAX);
+    char hash_hex[2 * sizeof record->request_hash + 1];
+    char status[16], created[24];
+    mopay_store_hex_encode(record->request_hash, sizeof record->request_hash, hash_hex);
+    snprintf(status, sizeof status, "%d", record->status);
+    snprintf(created, sizeof created, "%" PRId64, record->created_at_ns);
+    /* The body goes in binary format, which for TEXT is its bytes with an explicit length: it
+     * need not be NUL-terminated, and the server still checks its encoding. */
+    const char *values[6] = {record->principal, record->key, hash_hex, status,
+                             record->body_len > 0 ? record->body : "", created};
+    const int lengths[6] = {0, 0, 0, 0, (int)record->body_len, 0};
+    const int formats[6] = {0, 0, 0, 0, 1, 0};
+    PGresult *res = pg_run(s, STMT_IDEM_PUT, values, lengths, formats, &result);
+    if (res == NULL) {
+        /* The contract: callers idem_get first in the same transaction, so a duplicate is a bug. */
+        MOPAY_ASSERT(strcmp(s->sqlstate, "23505") != 0);
+        return result;
+    }
+    PQclear(res);
+    return MOPAY_OK;
+}
+
+static enum mopay_err pg_idem_purge(struct mopay_store *store, int64_t before_ns, int64_t *out_deleted)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(out_deleted != NULL);
+    char before[24];
+    snprintf(before, sizeof before, "%" PRId64, before_ns);
+    const char *values[1] = {before};
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_IDEM_PURGE, values, NULL, NULL, &result);
+    if (res == NULL) {
+        return result;
+    }
+    *out_deleted = pg_parse_int64(PQcmdTuples(res));
+    PQclear(res);
+    MOPAY_ASSERT(*out_deleted >= 0);
+    return MOPAY_OK;
+}
+
+/* ---- Open and close ------------------------------------------------------------------------ */
+
+static void pg_close(struct mopay_store *store)
+{
+    if (store == NULL) {
+        return;
+    }
+    struct pg_store *s = (struct pg_store *)store;
+    PQfinish(s->conn); /* an open transaction is rolled back by the server */
+    free(s);
+}
+
+/* The migration runner's view of the raw connection (see internal.h). */
+static enum mopay_err migrator_exec(void *conn, const char *sql, char *err, size_t err_cap)
+{
+    PGresult *res = PQexec(conn, sql);
+    enum mopay_err result = MOPAY_OK;
+    if (!result_ok(res)) {
+        result = mopay_store_error(pg_code(conn, res), err, err_cap, "%s", pg_message(conn, res));
+    }
+    PQclear(res);
+    return result;
+}
+
+static enum mopay_err migrator_query_int(void *conn, const char *sql, int64_t *out, char *err, size_t err_cap)
+{
+    PGresult *res = PQexec(conn, sql);
+    enum mopay_err result = MOPAY_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 1) {
+        result = mopay_store_error(pg_code(conn, res), err, err_cap, "%s", pg_message(conn, res));
+    } else {
+        *out = pg_parse_int64(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return result;
+}
+
+static void pg_set_ops(struct pg_store *s)
+{
+    s->base.backend = "postgres";
+    s->base.begin = pg_begin;
+    s->base.commit = pg_commit;
+    s->base.rollback = pg_rollback;
+    s->base.schema_version = pg_schema_version;
+    s->base.meta_get = pg_meta_get;
+    s->base.meta_put = pg_meta_put;
+    s->base.admin_key_insert = pg_admin_key_insert;
+    s->base.admin_key_revoke = pg_admin_key_revoke;
+    s->base.admin_keys_load = pg_admin_keys_load;
+    s->base.idem_get = pg_idem_get;
+    s->base.idem_put = pg_idem_put;
+    s->base.idem_purge = pg_idem_purge;
+    s->base.close = pg_close;
+}
+
+/* Keywords are applied in order, so the URL may change the timeout and application name but not
+ * the client encoding the text checks rely on. */
+static PGconn *pg_connect(const char *url)
+{
+    const char *const keywords[] = {"connect_timeout", "application_name", "dbname", "client_encoding", NULL};
+    const char *const values[] = {PG_CONNECT_TIMEOUT_S, "mopay", url, "UTF8", NULL};
+    return PQconnectdbParams(keywords, values, 1);
+}
+
+struct mopay_store *mopay_store_pg_open(const char *url, char *err, size_t err_cap)
+{
+    MOPAY_ASSERT(url != NULL);
+    struct pg_store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        mopay_store_error(MOPAY_ERR_store_unavailable, err, err_cap, "postgres: out of memory");
+        return NULL;
+    }
+    s->conn = pg_connect(url);
+    if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
+        mopay_store_error(MOPAY_ERR_store_unavailable, err, err_cap, "postgres: cannot connect: %s",
+                          s->conn != NULL ? PQerrorMessage(s->conn) : "out of memory");
+        goto fail;
+    }
+    if (!pg_session_setup(s->conn, err, err_cap)) {
+        goto fail;
+    }
+    const struct mopay_store_migrator migrator = {
+        .conn = s->conn,
+        .begin_sql = "BEGIN",
+        .lock_sql = "SELECT pg_advisory_lock(" PG_MIGRATION_LOCK ")",
+        .unlock_sql = "SELECT pg_advisory_unlock(" PG_MIGRATION_LOCK ")",
+        .table_exists_sql = "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE 1 END",
+        .exec = migrator_exec,
+        .query_int = migrator_query_int,
+    };
+    if (mopay_store_migrate(&migrator, err, err_cap) != MOPAY_OK || !pg_prepare_all(s->conn, err, err_cap)) {
+        goto fail;
+    }
+    s->session_ready = true;
+    pg_set_ops(s);
+    return &s->base;
+
+fail:
+    pg_close(&s->base);
+    return NULL;
+}

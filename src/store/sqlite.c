@@ -1,0 +1,630 @@
+/* The SQLite backend: one connection in WAL mode with synchronous=FULL, so COMMIT returns only
+ * once the transaction is in the WAL on disk. Every statement is prepared once at open and
+ * reused, since the writer thread calls these on its hot path. */
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+#include "mopay/limits.h"
+
+/* How long a statement waits for another connection's lock before giving up with
+ * store_unavailable. (A candidate for limits.h.) */
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+
+enum sqlite_stmt {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_SCHEMA_VERSION,
+    STMT_META_GET,
+    STMT_META_PUT,
+    STMT_ADMIN_KEY_INSERT,
+    STMT_ADMIN_KEY_REVOKE,
+    STMT_ADMIN_KEYS_LOAD,
+    STMT_IDEM_GET,
+    STMT_IDEM_PUT,
+    STMT_IDEM_PURGE,
+    STMT_COUNT
+};
+
+static const char *const sqlite_sql[STMT_COUNT] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+    [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [STMT_META_PUT] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [STMT_ADMIN_KEY_INSERT] = "INSERT INTO admin_keys (id, name, key_hash, created_at_ns, revoked_at_ns) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_ADMIN_KEY_REVOKE] = "UPDATE admin_keys SET revoked_at_ns = ?2 WHERE id = ?1 AND revoked_at_ns = 0",
+    [STMT_ADMIN_KEYS_LOAD] = "SELECT id, name, key_hash, created_at_ns, revoked_at_ns FROM admin_keys "
+                             "ORDER BY created_at_ns, id",
+    [STMT_IDEM_GET] = "SELECT request_hash, status, body, created_at_ns FROM idempotency "
+                      "WHERE principal = ?1 AND key = ?2",
+    [STMT_IDEM_PUT] = "INSERT INTO idempotency (principal, key, request_hash, status, body, created_at_ns) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [STMT_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at_ns < ?1",
+};
+
+struct sqlite_store {
+    struct mopay_store base; /* first: a struct mopay_store * is a struct sqlite_store * */
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_COUNT];
+};
+
+static struct sqlite_store *sqlite_of(struct mopay_store *store)
+{
+    MOPAY_ASSERT(store != NULL && store->backend != NULL && strcmp(store->backend, "sqlite") == 0);
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    MOPAY_ASSERT(s->db != NULL);
+    return s;
+}
+
+/* Busy (after busy_timeout), I/O, a full disk: conditions that may pass, so 503 and retry. */
+static enum mopay_err sqlite_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+        return MOPAY_ERR_store_unavailable;
+    default:
+        return MOPAY_ERR_store_failed;
+    }
+}
+
+static enum mopay_err sqlite_fail(struct sqlite_store *s, int rc, const char *what)
+{
+    return mopay_store_error(sqlite_code(rc), s->base.last_error, sizeof s->base.last_error,
+                             "sqlite %s: %s (%s)", what, sqlite3_errmsg(s->db), sqlite3_errstr(rc));
+}
+
+/* Readies a statement for the next call whatever happened, releasing the read snapshot a
+ * half-stepped SELECT would hold. */
+static void stmt_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static enum mopay_err stmt_run(struct sqlite_store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    enum mopay_err result = rc == SQLITE_DONE ? MOPAY_OK : sqlite_fail(s, rc, what);
+    stmt_done(st);
+    return result;
+}
+
+/* ---- Transactions ------------------------------------------------------------------------ */
+
+static enum mopay_err sqlite_begin(struct mopay_store *store)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(sqlite3_get_autocommit(s->db)); /* no nested transactions */
+    return stmt_run(s, s->stmts[STMT_BEGIN], "begin");
+}
+
+static enum mopay_err sqlite_commit(struct mopay_store *store)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(!sqlite3_get_autocommit(s->db));
+    return stmt_run(s, s->stmts[STMT_COMMIT], "commit");
+}
+
+/* Succeeds when no transaction is open: SQLite rolls back by itself after some errors (a full
+ * disk, an I/O error), and the caller's rollback must not fail on that. */
+static enum mopay_err sqlite_rollback(struct mopay_store *store)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    if (sqlite3_get_autocommit(s->db)) {
+        return MOPAY_OK;
+    }
+    return stmt_run(s, s->stmts[STMT_ROLLBACK], "rollback");
+}
+
+static enum mopay_err sqlite_schema_version(struct mopay_store *store, int *out_version)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(out_version != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_SCHEMA_VERSION];
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        enum mopay_err result = sqlite_fail(s, rc, "schema_version");
+        stmt_done(st);
+        return result;
+    }
+    int64_t version = sqlite3_column_int64(st, 0);
+    stmt_done(st);
+    MOPAY_ASSERT(version > 0 && version <= MOPAY_STORE_MIGRATIONS_MAX);
+    *out_version = (int)version;
+    return MOPAY_OK;
+}
+
+/* ---- Meta ---------------------------------------------------------------------------------- */
+
+static enum mopay_err sqlite_meta_get(struct mopay_store *store, const char *key, char *value,
+                                      size_t value_cap, bool *found)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(key != NULL && value != NULL && value_cap > 0 && found != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_META_GET];
+    int rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        goto fail;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        *found = false;
+    } else if (rc == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        if (text == NULL) {
+            rc = SQLITE_NOMEM;
+            goto fail;
+        }
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        len = len < value_cap - 1 ? len : value_cap - 1;
+        memcpy(value, text, len);
+        value[len] = '\0';
+        *found = true;
+    } else {
+        goto fail;
+    }
+    stmt_done(st);
+    return MOPAY_OK;
+
+fail:;
+    enum mopay_err result = sqlite_fail(s, rc, "meta_get");
+    stmt_done(st);
+    return result;
+}
+
+static enum mopay_err sqlite_meta_put(struct mopay_store *store, const char *key, const char *value)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    enum mopay_err result = mopay_store_check_meta(store, key, value);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    sqlite3_stmt *st = s->stmts[STMT_META_PUT];
+    int rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    }
+    if (rc != SQLITE_OK) {
+        result = sqlite_fail(s, rc, "meta_put");
+        stmt_done(st);
+        return result;
+    }
+    return stmt_run(s, st, "meta_put");
+}
+
+/* ---- Admin keys ------------------------------------------------------------------------------ */
+
+static enum mopay_err sqlite_admin_key_insert(struct mopay_store *store, const struct mopay_admin_key *key)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    enum mopay_err result = mopay_store_check_admin_key(store, key);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    char hash_hex[2 * sizeof key->hash + 1];
+    mopay_store_hex_encode(key->hash, sizeof key->hash, hash_hex);
+    sqlite3_stmt *st = s->stmts[STMT_ADMIN_KEY_INSERT];
+    int rc = sqlite3_bind_text(st, 1, key->id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 2, key->name, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 3, hash_hex, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 4, key->created_at_ns);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 5, key->revoked_at_ns);
+    }
+    if (rc != SQLITE_OK) {
+        result = sqlite_fail(s, rc, "admin_key_insert");
+        stmt_done(st);
+        return result;
+    }
+    /* A duplicate id or hash is a constraint violation: store_failed, as the contract says. */
+    return stmt_run(s, st, "admin_key_insert");
+}
+
+static enum mopay_err sqlite_admin_key_revoke(struct mopay_store *store, const char *id, int64_t revoked_at_ns,
+                                              bool *found)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(id != NULL && found != NULL);
+    MOPAY_ASSERT(revoked_at_ns > 0);
+    sqlite3_stmt *st = s->stmts[STMT_ADMIN_KEY_REVOKE];
+    int rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, revoked_at_ns);
+    }
+    if (rc != SQLITE_OK) {
+        enum mopay_err result = sqlite_fail(s, rc, "admin_key_revoke");
+        stmt_done(st);
+        return result;
+    }
+    enum mopay_err result = stmt_run(s, st, "admin_key_revoke");
+    if (result == MOPAY_OK) {
+        int changes = sqlite3_changes(s->db);
+        MOPAY_ASSERT(changes == 0 || changes == 1); /* id is the primary key */
+        *found = changes == 1;
+    }
+    return result;
+}
+
+/* Reads the current row of STMT_ADMIN_KEYS_LOAD; every column was checked when written. */
+static void admin_key_from_row(sqlite3_stmt *st, struct mopay_admin_key *key)
+{
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    size_t id_len = (size_t)sqlite3_column_bytes(st, 0);
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    size_t name_len = (size_t)sqlite3_column_bytes(st, 1);
+    const char *hash = (const char *)sqlite3_column_text(st, 2);
+    size_t hash_len = (size_t)sqlite3_column_bytes(st, 2);
+    MOPAY_ASSERT(id != NULL && name != NULL && hash != NULL);
+    mopay_store_copy_text(key->id, sizeof key->id, id, id_len);
+    mopay_store_copy_text(key->name, sizeof key->name, name, name_len);
+    bool hash_ok = mopay_store_hex_decode(hash, hash_len, key->hash, sizeof key->hash);
+    MOPAY_ASSERT(hash_ok);
+    key->created_at_ns = sqlite3_column_int64(st, 3);
+    key->revoked_at_ns = sqlite3_column_int64(st, 4);
+    MOPAY_ASSERT(key->created_at_ns > 0 && key->revoked_at_ns >= 0);
+}
+
+static enum mopay_err sqlite_admin_keys_load(struct mopay_store *store,
+                                             bool (*each)(void *ctx, const struct mopay_admin_key *key),
+                                             void *ctx)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(each != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_ADMIN_KEYS_LOAD];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct mopay_admin_key key;
+        admin_key_from_row(st, &key);
+        if (!each(ctx, &key)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    enum mopay_err result = rc == SQLITE_DONE ? MOPAY_OK : sqlite_fail(s, rc, "admin_keys_load");
+    stmt_done(st);
+    return result;
+}
+
+/* ---- Idempotency --------------------------------------------------------------------------- */
+
+/* Fills out from the current row of STMT_IDEM_GET. Returns false only when malloc fails. */
+static bool idem_from_row(sqlite3_stmt *st, const char *principal, const char *key, struct mopay_idem_record *out)
+{
+    const char *hash = (const char *)sqlite3_column_text(st, 0);
+    size_t hash_len = (size_t)sqlite3_column_bytes(st, 0);
+    int64_t status = sqlite3_column_int64(st, 1);
+    const char *body = (const char *)sqlite3_column_text(st, 2);
+    size_t body_len = (size_t)sqlite3_column_bytes(st, 2);
+    MOPAY_ASSERT(hash != NULL && body != NULL);
+    MOPAY_ASSERT(status >= 100 && status <= 599);
+    char *copy = malloc(body_len + 1);
+    if (copy == NULL) {
+        return false;
+    }
+    memcpy(copy, body, body_len);
+    copy[body_len] = '\0';
+    mopay_store_copy_text(out->principal, sizeof out->principal, principal, strlen(principal));
+    mopay_store_copy_text(out->key, sizeof out->key, key, strlen(key));
+    bool hash_ok = mopay_store_hex_decode(hash, hash_len, out->request_hash, sizeof out->request_hash);
+    MOPAY_ASSERT(hash_ok);
+    out->status = (int)status;
+    out->body = copy;
+    out->body_len = body_len;
+    out->created_at_ns = sqlite3_column_int64(st, 3);
+    MOPAY_ASSERT(out->created_at_ns > 0);
+    return true;
+}
+
+static enum mopay_err sqlite_idem_get(struct mopay_store *store, const char *principal, const char *key,
+                                      struct mopay_idem_record *out, bool *found)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(principal != NULL && key != NULL && out != NULL && found != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_IDEM_GET];
+    int rc = sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    }
+    if (rc != SQLITE_OK) {
+        goto fail;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        *found = false;
+    } else if (rc == SQLITE_ROW) {
+        if (!idem_from_row(st, principal, key, out)) {
+            rc = SQLITE_NOMEM;
+            goto fail;
+        }
+        *found = true;
+    } else {
+        goto fail;
+    }
+    stmt_done(st);
+    return MOPAY_OK;
+
+fail:;
+    enum mopay_err result = sqlite_fail(s, rc, "idem_get");
+    stmt_done(st);
+    return result;
+}
+
+static enum mopay_err sqlite_idem_put(struct mopay_store *store, const struct mopay_idem_record *record)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    enum mopay_err result = mopay_store_check_idem(store, record);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    char hash_hex[2 * sizeof record->request_hash + 1];
+    mopay_store_hex_encode(record->request_hash, sizeof record->request_hash, hash_hex);
+    MOPAY_ASSERT(record->body_len <= INT32_MAX);
+    sqlite3_stmt *st = s->stmts[STMT_IDEM_PUT];
+    int rc = sqlite3_bind_text(st, 1, record->principal, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 2, record->key, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 3, hash_hex, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int(st, 4, record->status);
+    }
+    if (rc == SQLITE_OK) {
+        /* A zero-length body still needs a non-NULL pointer, or SQLite binds NULL. */
+        rc = sqlite3_bind_text(st, 5, record->body_len > 0 ? record->body : "", (int)record->body_len,
+                               SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 6, record->created_at_ns);
+    }
+    if (rc != SQLITE_OK) {
+        result = sqlite_fail(s, rc, "idem_put");
+        stmt_done(st);
+        return result;
+    }
+    rc = sqlite3_step(st);
+    /* The contract: callers idem_get first in the same transaction, so a duplicate is a bug. */
+    MOPAY_ASSERT(rc != SQLITE_CONSTRAINT_PRIMARYKEY);
+    result = rc == SQLITE_DONE ? MOPAY_OK : sqlite_fail(s, rc, "idem_put");
+    stmt_done(st);
+    return result;
+}
+
+static enum mopay_err sqlite_idem_purge(struct mopay_store *store, int64_t before_ns, int64_t *out_deleted)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(out_deleted != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_IDEM_PURGE];
+    int rc = sqlite3_bind_int64(st, 1, before_ns);
+    if (rc != SQLITE_OK) {
+        enum mopay_err result = sqlite_fail(s, rc, "idem_purge");
+        stmt_done(st);
+        return result;
+    }
+    enum mopay_err result = stmt_run(s, st, "idem_purge");
+    if (result == MOPAY_OK) {
+        *out_deleted = sqlite3_changes64(s->db);
+        MOPAY_ASSERT(*out_deleted >= 0);
+    }
+    return result;
+}
+
+/* ---- Open and close ------------------------------------------------------------------------ */
+
+static void sqlite_close(struct mopay_store *store)
+{
+    if (store == NULL) {
+        return;
+    }
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    for (size_t i = 0; i < STMT_COUNT; i++) {
+        sqlite3_finalize(s->stmts[i]);
+    }
+    /* With every statement finalized, close cannot be busy; an open transaction rolls back. */
+    int rc = sqlite3_close(s->db);
+    MOPAY_ASSERT(rc == SQLITE_OK);
+    free(s);
+}
+
+/* The migration runner's view of a raw connection (see internal.h). */
+static enum mopay_err migrator_exec(void *conn, const char *sql, char *err, size_t err_cap)
+{
+    char *message = NULL;
+    int rc = sqlite3_exec(conn, sql, NULL, NULL, &message);
+    if (rc == SQLITE_OK) {
+        return MOPAY_OK;
+    }
+    mopay_store_error(sqlite_code(rc), err, err_cap, "%s", message != NULL ? message : sqlite3_errstr(rc));
+    sqlite3_free(message);
+    return sqlite_code(rc);
+}
+
+static enum mopay_err migrator_query_int(void *conn, const char *sql, int64_t *out, char *err, size_t err_cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(conn, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_ROW) {
+        mopay_store_error(sqlite_code(rc), err, err_cap, "%s", sqlite3_errmsg(conn));
+        sqlite3_finalize(st);
+        return sqlite_code(rc);
+    }
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return MOPAY_OK;
+}
+
+/* Creates the folders above the database file, so `sqlite:var/mopay.db` works in a fresh
+ * checkout. Fails with a reason when a folder cannot be made. */
+static bool make_parent_dirs(const char *path, char *err, size_t err_cap)
+{
+    char dir[MOPAY_STORE_URL_BYTES_MAX + 1];
+    size_t len = strlen(path);
+    MOPAY_ASSERT(len < sizeof dir);
+    memcpy(dir, path, len + 1);
+    for (size_t i = 1; i < len; i++) {
+        if (dir[i] != '/' || dir[i - 1] == '/') {
+            continue;
+        }
+        dir[i] = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            mopay_store_error(MOPAY_ERR_store_unavailable, err, err_cap, "sqlite: cannot create folder %s: %s",
+                              dir, strerror(errno));
+            return false;
+        }
+        dir[i] = '/';
+    }
+    return true;
+}
+
+/* Switches to WAL. SQLite does not call the busy handler when two connections switch a new file
+ * at the same moment, so retry a busy answer for up to the busy timeout. Reads the mode back,
+ * since SQLite keeps another journal mode silently when it cannot switch. */
+static bool sqlite_enable_wal(struct sqlite_store *s, bool memory, char *err, size_t err_cap)
+{
+    const char *want = memory ? "memory" : "wal";
+    char mode[16] = "";
+    int rc = SQLITE_BUSY;
+    for (int waited_ms = 0; (rc & 0xff) == SQLITE_BUSY && waited_ms <= SQLITE_BUSY_TIMEOUT_MS; waited_ms += 10) {
+        if (waited_ms > 0) {
+            sqlite3_sleep(10);
+        }
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+        }
+        if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
+            snprintf(mode, sizeof mode, "%s", (const char *)sqlite3_column_text(st, 0));
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_ROW || strcmp(mode, want) != 0) {
+        mopay_store_error(MOPAY_ERR_store_unavailable, err, err_cap, "sqlite: cannot enable WAL: %s",
+                          rc == SQLITE_ROW ? mode : sqlite3_errmsg(s->db));
+        return false;
+    }
+    return true;
+}
+
+/* WAL with synchronous=FULL makes COMMIT durable; the settings are read back to be sure. */
+static bool sqlite_configure(struct sqlite_store *s, bool memory, char *err, size_t err_cap)
+{
+    sqlite3_busy_timeout(s->db, SQLITE_BUSY_TIMEOUT_MS);
+    if (!sqlite_enable_wal(s, memory, err, err_cap)) {
+        return false;
+    }
+    int64_t synchronous = 0, foreign_keys = 0;
+    if (migrator_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", err, err_cap) != MOPAY_OK ||
+        migrator_query_int(s->db, "PRAGMA synchronous", &synchronous, err, err_cap) != MOPAY_OK ||
+        migrator_query_int(s->db, "PRAGMA foreign_keys", &foreign_keys, err, err_cap) != MOPAY_OK) {
+        return false;
+    }
+    if (synchronous != 2 || foreign_keys != 1) {
+        mopay_store_error(MOPAY_ERR_store_failed, err, err_cap, "sqlite: synchronous=FULL or foreign_keys=ON did not stick");
+        return false;
+    }
+    return true;
+}
+
+static bool sqlite_prepare_all(struct sqlite_store *s, char *err, size_t err_cap)
+{
+    for (size_t i = 0; i < STMT_COUNT; i++) {
+        int rc = sqlite3_prepare_v3(s->db, sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i], NULL);
+        if (rc != SQLITE_OK) {
+            mopay_store_error(MOPAY_ERR_store_failed, err, err_cap, "sqlite: preparing \"%s\": %s", sqlite_sql[i],
+                              sqlite3_errmsg(s->db));
+            return false;
+        }
+    }
+    return true;
+}
+
+static void sqlite_set_ops(struct sqlite_store *s)
+{
+    s->base.backend = "sqlite";
+    s->base.begin = sqlite_begin;
+    s->base.commit = sqlite_commit;
+    s->base.rollback = sqlite_rollback;
+    s->base.schema_version = sqlite_schema_version;
+    s->base.meta_get = sqlite_meta_get;
+    s->base.meta_put = sqlite_meta_put;
+    s->base.admin_key_insert = sqlite_admin_key_insert;
+    s->base.admin_key_revoke = sqlite_admin_key_revoke;
+    s->base.admin_keys_load = sqlite_admin_keys_load;
+    s->base.idem_get = sqlite_idem_get;
+    s->base.idem_put = sqlite_idem_put;
+    s->base.idem_purge = sqlite_idem_purge;
+    s->base.close = sqlite_close;
+}
+
+struct mopay_store *mopay_store_sqlite_open(const char *path, char *err, size_t err_cap)
+{
+    MOPAY_ASSERT(path != NULL);
+    if (path[0] == '\0') {
+        mopay_store_error(MOPAY_ERR_config_invalid, err, err_cap, "sqlite: URL needs a path (sqlite:PATH or sqlite::memory:)");
+        return NULL;
+    }
+    bool memory = strcmp(path, ":memory:") == 0;
+    if (!memory && !make_parent_dirs(path, err, err_cap)) {
+        return NULL;
+    }
+    struct sqlite_store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        mopay_store_error(MOPAY_ERR_store_unavailable, err, err_cap, "sqlite: out of memory");
+        return NULL;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        mopay_store_error(sqlite_code(rc), err, err_cap, "sqlite: cannot open %s: %s", path,
+                          s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    if (!sqlite_configure(s, memory, err, err_cap)) {
+        goto fail;
+    }
+    const struct mopay_store_migrator migrator = {
+        .conn = s->db,
+        .begin_sql = "BEGIN IMMEDIATE",
+        .table_exists_sql = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        .exec = migrator_exec,
+        .query_int = migrator_query_int,
+    };
+    if (mopay_store_migrate(&migrator, err, err_cap) != MOPAY_OK || !sqlite_prepare_all(s, err, err_cap)) {
+        goto fail;
+    }
+    sqlite_set_ops(s);
+    return &s->base;
+
+fail:
+    sqlite_close(&s->base);
+    return NULL;
+}

@@ -1,0 +1,257 @@
+/* Core: IDs, the clock and RFC 3339, the error registry, the arena, configuration, keys. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "mopay/arena.h"
+#include "mopay/clock.h"
+#include "mopay/config.h"
+#include "mopay/err.h"
+#include "mopay/id.h"
+#include "mopay/keys.h"
+#include "mopay/log.h"
+
+static void id_roundtrip_and_order(void **state)
+{
+    (void)state;
+    struct mopay_id a, b, parsed;
+    char text[MOPAY_ID_TEXT_BYTES];
+    mopay_id_new(1700000000000000000, &a);
+    mopay_id_new(1700000000000000000, &b); /* same millisecond: still ordered */
+    assert_true(memcmp(&a, &b, sizeof(a)) < 0);
+    mopay_id_new(1600000000000000000, &b); /* clock stepped back: still ordered */
+    assert_true(memcmp(&a, &b, sizeof(a)) < 0);
+    size_t n = mopay_id_format(MOPAY_ID_PAYMENT, &a, text);
+    assert_int_equal(n, 4 + 32);
+    assert_memory_equal(text, "pay_", 4);
+    assert_int_equal(mopay_id_parse(MOPAY_ID_PAYMENT, text, n, &parsed), MOPAY_OK);
+    assert_memory_equal(&a, &parsed, sizeof(a));
+    /* the first 12 hex digits are the milliseconds */
+    assert_memory_equal(text + 4, "018bcfe56800", 12);
+}
+
+static void id_parse_refusals(void **state)
+{
+    (void)state;
+    struct mopay_id out;
+    memset(&out, 0xab, sizeof(out));
+    const char *bad[] = {"cus_0123456789abcdef0123456789abcdef", /* wrong prefix */
+                         "pay_0123456789ABCDEF0123456789abcdef", /* uppercase */
+                         "pay_0123456789abcdef0123456789abcde",  /* short */
+                         "pay_0123456789abcdef0123456789abcdef0", "pay-0123456789abcdef0123456789abcdef",
+                         "pay_0123456789abcdeg0123456789abcdef", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(mopay_id_parse(MOPAY_ID_PAYMENT, bad[i], strlen(bad[i]), &out), MOPAY_ERR_id_invalid);
+    for (size_t i = 0; i < sizeof(out.bytes); i++)
+        assert_int_equal(out.bytes[i], 0xab);
+    assert_string_equal(mopay_id_prefix(MOPAY_ID_CUSTOMER), "cus");
+    assert_string_equal(mopay_id_prefix(MOPAY_ID_TAX_REFUND), "txr");
+}
+
+static void clock_manual(void **state)
+{
+    (void)state;
+    mopay_clock_set_ns(1000);
+    assert_true(mopay_clock_is_manual());
+    assert_int_equal(mopay_clock_now_ns(), 1000);
+    mopay_clock_advance_ns(500);
+    assert_int_equal(mopay_clock_now_ns(), 1500);
+    mopay_clock_use_real();
+    assert_false(mopay_clock_is_manual());
+    assert_true(mopay_clock_now_ns() > 1700000000000000000);
+}
+
+static void time_format_parse(void **state)
+{
+    (void)state;
+    char buf[MOPAY_TIME_TEXT_BYTES];
+    int64_t ns;
+    mopay_time_format(1794213000123000000, buf);
+    assert_string_equal(buf, "2026-11-09T08:30:00.123Z");
+    assert_int_equal(mopay_time_parse(buf, strlen(buf), &ns), MOPAY_OK);
+    assert_int_equal(ns, 1794213000123000000);
+    const char *with_offset = "2026-11-09T16:30:00.123+08:00";
+    assert_int_equal(mopay_time_parse(with_offset, strlen(with_offset), &ns), MOPAY_OK);
+    assert_int_equal(ns, 1794213000123000000);
+    const char *leap = "2024-02-29T00:00:00Z";
+    assert_int_equal(mopay_time_parse(leap, strlen(leap), &ns), MOPAY_OK);
+    assert_int_equal(ns, 1709164800LL * 1000000000);
+    const char *bad[] = {"2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-08 07:10:00Z",
+                         "2026-11-08T07:10:00", "2026-11-08T24:00:00Z", "2026-11-08T07:10:00.Z",
+                         "2026-11-08T07:10:00Zjunk", "1969-12-31T23:59:59Z", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(mopay_time_parse(bad[i], strlen(bad[i]), &ns), MOPAY_ERR_field_invalid);
+}
+
+static void err_registry_is_sound(void **state)
+{
+    (void)state;
+    size_t n = mopay_err_count();
+    assert_true(n > 20);
+    for (size_t i = 0; i < n; i++) {
+        enum mopay_err e = mopay_err_at(i);
+        int status = mopay_err_status(e);
+        assert_true(status >= 400 && status <= 599);
+        const char *code = mopay_err_code(e);
+        for (const char *p = code; *p; p++)
+            assert_true((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_');
+        assert_int_equal(mopay_err_by_code(code), e);
+        for (size_t j = i + 1; j < n; j++) {
+            assert_int_not_equal(mopay_err_at(j), e);
+            assert_string_not_equal(mopay_err_code(mopay_err_at(j)), code);
+        }
+    }
+    assert_string_equal(mopay_err_code(MOPAY_ERR_idempotency_key_reused), "idempotency_key_reused");
+    assert_int_equal(mopay_err_status(MOPAY_ERR_idempotency_key_reused), 409);
+    assert_string_equal(mopay_err_code((enum mopay_err)99999), "unknown");
+}
+
+static void arena_alloc_reset(void **state)
+{
+    (void)state;
+    struct mopay_arena a;
+    mopay_arena_init(&a);
+    char *p = mopay_arena_alloc(&a, 10);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 16, 0);
+    char *big = mopay_arena_alloc(&a, 100000); /* larger than a chunk */
+    assert_non_null(big);
+    memset(big, 1, 100000);
+    assert_null(mopay_arena_alloc(&a, 64 * 1024 * 1024)); /* over the cap */
+    mopay_arena_reset(&a);
+    char *s = mopay_arena_strndup(&a, "hello", 3);
+    assert_string_equal(s, "hel");
+    /* jansson through the arena */
+    mopay_arena_json_install();
+    mopay_arena_json_use(&a);
+    json_t *j = json_loads("{\"a\":[1,2,3],\"b\":\"x\"}", 0, NULL);
+    mopay_arena_json_use(NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "a")), 3);
+    json_decref(j); /* a no-op for arena blocks, must not crash */
+    json_t *heap = json_string("on the heap");
+    json_decref(heap);
+    mopay_arena_deinit(&a);
+}
+
+static void config_layers(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/mopay-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "# a comment\nlisten = 0.0.0.0:9000\nthreads = 3\ndb = sqlite:/tmp/from-file.db\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    setenv("MOPAY_DB", "sqlite:/tmp/from-env.db", 1);
+    char a0[] = "serve", a1[] = "--config", a3[] = "--threads=5", a4[] = "extra";
+    char *argv[] = {a0, a1, path, a3, a4};
+    struct mopay_config cfg;
+    int positional;
+    bool help;
+    char err[256];
+    assert_true(mopay_config_load(&cfg, MOPAY_CONFIG_STORE | MOPAY_CONFIG_SERVER, 5, argv, &positional, &help, err,
+                                  sizeof(err)));
+    assert_false(help);
+    assert_string_equal(cfg.listen, "0.0.0.0:9000");         /* file over default */
+    assert_string_equal(cfg.db, "sqlite:/tmp/from-env.db");  /* env over file */
+    assert_int_equal(cfg.threads, 5);                        /* flag over file */
+    assert_string_equal(cfg.master_key_file, "./data/master.key"); /* default */
+    assert_int_equal(positional, 1);
+    assert_string_equal(argv[1], "extra");
+    unsetenv("MOPAY_DB");
+
+    char b0[] = "init", b1[] = "--listen", b2[] = "x:1";
+    char *argv2[] = {b0, b1, b2};
+    assert_false(mopay_config_load(&cfg, MOPAY_CONFIG_STORE, 3, argv2, &positional, &help, err, sizeof(err)));
+    assert_non_null(strstr(err, "unknown option"));
+    char c1[] = "--threads", c2[] = "-4";
+    char *argv3[] = {b0, c1, c2};
+    assert_false(mopay_config_load(&cfg, MOPAY_CONFIG_SERVER, 3, argv3, &positional, &help, err, sizeof(err)));
+    char d1[] = "--db";
+    char *argv4[] = {b0, d1};
+    assert_false(mopay_config_load(&cfg, MOPAY_CONFIG_STORE, 2, argv4, &positional, &help, err, sizeof(err)));
+    assert_non_null(strstr(err, "needs a value"));
+    unlink(path);
+}
+
+static void keys_file_hash_seal(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mopay-keys-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/sub/master.key", dir);
+    char err[256];
+    unsetenv("MOPAY_MASTER_KEY");
+    const struct mopay_keys *k1 = mopay_keys_load(path, err, sizeof(err));
+    assert_non_null(k1);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    const struct mopay_keys *k2 = mopay_keys_load(path, err, sizeof(err)); /* reads the same key */
+    assert_non_null(k2);
+    uint8_t h1[32], h2[32];
+    mopay_keys_hash_secret(k1, "ak_secret", 9, h1);
+    mopay_keys_hash_secret(k2, "ak_secret", 9, h2);
+    assert_memory_equal(h1, h2, 32);
+    mopay_keys_hash_secret(k1, "ak_secres", 9, h2);
+    assert_memory_not_equal(h1, h2, 32);
+
+    uint8_t sealed[5 + MOPAY_SEAL_OVERHEAD];
+    char plain[6] = {0};
+    mopay_keys_seal(k1->idem_seal, "hello", 5, sealed);
+    assert_true(mopay_keys_open(k2->idem_seal, sealed, sizeof(sealed), plain));
+    assert_string_equal(plain, "hello");
+    sealed[sizeof(sealed) - 1] ^= 1;
+    assert_false(mopay_keys_open(k2->idem_seal, sealed, sizeof(sealed), plain));
+
+    setenv("MOPAY_MASTER_KEY", "not hex", 1);
+    assert_null(mopay_keys_load(path, err, sizeof(err)));
+    unsetenv("MOPAY_MASTER_KEY");
+    FILE *f = fopen(path, "w");
+    fputs("short\n", f);
+    fclose(f);
+    assert_null(mopay_keys_load(path, err, sizeof(err)));
+    mopay_keys_free(k1);
+    mopay_keys_free(k2);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/sub", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
+static void log_levels(void **state)
+{
+    (void)state;
+    enum mopay_log_level level;
+    assert_true(mopay_log_level_parse("warn", &level));
+    assert_int_equal(level, MOPAY_LOG_WARN);
+    assert_false(mopay_log_level_parse("loud", &level));
+    mopay_log_set_level(MOPAY_LOG_WARN);
+    assert_false(mopay_log_enabled(MOPAY_LOG_INFO));
+    assert_true(mopay_log_enabled(MOPAY_LOG_ERROR));
+    mopay_log_set_level(MOPAY_LOG_INFO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(id_roundtrip_and_order), cmocka_unit_test(id_parse_refusals),
+        cmocka_unit_test(clock_manual),           cmocka_unit_test(time_format_parse),
+        cmocka_unit_test(err_registry_is_sound),  cmocka_unit_test(arena_alloc_reset),
+        cmocka_unit_test(config_layers),          cmocka_unit_test(keys_file_hash_seal),
+        cmocka_unit_test(log_levels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
