@@ -42,7 +42,7 @@ fuzz: deps
 	cmake --build build-fuzz -j $(JOBS)
 
 docs: all
-	$(BUILD)/mopay errors --markdown > docs/errors.md
+	scripts/gen-docs.sh $(BUILD)/mopay docs/api.md
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) build-fuzz

@@ -196,6 +196,11 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
 static int cmd_errors(const struct mopay_config *cfg, int argc, char **argv)
 {
     (void)cfg;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("Usage: mopay errors [--markdown]\n\nPrints every error code mopay answers with: its stable "
+               "name, HTTP status and title.\n");
+        return 0;
+    }
     bool markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
     if (markdown)
         printf("| code | HTTP status | number | title |\n|---|---|---|---|\n");

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make run`: starts mopay on the embedded SQLite store in ./data and says where to look.
+set -euo pipefail
+mopay=${1:-build/mopay}
+listen=${MOPAY_LISTEN:-127.0.0.1:8080}
+db=${MOPAY_DB:-sqlite:./data/mopay.db}
+cat >&2 <<MSG
+mopay $("$mopay" version | cut -d' ' -f2) starting
+  database     $db   (a new one prints its admin key once, below)
+  health       curl http://$listen/healthz
+  metrics      curl http://$listen/metrics
+  API docs     docs/api.md
+  stop         Ctrl-C (drains in-flight requests, then exits)
+MSG
+exec "$mopay" serve --listen "$listen" --db "$db"
