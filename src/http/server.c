@@ -142,6 +142,8 @@ static void on_control_messages(h2o_multithread_receiver_t *receiver, h2o_linkli
     h2o_context_request_shutdown(&t->ctx);
 }
 
+static bool context_busy(h2o_context_t *ctx);
+
 static void *thread_main(void *arg)
 {
     struct http_thread *t = arg;
@@ -156,6 +158,9 @@ static void *thread_main(void *arg)
         if (requests_done && t->pending_commands == 0)
             break;
     }
+    /* Let connections that are closing finish, so the loop can be torn down cleanly. */
+    for (int i = 0; i < 20 && context_busy(&t->ctx); i++)
+        h2o_evloop_run(t->loop, 10);
     http_access_log_flush(t);
     return NULL;
 }
@@ -357,12 +362,54 @@ void mopay_http_stop(struct mopay_http_server *server)
         pthread_join(server->threads[i].tid, NULL);
 }
 
+/* Connections a client still holds open after the drain (an idle keep-alive, say) still own
+ * h2o memory, and h2o 2.2 has no call that closes them from outside; their server is parked
+ * here, reachable, until the process exits. */
+static struct mopay_http_server *parked_server;
+
+static bool timeout_busy(h2o_timeout_t *timeout)
+{
+    return !h2o_linklist_is_empty(&timeout->_entries);
+}
+
+/* Whether h2o still holds anything on this loop: a connection, or a timer one armed. */
+static bool context_busy(h2o_context_t *ctx)
+{
+    return !h2o_linklist_is_empty(&ctx->http1._conns) || !h2o_linklist_is_empty(&ctx->http2._conns) ||
+           timeout_busy(&ctx->zero_timeout) || timeout_busy(&ctx->one_sec_timeout) ||
+           timeout_busy(&ctx->hundred_ms_timeout) || timeout_busy(&ctx->handshake_timeout) ||
+           timeout_busy(&ctx->http1.req_timeout) || timeout_busy(&ctx->http2.idle_timeout) ||
+           timeout_busy(&ctx->http2.graceful_shutdown_timeout) || timeout_busy(&ctx->proxy.io_timeout);
+}
+
+static bool connections_remain(struct mopay_http_server *server)
+{
+    for (int i = 0; i < server->thread_count; i++)
+        if (context_busy(&server->threads[i].ctx))
+            return true;
+    return false;
+}
+
+static void thread_dispose(struct http_thread *t)
+{
+    h2o_multithread_unregister_receiver(t->queue, &t->done_receiver);
+    h2o_multithread_unregister_receiver(t->queue, &t->control_receiver);
+    h2o_multithread_destroy_queue(t->queue);
+    h2o_context_dispose(&t->ctx);
+    h2o_evloop_destroy(t->loop);
+}
+
 void mopay_http_free(struct mopay_http_server *server)
 {
     if (server == NULL)
         return;
+    if (connections_remain(server)) {
+        parked_server = server;
+        return;
+    }
     for (int i = 0; i < server->thread_count; i++) {
         struct http_thread *t = &server->threads[i];
+        thread_dispose(t);
         while (t->free_list != NULL) {
             struct mopay_http_request *r = t->free_list;
             t->free_list = r->next_free;
@@ -374,6 +421,7 @@ void mopay_http_free(struct mopay_http_server *server)
     }
     if (server->access_log_fd >= 0)
         close(server->access_log_fd);
+    h2o_config_dispose(&server->globalconf);
     SSL_CTX_free(server->ssl_ctx);
     free(server->routes);
     free(server->threads);

@@ -357,7 +357,7 @@ static void restart_keeps_keys_and_replays(void **state)
     char key[128], id[64];
     struct response first, later, bad;
     const char *idem[] = {"Idempotency-Key: restart-1", NULL};
-    struct server *saved = &srv;
+    struct server saved = srv;
     srv = s; /* create_admin_key talks to srv */
     create_admin_key(s.admin_key, "before-restart", key, id);
     http_call(&s, "POST", "/v1/admin-keys", s.admin_key, "{\"name\":\"idem\"}", idem, &first);
@@ -383,7 +383,7 @@ static void restart_keeps_keys_and_replays(void **state)
     assert_int_equal(count_admin_keys(&s), 3);
     response_free(&first);
     response_free(&later);
-    srv = *saved;
+    srv = saved;
 }
 
 int main(int argc, char **argv)
