@@ -51,6 +51,13 @@ struct mopay_seq *mopay_seq_start(struct mopay_store *store, size_t queue_capaci
 /* overloaded when the queue is full, shutting_down after stop began; MOPAY_OK otherwise, and
  * then `done` will be called exactly once. */
 enum mopay_err mopay_seq_submit(struct mopay_seq *seq, struct mopay_seq_cmd *cmd);
+/* Work the sequencer does by its own clock (expiring idempotency records now; voiding pending
+ * transfers past their timeout later): called on the sequencer thread inside a batch's
+ * transaction, at most once per `interval_ns`, with or without commands in the batch. Same
+ * rules as apply: store errors are fatal. Set before any command is submitted. */
+typedef enum mopay_err (*mopay_seq_tick_fn)(void *ctx, struct mopay_store *store, int64_t now_ns);
+void mopay_seq_set_tick(struct mopay_seq *seq, mopay_seq_tick_fn tick, void *ctx, int64_t interval_ns);
+
 /* Refuses new commands, applies and commits everything already queued, joins the thread. The
  * store is still open afterwards and belongs to the caller again. */
 void mopay_seq_stop(struct mopay_seq *seq);

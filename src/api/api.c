@@ -61,6 +61,19 @@ void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *conf
     config->keys = api->keys;
 }
 
+enum mopay_err mopay_api_tick(void *ctx, struct mopay_store *store, int64_t now_ns)
+{
+    (void)ctx;
+    int64_t deleted = 0;
+    int64_t before_ns = now_ns - (int64_t)MOPAY_IDEMPOTENCY_TTL_S * 1000000000;
+    if (before_ns <= 0)
+        return MOPAY_OK;
+    enum mopay_err err = store->idem_purge(store, before_ns, &deleted);
+    if (err == MOPAY_OK && deleted > 0)
+        MOPAY_LOG_DEBUG("expired idempotency records", "deleted=%lld", (long long)deleted);
+    return err;
+}
+
 void mopay_api_attach(struct mopay_api *api, struct mopay_seq *seq, struct mopay_http_server *server)
 {
     api->seq = seq;

@@ -141,6 +141,7 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
         MOPAY_LOG_ERROR("cannot start the sequencer", "%s", "");
         return 1;
     }
+    mopay_seq_set_tick(seq, mopay_api_tick, api, MOPAY_API_TICK_INTERVAL_NS);
     struct mopay_http_config http = {.listen = cfg->listen, .threads = (int)cfg->threads,
                                      .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
                                      .access_log = cfg->access_log, .seq = seq};

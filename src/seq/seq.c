@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "mopay/assert.h"
 #include "mopay/clock.h"
@@ -21,6 +22,10 @@ struct mopay_seq {
     size_t count;
     bool stopping;
     struct mopay_seq_cmd **batch; /* MOPAY_WRITER_BATCH_COMMANDS_MAX slots */
+    mopay_seq_tick_fn tick;
+    void *tick_ctx;
+    int64_t tick_interval_ns;
+    int64_t tick_due_ns;          /* monotonic */
 
     _Atomic uint64_t batches, commands, rejected_full, commit_ns_total;
     _Atomic uint64_t batch_size_buckets[14];
@@ -45,12 +50,32 @@ enum mopay_err mopay_seq_submit(struct mopay_seq *seq, struct mopay_seq_cmd *cmd
     return err;
 }
 
-/* Waits for work; returns how many commands it moved into seq->batch, 0 when stopped and empty. */
+static bool seq_tick_due(struct mopay_seq *seq)
+{
+    return seq->tick != NULL && mopay_clock_monotonic_ns() >= seq->tick_due_ns;
+}
+
+/* Waits for work or for the next tick; returns how many commands it moved into seq->batch. */
 static size_t seq_take_batch(struct mopay_seq *seq)
 {
     pthread_mutex_lock(&seq->lock);
-    while (seq->count == 0 && !seq->stopping)
-        pthread_cond_wait(&seq->nonempty, &seq->lock);
+    while (seq->count == 0 && !seq->stopping && !seq_tick_due(seq)) {
+        if (seq->tick == NULL) {
+            pthread_cond_wait(&seq->nonempty, &seq->lock);
+            continue;
+        }
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        int64_t wait_ns = seq->tick_due_ns - mopay_clock_monotonic_ns();
+        wait_ns = wait_ns < 0 ? 0 : wait_ns;
+        deadline.tv_sec += (time_t)(wait_ns / 1000000000);
+        deadline.tv_nsec += (long)(wait_ns % 1000000000);
+        if (deadline.tv_nsec >= 1000000000) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&seq->nonempty, &seq->lock, &deadline);
+    }
     size_t n = seq->count < MOPAY_WRITER_BATCH_COMMANDS_MAX ? seq->count : MOPAY_WRITER_BATCH_COMMANDS_MAX;
     for (size_t i = 0; i < n; i++)
         seq->batch[i] = seq->ring[(seq->head + i) % seq->capacity];
@@ -79,6 +104,12 @@ static void seq_run_batch(struct mopay_seq *seq, size_t n)
     enum mopay_err err = seq->store->begin(seq->store);
     if (err != MOPAY_OK)
         seq_fail_stop(seq, "begin", err);
+    if (seq_tick_due(seq)) {
+        seq->tick_due_ns = mopay_clock_monotonic_ns() + seq->tick_interval_ns;
+        err = seq->tick(seq->tick_ctx, seq->store, now_ns);
+        if (err != MOPAY_OK)
+            seq_fail_stop(seq, "tick", err);
+    }
     for (size_t i = 0; i < n; i++) {
         struct mopay_seq_cmd *cmd = seq->batch[i];
         cmd->applied_at_ns = now_ns;
@@ -93,6 +124,8 @@ static void seq_run_batch(struct mopay_seq *seq, size_t n)
                               memory_order_relaxed);
     for (size_t i = 0; i < n; i++)
         seq->batch[i]->done(seq->batch[i]);
+    if (n == 0)
+        return; /* a tick alone */
 
     size_t bucket = 0;
     while (bucket < 13 && ((size_t)1 << bucket) < n)
@@ -107,7 +140,7 @@ static void *seq_main(void *arg)
     struct mopay_seq *seq = arg;
     for (;;) {
         size_t n = seq_take_batch(seq);
-        if (n == 0)
+        if (n == 0 && !seq_tick_due(seq))
             break; /* stopping and drained */
         seq_run_batch(seq, n);
     }
@@ -127,7 +160,11 @@ struct mopay_seq *mopay_seq_start(struct mopay_store *store, size_t queue_capaci
     if (seq->ring == NULL || seq->batch == NULL)
         goto fail;
     pthread_mutex_init(&seq->lock, NULL);
-    pthread_cond_init(&seq->nonempty, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&seq->nonempty, &attr);
+    pthread_condattr_destroy(&attr);
     if (pthread_create(&seq->thread, NULL, seq_main, seq) != 0) {
         pthread_cond_destroy(&seq->nonempty);
         pthread_mutex_destroy(&seq->lock);
@@ -139,6 +176,18 @@ fail:
     free(seq->batch);
     free(seq);
     return NULL;
+}
+
+void mopay_seq_set_tick(struct mopay_seq *seq, mopay_seq_tick_fn tick, void *ctx, int64_t interval_ns)
+{
+    MOPAY_ASSERT(interval_ns > 0);
+    pthread_mutex_lock(&seq->lock);
+    seq->tick = tick;
+    seq->tick_ctx = ctx;
+    seq->tick_interval_ns = interval_ns;
+    seq->tick_due_ns = mopay_clock_monotonic_ns();
+    pthread_cond_signal(&seq->nonempty);
+    pthread_mutex_unlock(&seq->lock);
 }
 
 void mopay_seq_stop(struct mopay_seq *seq)

@@ -1,0 +1,192 @@
+/* The sequencer: order, group commit, durability before `done`, back-pressure, stop, ticks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdatomic.h>
+
+#include <cmocka.h>
+
+#include "mopay/clock.h"
+#include "mopay/seq.h"
+#include "mopay/store.h"
+
+struct test_cmd {
+    struct mopay_seq_cmd seq;
+    int index;
+    bool fail;
+    _Atomic int *done_count;
+    int *order;          /* apply order log */
+    _Atomic int *applied;
+};
+
+static enum mopay_err test_apply(struct mopay_seq_cmd *c, struct mopay_store *store, int64_t now_ns)
+{
+    struct test_cmd *t = (struct test_cmd *)c;
+    (void)now_ns;
+    if (t->fail)
+        return MOPAY_ERR_field_invalid;
+    char key[32], value[32];
+    snprintf(key, sizeof(key), "k%d", t->index);
+    snprintf(value, sizeof(value), "v%d", t->index);
+    t->order[atomic_fetch_add(t->applied, 1)] = t->index;
+    return store->meta_put(store, key, value);
+}
+
+static void test_done(struct mopay_seq_cmd *c)
+{
+    struct test_cmd *t = (struct test_cmd *)c;
+    atomic_fetch_add(t->done_count, 1);
+}
+
+static char db_path[64];
+
+static struct mopay_store *open_store(void)
+{
+    char err[256], url[96];
+    snprintf(url, sizeof(url), "sqlite:%s", db_path);
+    struct mopay_store *s = mopay_store_open(url, err, sizeof(err));
+    assert_non_null(s);
+    return s;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(db_path, sizeof(db_path), "/tmp/mopay-seq-%d.db", (int)getpid());
+    unlink(db_path);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char p[96];
+    unlink(db_path);
+    snprintf(p, sizeof(p), "%s-wal", db_path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", db_path);
+    unlink(p);
+    return 0;
+}
+
+static void wait_for(_Atomic int *counter, int target)
+{
+    for (int i = 0; i < 2000 && atomic_load(counter) < target; i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(counter), target);
+}
+
+static void applies_in_order_and_commits_before_done(void **state)
+{
+    (void)state;
+    struct mopay_store *store = open_store();
+    struct mopay_seq *seq = mopay_seq_start(store, 1024);
+    enum { N = 500 };
+    static struct test_cmd cmds[N];
+    static int order[N];
+    _Atomic int done = 0, applied = 0;
+    for (int i = 0; i < N; i++) {
+        cmds[i] = (struct test_cmd){{test_apply, test_done, MOPAY_OK, 0}, i, i == 7, &done, order, &applied};
+        assert_int_equal(mopay_seq_submit(seq, &cmds[i].seq), MOPAY_OK);
+    }
+    wait_for(&done, N);
+    for (int i = 0; i < N - 1; i++)
+        assert_true(i < 7 ? order[i] == i : order[i] == i + 1); /* submission order; #7 failed */
+    assert_int_equal(cmds[7].seq.result, MOPAY_ERR_field_invalid);
+    assert_int_equal(cmds[8].seq.result, MOPAY_OK);
+    struct mopay_seq_stats st;
+    mopay_seq_stats(seq, &st);
+    assert_int_equal(st.commands, N);
+    assert_true(st.batches >= 1 && st.batches <= N);
+    mopay_seq_free(seq);
+    /* durable: another connection sees every value */
+    struct mopay_store *other = open_store();
+    char value[16];
+    bool found;
+    assert_int_equal(other->meta_get(other, "k499", value, sizeof(value), &found), MOPAY_OK);
+    assert_true(found);
+    assert_string_equal(value, "v499");
+    assert_int_equal(other->meta_get(other, "k7", value, sizeof(value), &found), MOPAY_OK);
+    assert_false(found);
+    other->close(other);
+    store->close(store);
+}
+
+static enum mopay_err slow_apply(struct mopay_seq_cmd *c, struct mopay_store *store, int64_t now_ns)
+{
+    (void)store;
+    (void)now_ns;
+    (void)c;
+    usleep(20000);
+    return MOPAY_OK;
+}
+
+static void full_queue_is_refused_and_stop_drains(void **state)
+{
+    (void)state;
+    struct mopay_store *store = open_store();
+    struct mopay_seq *seq = mopay_seq_start(store, 4);
+    static struct test_cmd cmds[64];
+    _Atomic int done = 0, applied = 0;
+    static int order[64];
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 64; i++) {
+        cmds[i] = (struct test_cmd){{slow_apply, test_done, MOPAY_OK, 0}, i, false, &done, order, &applied};
+        enum mopay_err err = mopay_seq_submit(seq, &cmds[i].seq);
+        assert_true(err == MOPAY_OK || err == MOPAY_ERR_overloaded);
+        accepted += err == MOPAY_OK;
+        refused += err == MOPAY_ERR_overloaded;
+    }
+    assert_true(refused > 0);
+    mopay_seq_stop(seq); /* everything accepted is applied */
+    assert_int_equal(atomic_load(&done), accepted);
+    struct test_cmd late = {{slow_apply, test_done, MOPAY_OK, 0}, 99, false, &done, order, &applied};
+    assert_int_equal(mopay_seq_submit(seq, &late.seq), MOPAY_ERR_shutting_down);
+    struct mopay_seq_stats st;
+    mopay_seq_stats(seq, &st);
+    assert_int_equal(st.rejected_full, (uint64_t)refused);
+    mopay_seq_free(seq);
+    store->close(store);
+}
+
+static _Atomic int ticks;
+
+static enum mopay_err count_tick(void *ctx, struct mopay_store *store, int64_t now_ns)
+{
+    (void)ctx;
+    (void)now_ns;
+    atomic_fetch_add(&ticks, 1);
+    return store->meta_put(store, "ticked", "yes");
+}
+
+static void ticks_run_without_commands(void **state)
+{
+    (void)state;
+    struct mopay_store *store = open_store();
+    struct mopay_seq *seq = mopay_seq_start(store, 16);
+    mopay_seq_set_tick(seq, count_tick, NULL, 20 * 1000000LL);
+    for (int i = 0; i < 2000 && atomic_load(&ticks) < 3; i++)
+        usleep(1000);
+    assert_true(atomic_load(&ticks) >= 3);
+    mopay_seq_free(seq);
+    char value[8];
+    bool found;
+    assert_int_equal(store->meta_get(store, "ticked", value, sizeof(value), &found), MOPAY_OK);
+    assert_true(found);
+    store->close(store);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(applies_in_order_and_commits_before_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_queue_is_refused_and_stop_drains, setup, teardown),
+        cmocka_unit_test_setup_teardown(ticks_run_without_commands, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
