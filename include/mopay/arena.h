@@ -1,6 +1,7 @@
 #ifndef MOPAY_ARENA_H
 #define MOPAY_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A request arena: allocations are bump-pointer from chunks and are all freed in one go at
@@ -11,6 +12,7 @@ struct mopay_arena_chunk;
 struct mopay_arena {
     struct mopay_arena_chunk *head; /* current chunk; older ones follow */
     size_t used_bytes;              /* across all chunks, capped by MOPAY_ARENA_BYTES_MAX */
+    bool refused;                   /* an allocation hit the cap since init or reset */
 };
 
 void mopay_arena_init(struct mopay_arena *arena);

@@ -23,7 +23,7 @@
 
 /* Request arena */
 #define MOPAY_ARENA_CHUNK_BYTES (16 * 1024)
-#define MOPAY_ARENA_BYTES_MAX (16 * 1024 * 1024)       /* one request may not use more */
+#define MOPAY_ARENA_BYTES_MAX (32 * 1024 * 1024)       /* one request may not use more; a full bulk body parses in it */
 
 /* Writer (the single thread that applies commands and group-commits them) */
 #define MOPAY_WRITER_QUEUE_DEPTH 65536                 /* full queue = 503 overloaded */

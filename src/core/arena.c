@@ -31,6 +31,7 @@ void mopay_arena_init(struct mopay_arena *arena)
 {
     arena->head = NULL;
     arena->used_bytes = 0;
+    arena->refused = false;
 }
 
 void mopay_arena_deinit(struct mopay_arena *arena)
@@ -64,13 +65,16 @@ void mopay_arena_reset(struct mopay_arena *arena)
         last->used = 0;
     arena->head = last;
     arena->used_bytes = 0;
+    arena->refused = false;
 }
 
 void *mopay_arena_alloc(struct mopay_arena *arena, size_t size)
 {
     size_t need = (size + 15) & ~(size_t)15;
-    if (need < size || arena->used_bytes + need > MOPAY_ARENA_BYTES_MAX)
+    if (need < size || arena->used_bytes + need > MOPAY_ARENA_BYTES_MAX) {
+        arena->refused = true;
         return NULL;
+    }
     struct mopay_arena_chunk *c = arena->head;
     if (c == NULL || c->cap - c->used < need) {
         size_t cap = need > MOPAY_ARENA_CHUNK_BYTES ? need : MOPAY_ARENA_CHUNK_BYTES;

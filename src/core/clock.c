@@ -147,7 +147,8 @@ enum mopay_err mopay_time_parse(const char *s, size_t len, int64_t *out_ns)
     if (!parse_offset(s, len, &at, &offset_s) || at != len)
         return MOPAY_ERR_field_invalid;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset_s;
-    if (secs < 0)
+    /* int64 nanoseconds end at 2262-04-11T23:47:16.854775807Z: later times are refused, not wrapped. */
+    if (secs < 0 || secs > (INT64_MAX - frac_ns) / 1000000000)
         return MOPAY_ERR_field_invalid;
     *out_ns = secs * 1000000000 + frac_ns;
     return MOPAY_OK;

@@ -6,7 +6,7 @@
 
 /* jansson has no depth option, so nesting is measured before parsing: a too-deep document is
  * refused without building any of it. */
-static bool json_depth_ok(const char *s, size_t len)
+bool http_json_depth_ok(const char *s, size_t len)
 {
     int depth = 0;
     bool in_string = false;
@@ -31,7 +31,7 @@ static bool json_depth_ok(const char *s, size_t len)
 
 bool http_body_parse(struct mopay_http_request *req, const char *body, size_t len)
 {
-    if (!json_depth_ok(body, len)) {
+    if (!http_json_depth_ok(body, len)) {
         mopay_http_reply_error(req, MOPAY_ERR_json_too_deep, NULL, "JSON may nest at most %d levels",
                                MOPAY_JSON_DEPTH_MAX);
         return false;
@@ -40,6 +40,11 @@ bool http_body_parse(struct mopay_http_request *req, const char *body, size_t le
     mopay_arena_json_use(&req->arena);
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
     mopay_arena_json_use(NULL);
+    if (root == NULL && req->arena.refused) {
+        mopay_http_reply_error(req, MOPAY_ERR_body_too_large, NULL, "the body's JSON needs more than %d MiB to hold",
+                               MOPAY_ARENA_BYTES_MAX / (1024 * 1024));
+        return false;
+    }
     if (root == NULL) {
         mopay_http_reply_error(req, MOPAY_ERR_json_malformed, NULL, "line %d, column %d: %s", error.line,
                                error.column, error.text);

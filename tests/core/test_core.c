@@ -88,7 +88,8 @@ static void time_format_parse(void **state)
     assert_int_equal(ns, 1709164800LL * 1000000000);
     const char *bad[] = {"2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-08 07:10:00Z",
                          "2026-11-08T07:10:00", "2026-11-08T24:00:00Z", "2026-11-08T07:10:00.Z",
-                         "2026-11-08T07:10:00Zjunk", "1969-12-31T23:59:59Z", ""};
+                         "2026-11-08T07:10:00Zjunk", "1969-12-31T23:59:59Z", "",
+                         "2263-04-11T23:47:16.854Z", "2262-04-11T23:47:16.854775808Z", "9999-12-31T23:59:59Z"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(mopay_time_parse(bad[i], strlen(bad[i]), &ns), MOPAY_ERR_field_invalid);
 }
@@ -127,8 +128,11 @@ static void arena_alloc_reset(void **state)
     char *big = mopay_arena_alloc(&a, 100000); /* larger than a chunk */
     assert_non_null(big);
     memset(big, 1, 100000);
+    assert_false(a.refused);
     assert_null(mopay_arena_alloc(&a, 64 * 1024 * 1024)); /* over the cap */
+    assert_true(a.refused);
     mopay_arena_reset(&a);
+    assert_false(a.refused);
     char *s = mopay_arena_strndup(&a, "hello", 3);
     assert_string_equal(s, "hel");
     /* jansson through the arena */
