@@ -4,7 +4,7 @@
 # Runs the pair ROUNDS times, alternating, and prints the medians and their ratio on one line.
 set -euo pipefail
 build=${1:?usage: $0 BUILD_DIR}
-rounds=${ROUNDS:-3} seconds=${SECONDS_PER_RUN:-10} conns=${CONNS:-64} wrk_threads=${WRK_THREADS:-1}
+rounds=${ROUNDS:-3} seconds=${SECONDS_PER_RUN:-10} conns=${CONNS:-64} wrk_threads=${WRK_THREADS:-2}
 work=$(mktemp -d /tmp/mopay-bench.XXXXXX)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT

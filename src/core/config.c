@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mopay/assert.h"
+
 enum option_type { OPTION_STRING, OPTION_LONG };
 
 struct option_spec {
@@ -129,10 +131,10 @@ static bool config_file_load(struct mopay_config *cfg, const char *path, unsigne
 static void config_defaults(struct mopay_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    char unused[8];
+    char err[256];
     for (size_t i = 0; i < OPTION_COUNT; i++) {
-        bool ok = option_set(cfg, &option_specs[i], option_specs[i].fallback, unused, sizeof(unused));
-        (void)ok;
+        bool ok = option_set(cfg, &option_specs[i], option_specs[i].fallback, err, sizeof(err));
+        MOPAY_ASSERT(ok); /* the defaults are valid values */
     }
 }
 

@@ -41,6 +41,39 @@ static size_t log_quote(char *dst, size_t cap, const char *s, size_t len)
     return n;
 }
 
+/* The access log is written at the full request rate, so its line is assembled by hand rather
+ * than with printf (which showed as the largest user-space cost in a profile under wrk). */
+struct log_line {
+    char *buf;
+    size_t len, cap;
+};
+
+static void log_put(struct log_line *l, const char *s, size_t len)
+{
+    if (len > l->cap - l->len)
+        len = l->cap - l->len;
+    memcpy(l->buf + l->len, s, len);
+    l->len += len;
+}
+
+#define LOG_PUT_LIT(l, lit) log_put(l, lit, sizeof(lit) - 1)
+
+static void log_put_str(struct log_line *l, const char *s)
+{
+    log_put(l, s, strlen(s));
+}
+
+static void log_put_u64(struct log_line *l, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    log_put(l, digits + sizeof(digits) - n, n);
+}
+
 static void access_log_append(struct mopay_http_request *r, int status, int64_t duration_ns)
 {
     struct http_thread *t = r->thread;
@@ -53,19 +86,27 @@ static void access_log_append(struct mopay_http_request *r, int status, int64_t 
         t->log_ts_second = now / 1000000000;
         mopay_time_format(now, t->log_ts);
     }
-    char *line = t->log_buf + t->log_len;
-    size_t cap = MOPAY_LOG_LINE_BYTES_MAX, n = 0;
+    struct log_line l = {t->log_buf + t->log_len, 0, MOPAY_LOG_LINE_BYTES_MAX - 1};
     h2o_req_t *req = r->h2o;
-    n += (size_t)snprintf(line + n, cap - n, "ts=%.19sZ msg=access request_id=%s method=", t->log_ts, r->request_id);
-    n += log_quote(line + n, 16, req->method.base, req->method.len < 16 ? req->method.len : 16);
-    n += (size_t)snprintf(line + n, cap - n, " path=\"");
-    n += log_quote(line + n, 1024, req->path.base, req->path.len);
-    const char *route = r->route_index < t->server->config.route_count
-                            ? t->server->config.routes[r->route_index].name
-                            : "unmatched";
-    n += (size_t)snprintf(line + n, cap - n, "\" route=%s status=%d duration_us=%lld principal=%s\n", route, status,
-                          (long long)(duration_ns / 1000), r->principal.id[0] ? r->principal.id : "-");
-    t->log_len += n < cap ? n : cap;
+    LOG_PUT_LIT(&l, "ts=");
+    log_put(&l, t->log_ts, 19);
+    LOG_PUT_LIT(&l, "Z msg=access request_id=");
+    log_put_str(&l, r->request_id);
+    LOG_PUT_LIT(&l, " method=");
+    l.len += log_quote(l.buf + l.len, 16, req->method.base, req->method.len < 12 ? req->method.len : 12);
+    LOG_PUT_LIT(&l, " path=\"");
+    l.len += log_quote(l.buf + l.len, 1024, req->path.base, req->path.len);
+    LOG_PUT_LIT(&l, "\" route=");
+    log_put_str(&l, r->route_index < t->server->config.route_count ? t->server->config.routes[r->route_index].name
+                                                                   : "unmatched");
+    LOG_PUT_LIT(&l, " status=");
+    log_put_u64(&l, (uint64_t)status);
+    LOG_PUT_LIT(&l, " duration_us=");
+    log_put_u64(&l, duration_ns > 0 ? (uint64_t)duration_ns / 1000 : 0);
+    LOG_PUT_LIT(&l, " principal=");
+    log_put_str(&l, r->principal.id[0] ? r->principal.id : "-");
+    l.buf[l.len++] = '\n';
+    t->log_len += l.len;
 }
 
 /* --- replies --- */

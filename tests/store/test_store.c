@@ -633,7 +633,7 @@ static void test_two_stores_share_committed_rows(void **state)
 static struct mopay_store *open_named(char *app, size_t app_cap)
 {
     snprintf(app, app_cap, "mopay_test_%s", suite.nonce);
-    char url[URL_CAP + 64];
+    char url[URL_CAP + 128];
     snprintf(url, sizeof url, "%s%sapplication_name=%s", suite.url, strchr(suite.url, '?') ? "&" : "?", app);
     return open_or_fail(url);
 }
