@@ -7,3 +7,4 @@ for bench in bench/*.sh; do
     [ "$(basename "$bench")" = run-all.sh ] && continue
     bash "$bench" "$build"
 done
+ACCESS_LOG=off bash bench/http_healthz.sh "$build"
