@@ -38,7 +38,8 @@ bench: deps
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
 	bench/run-all.sh $(BENCH_BUILD)
 
-fuzz: deps
+fuzz:
+	scripts/deps.sh fuzz
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMOPAY_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 

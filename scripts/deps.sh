@@ -13,6 +13,9 @@ packages=(
   curl openssl zbar-tools wrk prometheus      # scenario tests, QR decoding, load, promtool
 )
 
+# `make fuzz` also needs clang and its libFuzzer runtime.
+[ "${1:-}" = fuzz ] && packages+=(clang libclang-rt-14-dev)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

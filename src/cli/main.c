@@ -127,8 +127,7 @@ static void announce_admin_key(const struct mopay_config *cfg, struct mopay_stor
     }
 }
 
-static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store *store,
-                              const struct mopay_keys *keys, struct mopay_api *api)
+static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store *store, struct mopay_api *api)
 {
     sigset_t signals;
     sigemptyset(&signals);
@@ -156,7 +155,6 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
     mopay_api_attach(api, seq, server);
     MOPAY_LOG_INFO("mopay is serving", "listen=%s port=%d tls=%s store=%s", cfg->listen, mopay_http_port(server),
                    cfg->tls_cert[0] ? "on" : "off", store->backend);
-    (void)keys;
     int sig = 0;
     sigwait(&signals, &sig);
     MOPAY_LOG_INFO("shutting down: draining requests", "signal=%d", sig);
@@ -187,7 +185,7 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
     if (ok && api == NULL)
         MOPAY_LOG_ERROR("cannot load state", "reason=\"%s\"", err);
     if (api != NULL)
-        rc = serve_until_signal(cfg, store, keys, api);
+        rc = serve_until_signal(cfg, store, api);
     mopay_api_free(api);
     store->close(store);
     mopay_keys_free(keys);
