@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "mopay/arena.h"
+#include "mopay/json.h"
 #include "mopay/err.h"
 #include "mopay/id.h"
 #include "mopay/keys.h"
@@ -96,34 +97,8 @@ void mopay_http_reply_raw(struct mopay_http_request *req, int status, const char
 void mopay_http_reply_error(struct mopay_http_request *req, enum mopay_err err, const char *field,
                             const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* --- declarative JSON field specs --- */
-enum mopay_json_kind {
-    MOPAY_JSON_STRING,  /* -> struct mopay_str */
-    MOPAY_JSON_INTEGER, /* -> int64_t */
-    MOPAY_JSON_BOOL,    /* -> bool */
-    MOPAY_JSON_OBJECT,  /* nested spec, same output struct */
-    MOPAY_JSON_ARRAY,   /* -> json_t * (the handler walks it) */
-};
-
-struct mopay_str {
-    const char *ptr; /* NUL-terminated, in the request's arena */
-    size_t len;
-};
-
-struct mopay_json_field {
-    const char *name;
-    enum mopay_json_kind kind;
-    bool required;
-    size_t offset;          /* of the output in the caller's struct */
-    size_t min_len, max_len; /* strings (bytes) and arrays (items); max 0 = no limit */
-    int64_t min, max;        /* integers; both 0 = no limit */
-    const struct mopay_json_field *fields; /* objects: NULL-name-terminated */
-    ptrdiff_t present_offset; /* >= 0: a bool set when the field was given; -1 = none */
-};
-
-/* Checks `object` against `spec` and fills `out`. Unknown fields are refused. On failure
- * replies with field_missing / field_wrong_type / field_invalid / field_unknown and the JSON
- * pointer of the offending field, and returns false. */
+/* Checks a body against a field spec (mopay/json.h); on failure replies with the error and
+ * the JSON pointer of the offending field, and returns false. A NULL body is body_required. */
 bool mopay_http_json_read(struct mopay_http_request *req, json_t *object, const struct mopay_json_field *spec,
                           void *out);
 

@@ -60,7 +60,7 @@ static json_t *admin_key_create_render(struct mopay_http_command *cmd, int *stat
 
 static const struct mopay_json_field admin_key_create_fields[] = {
     {.name = "name", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct admin_key_create, name),
-     .min_len = 1, .max_len = MOPAY_ADMIN_KEY_NAME_BYTES_MAX, .present_offset = -1},
+     .min_len = 1, .max_len = MOPAY_ADMIN_KEY_NAME_BYTES_MAX},
     {0},
 };
 
