@@ -84,8 +84,6 @@ struct mopay_arena *mopay_http_arena(struct mopay_http_request *req);
 const struct mopay_principal *mopay_http_principal(struct mopay_http_request *req);
 /* The n-th {param} of the route's pattern, NUL-terminated, and its length. */
 const char *mopay_http_param(struct mopay_http_request *req, size_t n, size_t *len);
-/* A query parameter's raw value, or NULL. */
-const char *mopay_http_query(struct mopay_http_request *req, const char *name, size_t *len);
 /* The parsed JSON object body (bodies are parsed and checked before the handler runs); NULL for
  * requests without a body. Lives in the request's arena. */
 json_t *mopay_http_body(struct mopay_http_request *req);

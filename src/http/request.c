@@ -243,28 +243,6 @@ const char *mopay_http_param(struct mopay_http_request *r, size_t n, size_t *len
     return r->params[n].ptr;
 }
 
-const char *mopay_http_query(struct mopay_http_request *r, const char *name, size_t *len)
-{
-    h2o_req_t *req = r->h2o;
-    if (req == NULL || req->query_at == SIZE_MAX)
-        return NULL;
-    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    size_t name_len = strlen(name);
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        const char *eq = memchr(q, '=', (size_t)(stop - q));
-        const char *key_end = eq ? eq : stop;
-        if ((size_t)(key_end - q) == name_len && memcmp(q, name, name_len) == 0) {
-            const char *v = eq ? eq + 1 : stop;
-            *len = (size_t)(stop - v);
-            return mopay_arena_strndup(&r->arena, v, *len);
-        }
-        q = stop + 1;
-    }
-    return NULL;
-}
-
 json_t *mopay_http_body(struct mopay_http_request *r)
 {
     return r->body;
