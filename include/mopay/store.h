@@ -73,6 +73,14 @@ struct mopay_store {
     /* Deletes records created before `before_ns`; reports how many. */
     enum mopay_err (*idem_purge)(struct mopay_store *store, int64_t before_ns, int64_t *out_deleted);
 
+    /* The ledger's event log: records numbered from 1 without gaps, appended inside the batch
+     * transaction (a duplicate seq is store_failed), loaded in order at start. `data` handed to
+     * `each` is valid only during the call; loading stops early when `each` returns false. */
+    enum mopay_err (*ledger_log_append)(struct mopay_store *store, int64_t seq, const void *data, size_t len);
+    enum mopay_err (*ledger_log_load)(struct mopay_store *store,
+                                      bool (*each)(void *ctx, int64_t seq, const void *data, size_t len),
+                                      void *ctx);
+
     void (*close)(struct mopay_store *store);
 };
 

@@ -30,6 +30,8 @@ enum pg_stmt {
     STMT_IDEM_GET,
     STMT_IDEM_PUT,
     STMT_IDEM_PURGE,
+    STMT_LEDGER_LOG_APPEND,
+    STMT_LEDGER_LOG_LOAD,
     STMT_COUNT
 };
 
@@ -65,6 +67,8 @@ static const struct pg_statement pg_statements[STMT_COUNT] = {
                        "VALUES ($1, $2, $3, $4, $5, $6)",
                        6},
     [STMT_IDEM_PURGE] = {"mopay_idem_purge", "DELETE FROM idempotency WHERE created_at_ns < $1", 1},
+    [STMT_LEDGER_LOG_APPEND] = {"mopay_ledger_log_append", "INSERT INTO ledger_log (seq, data) VALUES ($1, $2)", 2},
+    [STMT_LEDGER_LOG_LOAD] = {"mopay_ledger_log_load", "SELECT seq, data FROM ledger_log ORDER BY seq", 0},
 };
 
 struct pg_store {
@@ -534,6 +538,60 @@ static enum mopay_err pg_idem_purge(struct mopay_store *store, int64_t before_ns
     return MOPAY_OK;
 }
 
+/* ---- Ledger log ---------------------------------------------------------------------------- */
+
+static enum mopay_err pg_ledger_log_append(struct mopay_store *store, int64_t seq, const void *data, size_t len)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(seq > 0 && data != NULL && len > 0 && len <= INT32_MAX);
+    char seq_text[24];
+    snprintf(seq_text, sizeof seq_text, "%" PRId64, seq);
+    const char *values[2] = {seq_text, data};
+    const int lengths[2] = {0, (int)len};
+    const int formats[2] = {0, 1}; /* the log record goes as raw bytes */
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_LEDGER_LOG_APPEND, values, lengths, formats, &result);
+    PQclear(res);
+    return result;
+}
+
+static int64_t be64_read(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | (uint8_t)p[i];
+    return (int64_t)v;
+}
+
+/* Streams the log in single-row mode, so a long log never sits in memory as one result. */
+static enum mopay_err pg_ledger_log_load(struct mopay_store *store,
+                                         bool (*each)(void *ctx, int64_t seq, const void *data, size_t len),
+                                         void *ctx)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(each != NULL);
+    enum mopay_err result = pg_ready(s);
+    if (result != MOPAY_OK)
+        return result;
+    const struct pg_statement *stmt = &pg_statements[STMT_LEDGER_LOG_LOAD];
+    if (!PQsendQueryPrepared(s->conn, stmt->name, 0, NULL, NULL, NULL, 1) || !PQsetSingleRowMode(s->conn))
+        return pg_fail(s, NULL, "ledger_log_load");
+    bool stopped = false;
+    PGresult *res;
+    while ((res = PQgetResult(s->conn)) != NULL) {
+        ExecStatusType status = PQresultStatus(res);
+        if (status == PGRES_SINGLE_TUPLE && !stopped) {
+            MOPAY_ASSERT(PQgetlength(res, 0, 0) == 8 && PQgetlength(res, 0, 1) > 0); /* check after reading */
+            stopped = !each(ctx, be64_read(PQgetvalue(res, 0, 0)), PQgetvalue(res, 0, 1),
+                            (size_t)PQgetlength(res, 0, 1));
+        } else if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && result == MOPAY_OK) {
+            result = pg_fail(s, res, "ledger_log_load");
+        }
+        PQclear(res); /* drain every result, even after stopping, to leave the connection usable */
+    }
+    return result;
+}
+
 /* ---- Open and close ------------------------------------------------------------------------ */
 
 static void pg_close(struct mopay_store *store)
@@ -586,6 +644,8 @@ static void pg_set_ops(struct pg_store *s)
     s->base.idem_get = pg_idem_get;
     s->base.idem_put = pg_idem_put;
     s->base.idem_purge = pg_idem_purge;
+    s->base.ledger_log_append = pg_ledger_log_append;
+    s->base.ledger_log_load = pg_ledger_log_load;
     s->base.close = pg_close;
 }
 

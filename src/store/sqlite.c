@@ -30,6 +30,8 @@ enum sqlite_stmt {
     STMT_IDEM_GET,
     STMT_IDEM_PUT,
     STMT_IDEM_PURGE,
+    STMT_LEDGER_LOG_APPEND,
+    STMT_LEDGER_LOG_LOAD,
     STMT_COUNT
 };
 
@@ -51,6 +53,8 @@ static const char *const sqlite_sql[STMT_COUNT] = {
     [STMT_IDEM_PUT] = "INSERT INTO idempotency (principal, key, request_hash, status, body, created_at_ns) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [STMT_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at_ns < ?1",
+    [STMT_LEDGER_LOG_APPEND] = "INSERT INTO ledger_log (seq, data) VALUES (?1, ?2)",
+    [STMT_LEDGER_LOG_LOAD] = "SELECT seq, data FROM ledger_log ORDER BY seq",
 };
 
 struct sqlite_store {
@@ -434,6 +438,48 @@ static enum mopay_err sqlite_idem_purge(struct mopay_store *store, int64_t befor
     return result;
 }
 
+/* ---- Ledger log ---------------------------------------------------------------------------- */
+
+static enum mopay_err sqlite_ledger_log_append(struct mopay_store *store, int64_t seq, const void *data, size_t len)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(seq > 0 && data != NULL && len > 0 && len <= INT32_MAX);
+    sqlite3_stmt *st = s->stmts[STMT_LEDGER_LOG_APPEND];
+    int rc = sqlite3_bind_int64(st, 1, seq);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_STATIC);
+    }
+    if (rc != SQLITE_OK) {
+        enum mopay_err result = sqlite_fail(s, rc, "ledger_log_append");
+        stmt_done(st);
+        return result;
+    }
+    return stmt_run(s, st, "ledger_log_append");
+}
+
+static enum mopay_err sqlite_ledger_log_load(struct mopay_store *store,
+                                             bool (*each)(void *ctx, int64_t seq, const void *data, size_t len),
+                                             void *ctx)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(each != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_LEDGER_LOG_LOAD];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        const void *data = sqlite3_column_blob(st, 1);
+        int len = sqlite3_column_bytes(st, 1);
+        MOPAY_ASSERT(seq > 0 && data != NULL && len > 0); /* check after reading */
+        if (!each(ctx, seq, data, (size_t)len)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    enum mopay_err result = rc == SQLITE_DONE ? MOPAY_OK : sqlite_fail(s, rc, "ledger_log_load");
+    stmt_done(st);
+    return result;
+}
+
 /* ---- Open and close ------------------------------------------------------------------------ */
 
 static void sqlite_close(struct mopay_store *store)
@@ -582,6 +628,8 @@ static void sqlite_set_ops(struct sqlite_store *s)
     s->base.idem_get = sqlite_idem_get;
     s->base.idem_put = sqlite_idem_put;
     s->base.idem_purge = sqlite_idem_purge;
+    s->base.ledger_log_append = sqlite_ledger_log_append;
+    s->base.ledger_log_load = sqlite_ledger_log_load;
     s->base.close = sqlite_close;
 }
 

@@ -547,6 +547,79 @@ static void test_idem_purge(void **state)
     check_ok(store, store->commit(store));
 }
 
+/* ---- Ledger log ---------------------------------------------------------------------------- */
+
+struct log_seen {
+    int64_t last_seq;
+    int count;
+    int stop_after;
+    uint8_t data[3][64];
+    size_t len[3];
+    bool in_order;
+};
+
+static bool log_collect(void *ctx, int64_t seq, const void *data, size_t len)
+{
+    struct log_seen *seen = ctx;
+    seen->in_order &= seq > seen->last_seq;
+    seen->last_seq = seq;
+    if (seen->count < 3 && len <= sizeof seen->data[0]) {
+        memcpy(seen->data[seen->count], data, len);
+        seen->len[seen->count] = len;
+    }
+    seen->count++;
+    return seen->stop_after == 0 || seen->count < seen->stop_after;
+}
+
+static void test_ledger_log(void **state)
+{
+    struct mopay_store *store = *state;
+    struct log_seen before = {.in_order = true};
+    check_ok(store, store->ledger_log_load(store, log_collect, &before)); /* a rerun starts after */
+    int64_t base = before.last_seq;
+    const uint8_t records[3][5] = {{0, 1, 2, 0, 255}, {9, 0, 0, 0, 9}, {0xde, 0xad, 0, 0xbe, 0xef}};
+    check_ok(store, store->begin(store));
+    check_ok(store, store->ledger_log_append(store, base + 1, records[0], 5));
+    check_ok(store, store->ledger_log_append(store, base + 2, records[1], 3));
+    check_ok(store, store->commit(store));
+    check_ok(store, store->begin(store));
+    check_ok(store, store->ledger_log_append(store, base + 3, records[2], 5));
+    check_ok(store, store->rollback(store)); /* not durable: gone */
+    check_ok(store, store->begin(store));
+    assert_int_equal(store->ledger_log_append(store, base + 2, records[2], 5), MOPAY_ERR_store_failed);
+    check_ok(store, store->rollback(store));
+    check_ok(store, store->begin(store));
+    check_ok(store, store->ledger_log_append(store, base + 3, records[2], 5));
+    check_ok(store, store->commit(store));
+
+    struct log_seen all = {.in_order = true};
+    check_ok(store, store->ledger_log_load(store, log_collect, &all));
+    assert_true(all.in_order);
+    assert_int_equal(all.count, before.count + 3);
+    assert_int_equal(all.last_seq, base + 3);
+    /* another connection sees the same log */
+    struct log_seen tail = {.in_order = true};
+    struct mopay_store *other = open_or_fail(suite.url);
+    check_ok(other, other->ledger_log_load(other, log_collect, &tail));
+    assert_int_equal(tail.count, all.count);
+    other->close(other);
+    if (before.count == 0) { /* byte for byte, zero bytes included */
+        assert_int_equal(all.len[0], 5);
+        assert_memory_equal(all.data[0], records[0], 5);
+        assert_int_equal(all.len[1], 3);
+        assert_memory_equal(all.data[1], records[1], 3);
+        assert_int_equal(all.len[2], 5);
+        assert_memory_equal(all.data[2], records[2], 5);
+    }
+    /* stopping early leaves the connection usable */
+    struct log_seen first = {.in_order = true, .stop_after = 1};
+    check_ok(store, store->ledger_log_load(store, log_collect, &first));
+    assert_int_equal(first.count, 1);
+    check_ok(store, store->begin(store));
+    check_ok(store, store->ledger_log_append(store, base + 4, records[0], 1));
+    check_ok(store, store->commit(store));
+}
+
 /* ---- Transactions ------------------------------------------------------------------------ */
 
 static void test_rollback_discards(void **state)
@@ -773,6 +846,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_idem_body_length_counts, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_text_refused, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_idem_purge, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_log, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_discards, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_commit_persists_across_reopen, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_two_stores_share_committed_rows, store_setup, store_teardown),
