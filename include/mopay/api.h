@@ -25,9 +25,10 @@ void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *conf
 /* Called once the server runs, so /metrics can report the sequencer and the server. */
 void mopay_api_attach(struct mopay_api *api, struct mopay_seq *seq, struct mopay_http_server *server);
 
-/* The sequencer's tick: forgets idempotent replies older than MOPAY_IDEMPOTENCY_TTL_S. */
+/* The sequencer's hooks for the API's state: a tick every MOPAY_API_TICK_INTERVAL_NS forgets
+ * idempotent replies older than MOPAY_IDEMPOTENCY_TTL_S. */
 #define MOPAY_API_TICK_INTERVAL_NS (60LL * 1000000000)
-enum mopay_err mopay_api_tick(void *ctx, struct mopay_store *store, int64_t now_ns);
+void mopay_api_seq_hooks(struct mopay_api *api, struct mopay_seq_hooks *hooks);
 
 /* Creates the first admin key when the database has none yet, in its own transaction. On
  * *created, `secret` holds the key, which is shown this once and stored only as a hash. */

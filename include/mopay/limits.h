@@ -28,6 +28,7 @@
 /* Writer (the single thread that applies commands and group-commits them) */
 #define MOPAY_WRITER_QUEUE_DEPTH 65536                 /* full queue = 503 overloaded */
 #define MOPAY_WRITER_BATCH_COMMANDS_MAX 8192
+#define MOPAY_WRITER_BATCH_EVENTS_MAX 65536            /* ledger events per group commit */
 
 /* Store */
 #define MOPAY_STORE_URL_BYTES_MAX 1024

@@ -29,6 +29,8 @@ typedef void (*mopay_seq_done_fn)(struct mopay_seq_cmd *cmd);
 struct mopay_seq_cmd {
     mopay_seq_apply_fn apply;
     mopay_seq_done_fn done;
+    uint32_t weight;       /* events it carries (0 counts as 1); a batch holds at most
+                              MOPAY_WRITER_BATCH_EVENTS_MAX, or one heavier command alone */
     enum mopay_err result; /* what apply returned; set before done */
     int64_t applied_at_ns; /* the batch's time */
 };
@@ -51,12 +53,21 @@ struct mopay_seq *mopay_seq_start(struct mopay_store *store, size_t queue_capaci
 /* overloaded when the queue is full, shutting_down after stop began; MOPAY_OK otherwise, and
  * then `done` will be called exactly once. */
 enum mopay_err mopay_seq_submit(struct mopay_seq *seq, struct mopay_seq_cmd *cmd);
-/* Work the sequencer does by its own clock (expiring idempotency records now; voiding pending
- * transfers past their timeout later): called on the sequencer thread inside a batch's
- * transaction, at most once per `interval_ns`, with or without commands in the batch. Same
- * rules as apply: store errors are fatal. Set before any command is submitted. */
-typedef enum mopay_err (*mopay_seq_tick_fn)(void *ctx, struct mopay_store *store, int64_t now_ns);
-void mopay_seq_set_tick(struct mopay_seq *seq, mopay_seq_tick_fn tick, void *ctx, int64_t interval_ns);
+/* What the sequencer calls besides commands, all on its thread, inside the batch's
+ * transaction, with the same rules as apply (store errors are fatal):
+ *   tick           work done by the sequencer's own clock (expiring pending transfers and old
+ *                  idempotency records), at most once per tick_interval_ns, before the batch's
+ *                  commands, with or without commands waiting;
+ *   before_commit  after the batch's commands and before its commit (writing what the batch
+ *                  gathered, such as the ledger's log record; checking invariants).
+ * Set them before the first command is submitted. */
+struct mopay_seq_hooks {
+    void *ctx;
+    int64_t tick_interval_ns; /* 0: no tick */
+    enum mopay_err (*tick)(void *ctx, struct mopay_store *store, int64_t now_ns);
+    enum mopay_err (*before_commit)(void *ctx, struct mopay_store *store, int64_t now_ns);
+};
+void mopay_seq_set_hooks(struct mopay_seq *seq, const struct mopay_seq_hooks *hooks);
 
 /* Refuses new commands, applies and commits everything already queued, joins the thread. The
  * store is still open afterwards and belongs to the caller again. */

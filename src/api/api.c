@@ -61,7 +61,7 @@ void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *conf
     config->keys = api->keys;
 }
 
-enum mopay_err mopay_api_tick(void *ctx, struct mopay_store *store, int64_t now_ns)
+static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now_ns)
 {
     (void)ctx;
     int64_t deleted = 0;
@@ -72,6 +72,11 @@ enum mopay_err mopay_api_tick(void *ctx, struct mopay_store *store, int64_t now_
     if (err == MOPAY_OK && deleted > 0)
         MOPAY_LOG_DEBUG("expired idempotency records", "deleted=%lld", (long long)deleted);
     return err;
+}
+
+void mopay_api_seq_hooks(struct mopay_api *api, struct mopay_seq_hooks *hooks)
+{
+    *hooks = (struct mopay_seq_hooks){.ctx = api, .tick_interval_ns = MOPAY_API_TICK_INTERVAL_NS, .tick = api_tick};
 }
 
 void mopay_api_attach(struct mopay_api *api, struct mopay_seq *seq, struct mopay_http_server *server)

@@ -140,7 +140,9 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
         MOPAY_LOG_ERROR("cannot start the sequencer", "%s", "");
         return 1;
     }
-    mopay_seq_set_tick(seq, mopay_api_tick, api, MOPAY_API_TICK_INTERVAL_NS);
+    struct mopay_seq_hooks hooks;
+    mopay_api_seq_hooks(api, &hooks);
+    mopay_seq_set_hooks(seq, &hooks);
     struct mopay_http_config http = {.listen = cfg->listen, .threads = (int)cfg->threads,
                                      .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
                                      .access_log = cfg->access_log, .seq = seq};

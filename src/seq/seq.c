@@ -22,9 +22,7 @@ struct mopay_seq {
     size_t count;
     bool stopping;
     struct mopay_seq_cmd **batch; /* MOPAY_WRITER_BATCH_COMMANDS_MAX slots */
-    mopay_seq_tick_fn tick;
-    void *tick_ctx;
-    int64_t tick_interval_ns;
+    struct mopay_seq_hooks hooks;
     int64_t tick_due_ns;          /* monotonic */
 
     _Atomic uint64_t batches, commands, rejected_full, commit_ns_total;
@@ -52,7 +50,7 @@ enum mopay_err mopay_seq_submit(struct mopay_seq *seq, struct mopay_seq_cmd *cmd
 
 static bool seq_tick_due(struct mopay_seq *seq)
 {
-    return seq->tick != NULL && mopay_clock_monotonic_ns() >= seq->tick_due_ns;
+    return seq->hooks.tick != NULL && mopay_clock_monotonic_ns() >= seq->tick_due_ns;
 }
 
 /* Waits for work or for the next tick; returns how many commands it moved into seq->batch. */
@@ -60,7 +58,7 @@ static size_t seq_take_batch(struct mopay_seq *seq)
 {
     pthread_mutex_lock(&seq->lock);
     while (seq->count == 0 && !seq->stopping && !seq_tick_due(seq)) {
-        if (seq->tick == NULL) {
+        if (seq->hooks.tick == NULL) {
             pthread_cond_wait(&seq->nonempty, &seq->lock);
             continue;
         }
@@ -76,9 +74,16 @@ static size_t seq_take_batch(struct mopay_seq *seq)
         }
         pthread_cond_timedwait(&seq->nonempty, &seq->lock, &deadline);
     }
-    size_t n = seq->count < MOPAY_WRITER_BATCH_COMMANDS_MAX ? seq->count : MOPAY_WRITER_BATCH_COMMANDS_MAX;
-    for (size_t i = 0; i < n; i++)
-        seq->batch[i] = seq->ring[(seq->head + i) % seq->capacity];
+    size_t n = 0;
+    uint64_t weight = 0;
+    while (n < seq->count && n < MOPAY_WRITER_BATCH_COMMANDS_MAX) {
+        struct mopay_seq_cmd *cmd = seq->ring[(seq->head + n) % seq->capacity];
+        uint64_t w = cmd->weight > 0 ? cmd->weight : 1;
+        if (n > 0 && weight + w > MOPAY_WRITER_BATCH_EVENTS_MAX)
+            break;
+        weight += w;
+        seq->batch[n++] = cmd;
+    }
     seq->head = (seq->head + n) % seq->capacity;
     seq->count -= n;
     pthread_mutex_unlock(&seq->lock);
@@ -105,8 +110,8 @@ static void seq_run_batch(struct mopay_seq *seq, size_t n)
     if (err != MOPAY_OK)
         seq_fail_stop(seq, "begin", err);
     if (seq_tick_due(seq)) {
-        seq->tick_due_ns = mopay_clock_monotonic_ns() + seq->tick_interval_ns;
-        err = seq->tick(seq->tick_ctx, seq->store, now_ns);
+        seq->tick_due_ns = mopay_clock_monotonic_ns() + seq->hooks.tick_interval_ns;
+        err = seq->hooks.tick(seq->hooks.ctx, seq->store, now_ns);
         if (err != MOPAY_OK)
             seq_fail_stop(seq, "tick", err);
     }
@@ -116,6 +121,11 @@ static void seq_run_batch(struct mopay_seq *seq, size_t n)
         cmd->result = cmd->apply(cmd, seq->store, now_ns);
         if (store_error(cmd->result))
             seq_fail_stop(seq, "apply", cmd->result);
+    }
+    if (seq->hooks.before_commit != NULL) {
+        err = seq->hooks.before_commit(seq->hooks.ctx, seq->store, now_ns);
+        if (err != MOPAY_OK)
+            seq_fail_stop(seq, "before_commit", err);
     }
     err = seq->store->commit(seq->store);
     if (err != MOPAY_OK)
@@ -178,13 +188,11 @@ fail:
     return NULL;
 }
 
-void mopay_seq_set_tick(struct mopay_seq *seq, mopay_seq_tick_fn tick, void *ctx, int64_t interval_ns)
+void mopay_seq_set_hooks(struct mopay_seq *seq, const struct mopay_seq_hooks *hooks)
 {
-    MOPAY_ASSERT(interval_ns > 0);
+    MOPAY_ASSERT(hooks->tick == NULL || hooks->tick_interval_ns > 0);
     pthread_mutex_lock(&seq->lock);
-    seq->tick = tick;
-    seq->tick_ctx = ctx;
-    seq->tick_interval_ns = interval_ns;
+    seq->hooks = *hooks;
     seq->tick_due_ns = mopay_clock_monotonic_ns();
     pthread_cond_signal(&seq->nonempty);
     pthread_mutex_unlock(&seq->lock);

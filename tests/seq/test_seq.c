@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "mopay/clock.h"
+#include "mopay/limits.h"
 #include "mopay/seq.h"
 #include "mopay/store.h"
 
@@ -91,7 +92,7 @@ static void applies_in_order_and_commits_before_done(void **state)
     static int order[N];
     _Atomic int done = 0, applied = 0;
     for (int i = 0; i < N; i++) {
-        cmds[i] = (struct test_cmd){{test_apply, test_done, MOPAY_OK, 0}, i, i == 7, &done, order, &applied};
+        cmds[i] = (struct test_cmd){{.apply = test_apply, .done = test_done}, i, i == 7, &done, order, &applied};
         assert_int_equal(mopay_seq_submit(seq, &cmds[i].seq), MOPAY_OK);
     }
     wait_for(&done, N);
@@ -136,7 +137,7 @@ static void full_queue_is_refused_and_stop_drains(void **state)
     static int order[64];
     int accepted = 0, refused = 0;
     for (int i = 0; i < 64; i++) {
-        cmds[i] = (struct test_cmd){{slow_apply, test_done, MOPAY_OK, 0}, i, false, &done, order, &applied};
+        cmds[i] = (struct test_cmd){{.apply = slow_apply, .done = test_done}, i, false, &done, order, &applied};
         enum mopay_err err = mopay_seq_submit(seq, &cmds[i].seq);
         assert_true(err == MOPAY_OK || err == MOPAY_ERR_overloaded);
         accepted += err == MOPAY_OK;
@@ -145,11 +146,42 @@ static void full_queue_is_refused_and_stop_drains(void **state)
     assert_true(refused > 0);
     mopay_seq_stop(seq); /* everything accepted is applied */
     assert_int_equal(atomic_load(&done), accepted);
-    struct test_cmd late = {{slow_apply, test_done, MOPAY_OK, 0}, 99, false, &done, order, &applied};
+    struct test_cmd late = {{.apply = slow_apply, .done = test_done}, 99, false, &done, order, &applied};
     assert_int_equal(mopay_seq_submit(seq, &late.seq), MOPAY_ERR_shutting_down);
     struct mopay_seq_stats st;
     mopay_seq_stats(seq, &st);
     assert_int_equal(st.rejected_full, (uint64_t)refused);
+    mopay_seq_free(seq);
+    store->close(store);
+}
+
+static void weighed_done(struct mopay_seq_cmd *c)
+{
+    struct test_cmd *t = (struct test_cmd *)c;
+    atomic_fetch_add(t->done_count, 1);
+}
+
+/* Heavy commands are batched by the events they carry, not only by their count. */
+static void batches_are_capped_by_weight(void **state)
+{
+    (void)state;
+    struct mopay_store *store = open_store();
+    struct mopay_seq *seq = mopay_seq_start(store, 64);
+    static struct test_cmd cmds[40];
+    static int order[40];
+    _Atomic int done = 0, applied = 0;
+    /* hold the sequencer so all 40 queue up, then let them through */
+    struct test_cmd blocker = {{.apply = slow_apply, .done = weighed_done}, 0, false, &done, order, &applied};
+    assert_int_equal(mopay_seq_submit(seq, &blocker.seq), MOPAY_OK);
+    for (int i = 0; i < 40; i++) {
+        cmds[i] = (struct test_cmd){{.apply = test_apply, .done = weighed_done, .weight = MOPAY_WRITER_BATCH_EVENTS_MAX / 4},
+                                    i, false, &done, order, &applied};
+        assert_int_equal(mopay_seq_submit(seq, &cmds[i].seq), MOPAY_OK);
+    }
+    wait_for(&done, 41);
+    struct mopay_seq_stats st;
+    mopay_seq_stats(seq, &st);
+    assert_true(st.batches >= 1 + 40 / 4); /* at most four quarter-weight commands per batch */
     mopay_seq_free(seq);
     store->close(store);
 }
@@ -169,7 +201,8 @@ static void ticks_run_without_commands(void **state)
     (void)state;
     struct mopay_store *store = open_store();
     struct mopay_seq *seq = mopay_seq_start(store, 16);
-    mopay_seq_set_tick(seq, count_tick, NULL, 20 * 1000000LL);
+    struct mopay_seq_hooks hooks = {.tick = count_tick, .tick_interval_ns = 20 * 1000000LL};
+    mopay_seq_set_hooks(seq, &hooks);
     for (int i = 0; i < 2000 && atomic_load(&ticks) < 3; i++)
         usleep(1000);
     assert_true(atomic_load(&ticks) >= 3);
@@ -187,6 +220,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(applies_in_order_and_commits_before_done, setup, teardown),
         cmocka_unit_test_setup_teardown(full_queue_is_refused_and_stop_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(ticks_run_without_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(batches_are_capped_by_weight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
