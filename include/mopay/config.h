@@ -22,10 +22,13 @@ struct mopay_config {
     char access_log[MOPAY_CONFIG_VALUE_BYTES_MAX];
     char test_clock[64];
     char config[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    long ledger_accounts_max;
+    long ledger_transfers_max;
+    bool check_invariants;
 };
 
 /* Which options a command takes. */
-#define MOPAY_CONFIG_STORE 0x1u   /* db, master-key-file */
+#define MOPAY_CONFIG_STORE 0x1u   /* db, master-key-file, ledger limits, check-invariants */
 #define MOPAY_CONFIG_SERVER 0x2u  /* listen, threads, tls-*, access-log, test-clock */
 #define MOPAY_CONFIG_COMMON 0x4u  /* config, log-level */
 

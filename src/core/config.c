@@ -7,7 +7,7 @@
 
 #include "mopay/assert.h"
 
-enum option_type { OPTION_STRING, OPTION_LONG };
+enum option_type { OPTION_STRING, OPTION_LONG, OPTION_BOOL };
 
 struct option_spec {
     const char *name;
@@ -37,6 +37,13 @@ static const struct option_spec option_specs[] = {
     STRING_OPTION(access_log, "access-log", "MOPAY_ACCESS_LOG", "-", MOPAY_CONFIG_SERVER, "access log file, '-' for stderr, 'off'"),
     STRING_OPTION(test_clock, "test-clock", "MOPAY_TEST_CLOCK", "", MOPAY_CONFIG_SERVER,
                   "start a manual clock at this RFC 3339 time (tests only)"),
+    {"ledger-accounts-max", "MOPAY_LEDGER_ACCOUNTS_MAX", OPTION_LONG, offsetof(struct mopay_config, ledger_accounts_max),
+     sizeof(long), "1000000", MOPAY_CONFIG_STORE, "ledger accounts the server has room for"},
+    {"ledger-transfers-max", "MOPAY_LEDGER_TRANSFERS_MAX", OPTION_LONG,
+     offsetof(struct mopay_config, ledger_transfers_max), sizeof(long), "20000000", MOPAY_CONFIG_STORE,
+     "ledger transfers the server has room for (memory is reserved, and used as they come)"},
+    {"check-invariants", "MOPAY_CHECK_INVARIANTS", OPTION_BOOL, offsetof(struct mopay_config, check_invariants),
+     sizeof(bool), "false", MOPAY_CONFIG_STORE, "verify the ledger's invariants after every batch (tests)"},
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };
@@ -57,6 +64,15 @@ static bool option_set(struct mopay_config *cfg, const struct option_spec *o, co
                        size_t err_cap)
 {
     char *field = (char *)cfg + o->offset;
+    if (o->type == OPTION_BOOL) {
+        bool on = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        if (!on && strcmp(value, "false") != 0 && strcmp(value, "0") != 0) {
+            snprintf(err, err_cap, "--%s: '%s' is not true or false", o->name, value);
+            return false;
+        }
+        *(bool *)field = on;
+        return true;
+    }
     if (o->type == OPTION_LONG) {
         char *end;
         errno = 0;
@@ -178,6 +194,8 @@ static bool config_args_load(struct mopay_config *cfg, unsigned mask, int argc, 
         }
         if (eq != NULL) {
             value = eq + 1;
+        } else if (o->type == OPTION_BOOL) {
+            value = "true"; /* a bare --flag turns it on */
         } else if (i + 1 < argc) {
             value = argv[++i];
         } else {

@@ -171,6 +171,7 @@ static void config_layers(void **state)
     assert_string_equal(cfg.db, "sqlite:/tmp/from-env.db");  /* env over file */
     assert_int_equal(cfg.threads, 5);                        /* flag over file */
     assert_string_equal(cfg.master_key_file, "./data/master.key"); /* default */
+    assert_false(cfg.check_invariants);
     assert_int_equal(positional, 1);
     assert_string_equal(argv[1], "extra");
     unsetenv("MOPAY_DB");
@@ -182,6 +183,14 @@ static void config_layers(void **state)
     char c1[] = "--threads", c2[] = "-4";
     char *argv3[] = {b0, c1, c2};
     assert_false(mopay_config_load(&cfg, MOPAY_CONFIG_SERVER, 3, argv3, &positional, &help, err, sizeof(err)));
+    char e1[] = "--check-invariants", e2[] = "--ledger-accounts-max=7";
+    char *argv5[] = {b0, e1, e2};
+    assert_true(mopay_config_load(&cfg, MOPAY_CONFIG_STORE, 3, argv5, &positional, &help, err, sizeof(err)));
+    assert_true(cfg.check_invariants);
+    assert_int_equal(cfg.ledger_accounts_max, 7);
+    char f1[] = "--check-invariants=maybe";
+    char *argv6[] = {b0, f1};
+    assert_false(mopay_config_load(&cfg, MOPAY_CONFIG_STORE, 2, argv6, &positional, &help, err, sizeof(err)));
     char d1[] = "--db";
     char *argv4[] = {b0, d1};
     assert_false(mopay_config_load(&cfg, MOPAY_CONFIG_STORE, 2, argv4, &positional, &help, err, sizeof(err)));
