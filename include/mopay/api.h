@@ -6,6 +6,7 @@
 
 #include "mopay/http.h"
 #include "mopay/keys.h"
+#include "mopay/ledger.h"
 #include "mopay/store.h"
 
 /* The API: mopay's route table, its handlers, and the in-memory state they read (which the
@@ -15,9 +16,15 @@ struct mopay_api;
 /* "ak_" + 64 hex digits + NUL */
 #define MOPAY_ADMIN_KEY_SECRET_BYTES 68
 
-/* Loads what the API keeps in memory from `store`. NULL with a reason in `err`. */
-struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_keys *keys, char *err,
-                                size_t err_cap);
+struct mopay_api_options {
+    struct mopay_ledger_limits ledger_limits;
+    bool check_invariants; /* verify the ledger after every batch (stops the process if broken) */
+};
+
+/* Loads what the API keeps in memory from `store`: admin keys, and the ledger by replaying its
+ * log. NULL with a reason in `err`. */
+struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_keys *keys,
+                                const struct mopay_api_options *options, char *err, size_t err_cap);
 void mopay_api_free(struct mopay_api *api);
 
 /* Fills an HTTP configuration's routes, authenticator and app pointer. */
@@ -25,9 +32,10 @@ void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *conf
 /* Called once the server runs, so /metrics can report the sequencer and the server. */
 void mopay_api_attach(struct mopay_api *api, struct mopay_seq *seq, struct mopay_http_server *server);
 
-/* The sequencer's hooks for the API's state: a tick every MOPAY_API_TICK_INTERVAL_NS forgets
- * idempotent replies older than MOPAY_IDEMPOTENCY_TTL_S. */
-#define MOPAY_API_TICK_INTERVAL_NS (60LL * 1000000000)
+/* The sequencer's hooks for the API's state: a tick every MOPAY_API_TICK_INTERVAL_NS voids
+ * expired pending transfers and forgets idempotent replies older than MOPAY_IDEMPOTENCY_TTL_S;
+ * before each commit the ledger's log record is appended. */
+#define MOPAY_API_TICK_INTERVAL_NS (1LL * 1000000000)
 void mopay_api_seq_hooks(struct mopay_api *api, struct mopay_seq_hooks *hooks);
 
 /* Creates the first admin key when the database has none yet, in its own transaction. On

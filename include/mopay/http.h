@@ -111,11 +111,18 @@ typedef enum mopay_err (*mopay_http_apply_fn)(struct mopay_http_command *cmd, st
                                               int64_t now_ns);
 /* On the sequencer thread after a successful apply: the reply's status and JSON body. */
 typedef json_t *(*mopay_http_render_fn)(struct mopay_http_command *cmd, int *status);
+/* The same for large replies written straight as text: malloc'd JSON and its length. */
+typedef char *(*mopay_http_render_text_fn)(struct mopay_http_command *cmd, int *status, size_t *len);
+/* JSON text in plain malloc'd memory, freed with free() (jansson's own dumps go through the
+ * arena hooks and must not be): for render_text. */
+char *mopay_http_json_text(json_t *j, size_t *len);
+
 struct mopay_http_command {
     struct mopay_seq_cmd seq; /* first: the sequencer sees this */
     struct mopay_http_request *req;
     mopay_http_apply_fn apply;
     mopay_http_render_fn render;
+    mopay_http_render_text_fn render_text; /* used instead of render when set */
     void *app;
     const char *err_field;
     const char *err_detail;

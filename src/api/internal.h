@@ -29,6 +29,7 @@ struct mopay_api {
     struct mopay_seq *seq;
     struct mopay_http_server *server;
     const char *backend;
+    struct mopay_ledger_service *ledger;
 };
 
 /* auth.c */
@@ -47,6 +48,11 @@ void api_healthz(struct mopay_http_request *req);
 void api_metrics(struct mopay_http_request *req);
 void api_admin_keys_create(struct mopay_http_request *req);
 void api_admin_keys_revoke(struct mopay_http_request *req);
+void api_ledger_accounts_create(struct mopay_http_request *req);
+void api_ledger_transfers_create(struct mopay_http_request *req);
+void api_ledger_account_get(struct mopay_http_request *req);
+void api_ledger_transfer_get(struct mopay_http_request *req);
+void api_ledger_check(struct mopay_http_request *req);
 
 /* admin_keys.c: a new key's secret and its hash */
 void admin_key_make(const struct mopay_keys *keys, char secret[MOPAY_ADMIN_KEY_SECRET_BYTES], uint8_t hash[32]);

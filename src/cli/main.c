@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "bench.h"
 #include "mopay/api.h"
 #include "mopay/arena.h"
 #include "mopay/clock.h"
@@ -29,12 +30,14 @@ static int cmd_init(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_errors(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_version(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv);
 
 static const struct command commands[] = {
     {"init", "create the database and print the first admin key", MOPAY_CONFIG_STORE, cmd_init},
     {"serve", "run the server (creates and initializes the database on first start)",
      MOPAY_CONFIG_STORE | MOPAY_CONFIG_SERVER, cmd_serve},
     {"errors", "print the error-code registry (--markdown for the docs table)", 0, cmd_errors},
+    {"bench", "benchmarks: 'mopay bench ledger' runs the ledger engine in process, durable", 0, cmd_bench},
     {"version", "print the version", 0, cmd_version},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -183,7 +186,12 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
     announce_admin_key(cfg, store, keys, &ok);
     int rc = 1;
     char err[512];
-    struct mopay_api *api = ok ? mopay_api_new(store, keys, err, sizeof(err)) : NULL;
+    struct mopay_api_options options = {
+        .ledger_limits = {.accounts_max = (uint32_t)cfg->ledger_accounts_max,
+                          .transfers_max = (uint32_t)cfg->ledger_transfers_max},
+        .check_invariants = cfg->check_invariants,
+    };
+    struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)
         MOPAY_LOG_ERROR("cannot load state", "reason=\"%s\"", err);
     if (api != NULL)
@@ -215,6 +223,13 @@ static int cmd_errors(const struct mopay_config *cfg, int argc, char **argv)
     return 0;
 }
 
+static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    mopay_log_set_level(MOPAY_LOG_WARN);
+    return mopay_cli_bench(argc, argv);
+}
+
 static int cmd_version(const struct mopay_config *cfg, int argc, char **argv)
 {
     (void)cfg;
@@ -239,8 +254,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (cmd->run == cmd_errors) /* takes its own flag */
-        return cmd_errors(NULL, argc - 1, argv + 1);
+    if (cmd->run == cmd_errors || cmd->run == cmd_bench) /* they take their own flags */
+        return cmd->run(NULL, argc - 1, argv + 1);
     struct mopay_config cfg;
     char err[512];
     int positional;

@@ -28,8 +28,7 @@ static bool store_error(enum mopay_err err)
     return err == MOPAY_ERR_store_failed || err == MOPAY_ERR_store_unavailable;
 }
 
-/* JSON text in malloc'd memory (the sequencer thread has no arena). */
-static char *json_text(json_t *j, size_t *len)
+char *mopay_http_json_text(json_t *j, size_t *len)
 {
     *len = json_dumpb(j, NULL, 0, JSON_COMPACT);
     char *text = malloc(*len + 1);
@@ -44,7 +43,7 @@ static void command_set_reply(struct mopay_http_command *cmd, int status, json_t
 {
     MOPAY_ASSERT(body != NULL);
     cmd->reply_status = status;
-    cmd->reply_body = json_text(body, &cmd->reply_len);
+    cmd->reply_body = mopay_http_json_text(body, &cmd->reply_len);
     json_decref(body);
     MOPAY_ASSERT(cmd->reply_body != NULL);
 }
@@ -129,7 +128,11 @@ static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mo
     enum mopay_err result = cmd->apply(cmd, store, now_ns);
     if (store_error(result))
         return result;
-    if (result == MOPAY_OK) {
+    if (result == MOPAY_OK && cmd->render_text != NULL) {
+        cmd->reply_status = 200;
+        cmd->reply_body = cmd->render_text(cmd, &cmd->reply_status, &cmd->reply_len);
+        MOPAY_ASSERT(cmd->reply_body != NULL);
+    } else if (result == MOPAY_OK) {
         int status = 200;
         json_t *body = cmd->render(cmd, &status);
         command_set_reply(cmd, status, body);
@@ -167,7 +170,7 @@ void http_command_done_on_loop(h2o_multithread_message_t *msg)
 void *mopay_http_command_new(struct mopay_http_request *r, size_t size, mopay_http_apply_fn apply,
                              mopay_http_render_fn render)
 {
-    MOPAY_ASSERT(size >= sizeof(struct mopay_http_command) && apply != NULL && render != NULL);
+    MOPAY_ASSERT(size >= sizeof(struct mopay_http_command) && apply != NULL);
     struct command_box *box = mopay_arena_alloc(&r->arena, sizeof(*box) + size);
     if (box == NULL)
         return NULL;

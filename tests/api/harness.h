@@ -34,11 +34,17 @@ void harness_init(int argc, char **argv);
 void server_start(struct server *s, const struct server *reuse, const char *const *extra_args);
 /* SIGTERM and wait; returns the exit status (0 = clean). */
 int server_stop(struct server *s);
+/* SIGKILL: the crash a power cut would be, as far as the process can tell. */
+void server_kill(struct server *s);
 
 /* One request; `headers` is a NULL-terminated list of "Name: value" lines. */
 void http_call(const struct server *s, const char *method, const char *path, const char *token, const char *body,
                const char *const *headers, struct response *out);
 void response_free(struct response *r);
+/* Like http_call with no extra headers, but false (and no response) when the connection fails,
+ * for clients of a server that may be killed under them. */
+bool http_try(const struct server *s, const char *method, const char *path, const char *token, const char *body,
+              struct response *out);
 /* The response header's value (case-insensitive name), copied into buf; false when absent. */
 bool response_header(const struct response *r, const char *name, char *buf, size_t cap);
 

@@ -4,7 +4,7 @@
 
 "$MOPAY" version | grep -qx "mopay [0-9]*\.[0-9]*\.[0-9]*" || fail "mopay version"
 "$MOPAY" --help | grep -q "Commands:" || fail "mopay --help"
-for cmd in init serve errors version; do
+for cmd in init serve errors version bench; do
     "$MOPAY" "$cmd" --help >"$WORK/help" || fail "mopay $cmd --help exited non-zero"
     grep -q "Usage: mopay $cmd" "$WORK/help" || fail "mopay $cmd --help has no usage line"
 done
