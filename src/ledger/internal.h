@@ -64,21 +64,26 @@ static inline bool ledger_id_equal(const struct mopay_id *x, const struct mopay_
     return memcmp(x->bytes, y->bytes, sizeof x->bytes) == 0;
 }
 
-/* Not keyed: ids are made by the server (time-ordered, so their high bytes barely vary) and the
- * index layout must not depend on anything but the events. The multiply-xorshift rounds spread
- * every input bit over the whole word. */
-static inline uint64_t ledger_id_hash(const struct mopay_id *id)
+static inline uint64_t ledger_fmix64(uint64_t h)
 {
-    uint64_t hi, lo;
-    memcpy(&hi, id->bytes, 8);
-    memcpy(&lo, id->bytes + 8, 8);
-    uint64_t h = ((hi ^ 0x9e3779b97f4a7c15u) * 0xbf58476d1ce4e5b9u) ^ lo;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdu;
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53u;
     h ^= h >> 33;
     return h;
+}
+
+/* Not keyed: the index layout must depend on nothing but the events. Each half is fully mixed
+ * before they are combined: ids whose halves vary only in a few bits each (a client's batch
+ * number in one half and item number in the other, say) must not fold onto the same values,
+ * which a multiply-then-xor of the raw halves did, and which made probe chains thousands long. */
+static inline uint64_t ledger_id_hash(const struct mopay_id *id)
+{
+    uint64_t hi, lo;
+    memcpy(&hi, id->bytes, 8);
+    memcpy(&lo, id->bytes + 8, 8);
+    return ledger_fmix64(ledger_fmix64(hi ^ 0x9e3779b97f4a7c15u) ^ lo);
 }
 
 /* The slot of the record with `id`, or LEDGER_SLOT_NONE. *pos is where the id sits, or the
