@@ -30,3 +30,13 @@ done
 "$build/bench/ledger_http" $port "$key" $accounts "${LEDGER_HTTP_SECONDS:-10}" 2 sqlite
 curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/ledger/check" | grep -q '"ok":true' ||
     { echo "ledger.sh: the ledger does not balance after the HTTP run" >&2; exit 1; }
+
+# The crash test's longer mode: 10 s of concurrent writes before the SIGKILL (1.5 s in make test).
+if "$build/tests/api/test_crash" "$build/mopay" sqlite "${LEDGER_CRASH_SECONDS:-10}" >"$work/crash.out" 2>&1; then
+    acked=$(sed -n 's/^crash test: \([0-9]*\) transfers acknowledged.*/\1/p' "$work/crash.out")
+    echo "bench: ledger crash-test sqlite passed: ${acked} acknowledged transfers survived SIGKILL, none applied twice"
+else
+    cat "$work/crash.out" >&2
+    echo "bench: ledger crash-test sqlite FAILED" >&2
+    exit 1
+fi

@@ -41,6 +41,8 @@ typedef bool (*mopay_http_auth_fn)(void *ctx, const char *token, size_t len, str
 typedef void (*mopay_http_handler_fn)(struct mopay_http_request *req);
 
 #define MOPAY_ROUTE_BULK_BODY 0x1u /* takes bodies up to MOPAY_HTTP_BODY_BULK_BYTES_MAX */
+#define MOPAY_ROUTE_RAW_BODY 0x2u  /* the handler reads the JSON itself (mopay_http_raw_body); size
+                                      and content type are still checked first */
 
 struct mopay_route {
     const char *name;    /* label in metrics and the access log */
@@ -87,6 +89,9 @@ const char *mopay_http_param(struct mopay_http_request *req, size_t n, size_t *l
 /* The parsed JSON object body (bodies are parsed and checked before the handler runs); NULL for
  * requests without a body. Lives in the request's arena. */
 json_t *mopay_http_body(struct mopay_http_request *req);
+
+/* The request body's bytes, for MOPAY_ROUTE_RAW_BODY routes; NULL (and *len 0) when empty. */
+const char *mopay_http_raw_body(struct mopay_http_request *req, size_t *len);
 
 void mopay_http_reply_json(struct mopay_http_request *req, int status, json_t *body);
 void mopay_http_reply_raw(struct mopay_http_request *req, int status, const char *content_type, const char *body,

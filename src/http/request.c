@@ -243,6 +243,14 @@ const char *mopay_http_param(struct mopay_http_request *r, size_t n, size_t *len
     return r->params[n].ptr;
 }
 
+const char *mopay_http_raw_body(struct mopay_http_request *r, size_t *len)
+{
+    h2o_req_t *req = r->h2o;
+    bool empty = req == NULL || req->entity.base == NULL || req->entity.len == 0;
+    *len = empty ? 0 : req->entity.len;
+    return empty ? NULL : req->entity.base;
+}
+
 json_t *mopay_http_body(struct mopay_http_request *r)
 {
     return r->body;
@@ -309,6 +317,8 @@ static bool request_read_body(struct mopay_http_request *r, const struct mopay_r
         mopay_http_reply_error(r, MOPAY_ERR_content_type_unsupported, NULL, "send Content-Type: application/json");
         return false;
     }
+    if (route->flags & MOPAY_ROUTE_RAW_BODY)
+        return true;
     return http_body_parse(r, req->entity.base, req->entity.len);
 }
 
