@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include "mopay/ledger.h"
-#include "mopay/seq.h"
 #include "mopay/store.h"
 
 /* The ledger as the server runs it: the state machine (mopay/ledger.h), the durable log that

@@ -13,6 +13,7 @@
 #include "mopay/assert.h"
 #include "mopay/clock.h"
 #include "mopay/ledger_service.h"
+#include "mopay/seq.h"
 #include "mopay/limits.h"
 #include "mopay/log.h"
 #include "mopay/money.h"
