@@ -14,7 +14,7 @@ pid=
 trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 port=18491 accounts=100000
 "$build/mopay" serve --db "sqlite:$work/mopay.db" --master-key-file "$work/master.key" --listen 127.0.0.1:$port \
-    --access-log off --log-level warn --ledger-accounts-max $accounts --ledger-transfers-max 40000000 \
+    --access-log off --log-level warn --ledger-accounts-max $accounts --ledger-transfers-max 20000000 --ledger-prefault \
     >"$work/key" 2>"$work/server.log" &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

@@ -76,7 +76,7 @@ static double run(bool hot, uint32_t accounts, uint32_t transfers)
 {
     /* records, states and index: about 136 bytes a transfer, 104 an account */
     memory_warm((size_t)transfers * 140 + (size_t)accounts * 110);
-    struct mopay_ledger_limits limits = {accounts, transfers};
+    struct mopay_ledger_limits limits = {accounts, transfers, false};
     struct mopay_ledger *ledger = mopay_ledger_new(&limits);
     struct mopay_id *ids = calloc(accounts, sizeof *ids);
     static struct mopay_ledger_transfer batch[BATCH];

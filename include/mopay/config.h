@@ -25,6 +25,7 @@ struct mopay_config {
     long ledger_accounts_max;
     long ledger_transfers_max;
     bool check_invariants;
+    bool ledger_prefault;
 };
 
 /* Which options a command takes. */

@@ -98,6 +98,8 @@ enum mopay_ledger_pending_state {
 struct mopay_ledger_limits {
     uint32_t accounts_max;
     uint32_t transfers_max;
+    bool prefault; /* back all the memory the limits need at mopay_ledger_new, not as it fills:
+                      slower start and all of it resident, but no page faults while serving */
 };
 
 struct mopay_ledger;

@@ -178,7 +178,8 @@ static bool bench_run_init(struct bench_run *r, struct mopay_store *store, uint6
     memset(r, 0, sizeof(*r));
     r->rng = 0x9e3779b97f4a7c15ull;
     struct mopay_ledger_limits limits = {.accounts_max = (uint32_t)accounts,
-                                         .transfers_max = (uint32_t)(2 * transfers + 2 * BENCH_BATCH)};
+                                         .transfers_max = (uint32_t)(2 * transfers + 2 * BENCH_BATCH),
+                                         .prefault = true};
     r->service = mopay_ledger_service_new(&limits, false);
     r->seq = r->service ? mopay_seq_start(store, 4 * BENCH_WINDOW) : NULL;
     if (r->seq == NULL)

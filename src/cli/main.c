@@ -188,7 +188,8 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
     char err[512];
     struct mopay_api_options options = {
         .ledger_limits = {.accounts_max = (uint32_t)cfg->ledger_accounts_max,
-                          .transfers_max = (uint32_t)cfg->ledger_transfers_max},
+                          .transfers_max = (uint32_t)cfg->ledger_transfers_max,
+                          .prefault = cfg->ledger_prefault},
         .check_invariants = cfg->check_invariants,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;

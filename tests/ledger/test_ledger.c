@@ -92,7 +92,7 @@ static void expect_result(uint8_t got, enum mopay_ledger_result expected)
 
 static struct mopay_ledger *ledger_make(uint32_t accounts_max, uint32_t transfers_max)
 {
-    struct mopay_ledger_limits limits = {accounts_max, transfers_max};
+    struct mopay_ledger_limits limits = {accounts_max, transfers_max, false};
     struct mopay_ledger *ledger = mopay_ledger_new(&limits);
     assert_non_null(ledger);
     return ledger;
@@ -312,7 +312,7 @@ static void bytes_per_account(void **state)
     (void)state;
     uint32_t limits[] = {1000, 1024, 1025, 100000, 131072, 131073, 10000000, 1u << 30, (1u << 30) + 1};
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
-        struct mopay_ledger_limits l = {limits[i], 1};
+        struct mopay_ledger_limits l = {limits[i], 1, false};
         uint64_t capacity = 1;
         while (capacity < 2 * (uint64_t)limits[i])
             capacity <<= 1;
@@ -321,7 +321,7 @@ static void bytes_per_account(void **state)
         assert_int_equal(mopay_ledger_bytes_per_account(&l), expected);
         assert_true(mopay_ledger_bytes_per_account(&l) <= 256);
     }
-    struct mopay_ledger_limits worst = {131073, 1};
+    struct mopay_ledger_limits worst = {131073, 1, false};
     assert_int_equal(mopay_ledger_bytes_per_account(&worst), 72 + 32);
 }
 
