@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "transfers_parse.h"
 #include "mopay/assert.h"
 #include "mopay/clock.h"
 #include "mopay/ledger_service.h"
@@ -379,33 +380,6 @@ void api_ledger_accounts_create(struct mopay_http_request *req)
 
 /* --- POST /v1/ledger/transfers --- */
 
-struct transfer_fields {
-    struct mopay_str id, debit, credit, amount, currency, pending_id;
-    json_t *flags;
-    int64_t code, user_data, timeout_s;
-};
-
-static const struct mopay_json_field transfer_spec[] = {
-    {.name = "id", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct transfer_fields, id), .max_len = 64},
-    {.name = "debit_account_id", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct transfer_fields, debit),
-     .max_len = 64},
-    {.name = "credit_account_id", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct transfer_fields, credit),
-     .max_len = 64},
-    {.name = "amount", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct transfer_fields, amount), .max_len = 32},
-    {.name = "currency", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct transfer_fields, currency),
-     .min_len = 3, .max_len = 3},
-    {.name = "pending_id", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct transfer_fields, pending_id),
-     .max_len = 64},
-    {.name = "flags", .kind = MOPAY_JSON_ARRAY, .offset = offsetof(struct transfer_fields, flags), .max_len = 4},
-    {.name = "code", .kind = MOPAY_JSON_INTEGER, .offset = offsetof(struct transfer_fields, code), .min = 0,
-     .max = UINT16_MAX},
-    {.name = "user_data", .kind = MOPAY_JSON_INTEGER, .offset = offsetof(struct transfer_fields, user_data),
-     .min = 0, .max = INT64_MAX},
-    {.name = "timeout_s", .kind = MOPAY_JSON_INTEGER, .offset = offsetof(struct transfer_fields, timeout_s),
-     .min = 0, .max = UINT32_MAX},
-    {0},
-};
-
 static bool field_error(struct mopay_json_error *e, enum mopay_err code, const char *pointer, const char *field,
                         const char *detail)
 {
@@ -445,31 +419,48 @@ static bool transfer_amount_read(const struct transfer_fields *f, struct mopay_l
     return true;
 }
 
-static bool transfer_read(json_t *object, struct mopay_ledger_transfer *out, struct mopay_json_error *e,
-                          const char *pointer)
+/* The transfer's flags from the reader's strings: a non-string is the wrong type, an unknown
+ * name invalid. */
+static bool transfer_flags_read(const struct transfer_fields *f, uint16_t *out, struct mopay_json_error *e,
+                                const char *pointer)
 {
-    struct transfer_fields f = {0};
-    if (!mopay_json_read(object, transfer_spec, &f, e)) {
-        pointer_prefix(e, pointer);
-        return false;
+    *out = 0;
+    for (size_t j = 0; j < f->flags_count; j++) {
+        size_t k = 0;
+        while (k < 4 && (f->flags[j].ptr == NULL || strcmp(f->flags[j].ptr, transfer_flag_names[k]) != 0))
+            k++;
+        if (k == 4) {
+            e->code = f->flags[j].ptr == NULL ? MOPAY_ERR_field_wrong_type : MOPAY_ERR_field_invalid;
+            snprintf(e->pointer, sizeof(e->pointer), "%s/flags/%zu", pointer, j);
+            snprintf(e->detail, sizeof(e->detail), "not a flag this ledger knows");
+            return false;
+        }
+        *out |= transfer_flag_bits[k];
     }
+    return true;
+}
+
+/* One checked item into a ledger event. */
+static bool transfer_convert(const struct transfer_fields *f, struct mopay_ledger_transfer *out,
+                             struct mopay_json_error *e, const char *pointer)
+{
     memset(out, 0, sizeof(*out));
-    if (f.flags != NULL && !flags_read(f.flags, transfer_flag_names, transfer_flag_bits, 4, &out->flags, e, pointer))
+    if (!transfer_flags_read(f, &out->flags, e, pointer))
         return false;
-    if (!id_read(&f.id, MOPAY_ID_TRANSFER, &out->id, true, e, pointer, "id") ||
-        !id_read(&f.debit, MOPAY_ID_ACCOUNT, &out->debit_account_id, false, e, pointer, "debit_account_id") ||
-        !id_read(&f.credit, MOPAY_ID_ACCOUNT, &out->credit_account_id, false, e, pointer, "credit_account_id") ||
-        !id_read(&f.pending_id, MOPAY_ID_TRANSFER, &out->pending_id, false, e, pointer, "pending_id") ||
-        !transfer_amount_read(&f, out, e, pointer))
+    if (!id_read(&f->id, MOPAY_ID_TRANSFER, &out->id, true, e, pointer, "id") ||
+        !id_read(&f->debit, MOPAY_ID_ACCOUNT, &out->debit_account_id, false, e, pointer, "debit_account_id") ||
+        !id_read(&f->credit, MOPAY_ID_ACCOUNT, &out->credit_account_id, false, e, pointer, "credit_account_id") ||
+        !id_read(&f->pending_id, MOPAY_ID_TRANSFER, &out->pending_id, false, e, pointer, "pending_id") ||
+        !transfer_amount_read(f, out, e, pointer))
         return false;
     bool resolves = out->flags & (MOPAY_LEDGER_POST_PENDING | MOPAY_LEDGER_VOID_PENDING);
-    if (!resolves && f.debit.ptr == NULL)
+    if (!resolves && f->debit.ptr == NULL)
         return field_error(e, MOPAY_ERR_field_missing, pointer, "debit_account_id", "debit_account_id is required");
-    if (!resolves && f.credit.ptr == NULL)
+    if (!resolves && f->credit.ptr == NULL)
         return field_error(e, MOPAY_ERR_field_missing, pointer, "credit_account_id", "credit_account_id is required");
-    out->code = (uint16_t)f.code;
-    out->user_data = (uint64_t)f.user_data;
-    out->timeout_s = (uint32_t)f.timeout_s;
+    out->code = (uint16_t)f->code;
+    out->user_data = (uint64_t)f->user_data;
+    out->timeout_s = (uint32_t)f->timeout_s;
     return true;
 }
 
@@ -488,25 +479,50 @@ static char *transfers_render_text(struct mopay_http_command *cmd, int *status, 
     return results_render((struct ledger_batch *)cmd, sizeof(struct mopay_ledger_transfer), MOPAY_ID_TRANSFER, len);
 }
 
+static void reply_parse_error(struct mopay_http_request *req, const struct mopay_json_error *e)
+{
+    bool document = e->code == MOPAY_ERR_json_malformed || e->code == MOPAY_ERR_json_too_deep;
+    mopay_http_reply_error(req, e->code, document ? NULL : e->pointer, "%s", e->detail);
+}
+
+/* The body is read without a JSON tree (transfers_parse.c), which is most of what this endpoint
+ * costs; the outcome is the one the generic path would give, down to the error's pointer. */
 void api_ledger_transfers_create(struct mopay_http_request *req)
 {
-    json_t *items = batch_items(req, mopay_http_body(req), "transfers");
-    if (items == NULL)
+    size_t len, count = 0;
+    const char *body = mopay_http_raw_body(req, &len);
+    struct mopay_arena *arena = mopay_http_arena(req);
+    struct transfer_fields *fields =
+        mopay_arena_alloc(arena, MOPAY_LEDGER_EVENTS_PER_COMMAND_MAX * sizeof(struct transfer_fields));
+    char *scratch = mopay_arena_alloc(arena, len + 1);
+    if (fields == NULL || scratch == NULL) {
+        mopay_http_reply_error(req, MOPAY_ERR_body_too_large, NULL, "the batch does not fit in memory");
         return;
-    size_t count = json_array_size(items);
+    }
+    struct mopay_json_error parse_error;
+    bool parsed = api_transfers_parse(body, len, fields, MOPAY_LEDGER_EVENTS_PER_COMMAND_MAX, &count, scratch,
+                                      len + 1, &parse_error);
+    if (!parsed && count == 0) {
+        reply_parse_error(req, &parse_error);
+        return;
+    }
     struct ledger_batch *b =
         batch_new(req, count, sizeof(struct mopay_ledger_transfer), transfers_apply, transfers_render_text);
     if (b == NULL)
         return;
     struct mopay_ledger_transfer *events = b->events;
     struct mopay_json_error e;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < count; i++) { /* items are converted in order, as they were checked */
         char pointer[48];
         snprintf(pointer, sizeof(pointer), "/transfers/%zu", i);
-        if (!transfer_read(json_array_get(items, i), &events[i], &e, pointer)) {
+        if (!transfer_convert(&fields[i], &events[i], &e, pointer)) {
             mopay_http_reply_error(req, e.code, e.pointer, "%s", e.detail);
             return;
         }
+    }
+    if (!parsed) {
+        reply_parse_error(req, &parse_error);
+        return;
     }
     mopay_http_submit(req, &b->base);
 }
