@@ -128,6 +128,9 @@ struct mopay_http_command {
     mopay_http_apply_fn apply;
     mopay_http_render_fn render;
     mopay_http_render_text_fn render_text; /* used instead of render when set */
+    bool render_on_loop; /* render_text reads only the command, not shared state: run it on the
+                            event loop after the commit, off the sequencer thread (except for an
+                            idempotent request, whose reply is stored with the change) */
     void *app;
     const char *err_field;
     const char *err_detail;
@@ -136,6 +139,7 @@ struct mopay_http_command {
     char *reply_body; /* malloc'd JSON */
     size_t reply_len;
     bool replayed;    /* answered from the idempotency store */
+    bool reply_deferred; /* render_text still to run, on the loop */
 };
 
 /* A zeroed command of `size` bytes (a struct that starts with mopay_http_command) in the

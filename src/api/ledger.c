@@ -510,6 +510,7 @@ void api_ledger_transfers_create(struct mopay_http_request *req)
         batch_new(req, count, sizeof(struct mopay_ledger_transfer), transfers_apply, transfers_render_text);
     if (b == NULL)
         return;
+    b->base.render_on_loop = true; /* results and ids belong to the command: no shared state */
     struct mopay_ledger_transfer *events = b->events;
     struct mopay_json_error e;
     for (size_t i = 0; i < count; i++) { /* items are converted in order, as they were checked */

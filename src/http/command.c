@@ -128,6 +128,10 @@ static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mo
     enum mopay_err result = cmd->apply(cmd, store, now_ns);
     if (store_error(result))
         return result;
+    if (result == MOPAY_OK && cmd->render_text != NULL && cmd->render_on_loop && !idempotent) {
+        cmd->reply_deferred = true; /* the sequencer thread only applies; the loop renders */
+        return result;
+    }
     if (result == MOPAY_OK && cmd->render_text != NULL) {
         cmd->reply_status = 200;
         cmd->reply_body = cmd->render_text(cmd, &cmd->reply_status, &cmd->reply_len);
@@ -160,6 +164,11 @@ void http_command_done_on_loop(h2o_multithread_message_t *msg)
     struct mopay_http_command *cmd = (struct mopay_http_command *)box->cmd;
     struct mopay_http_request *r = cmd->req;
     box->thread->pending_commands--;
+    if (cmd->reply_deferred) {
+        cmd->reply_status = 200;
+        cmd->reply_body = cmd->render_text(cmd, &cmd->reply_status, &cmd->reply_len);
+        MOPAY_ASSERT(cmd->reply_body != NULL);
+    }
     const char *type = cmd->reply_status >= 400 ? "application/problem+json" : "application/json";
     mopay_http_reply_raw(r, cmd->reply_status, type, cmd->reply_body, cmd->reply_len);
     free(cmd->reply_body);
