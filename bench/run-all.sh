@@ -3,8 +3,9 @@
 set -euo pipefail
 build=${1:?usage: $0 BUILD_DIR}
 cd "$(dirname "$0")/.."
-for bench in bench/*.sh; do
-    [ "$(basename "$bench")" = run-all.sh ] && continue
-    bash "$bench" "$build"
-done
+bash bench/http_healthz.sh "$build"
 ACCESS_LOG=off bash bench/http_healthz.sh "$build"
+"$build/bench/ledger_apply"          # the ledger state machine alone, in memory
+"$build/bench/transfers_parse_bench" # the transfers body reader against jansson
+bash bench/ledger.sh "$build"        # in process durable, over HTTP, crash test (long mode)
+bash bench/ledger_pg_baseline.sh "$build"
