@@ -11,7 +11,7 @@ build=${1:?usage: $0 BUILD_DIR}
 
 work=$(mktemp -d /tmp/mopay-bench-http.XXXXXX)
 pid=
-trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; cp "$work/server.log" /tmp/mopay-bench-ledger-server.log 2>/dev/null; rm -rf "$work"' EXIT
 port=18491 accounts=100000
 "$build/mopay" serve --db "sqlite:$work/mopay.db" --master-key-file "$work/master.key" --listen 127.0.0.1:$port \
     --access-log off --log-level warn --ledger-accounts-max $accounts --ledger-transfers-max 20000000 --ledger-prefault \
@@ -29,7 +29,7 @@ for ((first = 1; first <= accounts; first += 8190)); do
 done
 "$build/bench/ledger_http" $port "$key" $accounts "${LEDGER_HTTP_SECONDS:-10}" 2 sqlite
 curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/ledger/check" | grep -q '"ok":true' ||
-    { echo "ledger.sh: the ledger does not balance after the HTTP run" >&2; exit 1; }
+    { echo "ledger.sh: the ledger does not balance after the HTTP run" >&2; tail -n 20 "$work/server.log" >&2; exit 1; }
 
 # The crash test's longer mode: 10 s of concurrent writes before the SIGKILL (1.5 s in make test).
 if "$build/tests/api/test_crash" "$build/mopay" sqlite "${LEDGER_CRASH_SECONDS:-10}" >"$work/crash.out" 2>&1; then
