@@ -28,8 +28,11 @@ for ((first = 1; first <= accounts; first += 8190)); do
         --data-binary @"$work/accounts.json" "http://127.0.0.1:$port/v1/ledger/accounts"
 done
 "$build/bench/ledger_http" $port "$key" $accounts "${LEDGER_HTTP_SECONDS:-10}" 2 sqlite
-curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/ledger/check" | grep -q '"ok":true' ||
-    { echo "ledger.sh: the ledger does not balance after the HTTP run" >&2; tail -n 20 "$work/server.log" >&2; exit 1; }
+check=$(curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/ledger/check" || true)
+case "$check" in
+*'"ok":true'*) ;;
+*) echo "ledger.sh: the ledger does not balance after the HTTP run: $check" >&2; tail -n 20 "$work/server.log" >&2; exit 1 ;;
+esac
 
 # The crash test's longer mode: 10 s of concurrent writes before the SIGKILL (1.5 s in make test).
 if "$build/tests/api/test_crash" "$build/mopay" sqlite "${LEDGER_CRASH_SECONDS:-10}" >"$work/crash.out" 2>&1; then
