@@ -81,6 +81,8 @@ struct http_thread {
     h2o_multithread_receiver_t control_receiver;
     h2o_multithread_message_t stop_message;
     bool draining;
+    bool init_ok;
+    bool disposed; /* its h2o state was torn down when its loop ended */
     int64_t drain_deadline_ns;
     size_t inflight;         /* requests h2o still holds */
     size_t pending_commands; /* commands handed to the sequencer, not yet back */
@@ -103,6 +105,7 @@ struct mopay_http_server {
     int thread_count;
     int port;
     int access_log_fd; /* -1: off */
+    pthread_barrier_t started; /* the loops have set themselves up (or failed to) */
 };
 
 /* request.c */

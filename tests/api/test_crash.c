@@ -164,8 +164,17 @@ static void killed_mid_load_loses_and_doubles_nothing(void **state)
         clients[i] = (struct client){i, 0};
         pthread_create(&threads[i], NULL, client_main, &clients[i]);
     }
+    /* the kill comes at a random moment once writes are flowing (a slow, busy machine may take
+     * a while to acknowledge the first batch) */
+    static _Atomic uint64_t first_ack_seen;
+    for (int i = 0; i < 2000 && !atomic_load(&first_ack_seen); i++) {
+        for (uint64_t k = 0; k < plan_transfers() && !atomic_load(&first_ack_seen); k += PER_BATCH)
+            if (atomic_load(&acked[k]))
+                atomic_store(&first_ack_seen, 1);
+        usleep(10000);
+    }
     srand((unsigned)time(NULL));
-    double wait = load_seconds * (0.5 + (double)rand() / RAND_MAX); /* a random moment */
+    double wait = load_seconds * (0.5 + (double)rand() / RAND_MAX);
     usleep((useconds_t)(wait * 1e6));
     atomic_store(&killed, true);
     server_kill(&srv);
