@@ -1,5 +1,5 @@
 /* libFuzzer harness for the request-body path of src/http/json.c, without an HTTP request: the
- * depth pre-scan (http_json_depth_ok), then json_loadb with JSON_REJECT_DUPLICATES into a request
+ * depth pre-scan (mopay_json_depth_ok), then json_loadb with JSON_REJECT_DUPLICATES into a request
  * arena, then the arena reset that ends every request.
  *
  * The pre-scan exists so a too-deep document is refused before jansson builds any of it; its
@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "mopay/arena.h"
+#include "mopay/json.h"
 #include "mopay/limits.h"
 
 static void check(int ok)
@@ -79,7 +80,7 @@ static void check_depth_exact(const char *s, size_t len, int depth)
         memset(wrapped, '[', (size_t)extra);
         memcpy(wrapped + extra, s, len);
         memset(wrapped + extra + len, ']', (size_t)extra);
-        check(http_json_depth_ok(wrapped, wrapped_len) == (depth + extra <= MOPAY_JSON_DEPTH_MAX));
+        check(mopay_json_depth_ok(wrapped, wrapped_len) == (depth + extra <= MOPAY_JSON_DEPTH_MAX));
         free(wrapped);
     }
 }
@@ -102,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data, size);
 
-    bool depth_ok = http_json_depth_ok(s, size);
+    bool depth_ok = mopay_json_depth_ok(s, size);
     bool arena_accepted = depth_ok && body_parse_in_arena(&arena, s, size);
 
     json_error_t error;

@@ -17,7 +17,6 @@
 #include "transfers_parse.h"
 
 /* src/http/json.c (declared in src/http/internal.h, which needs h2o's headers). */
-bool http_json_depth_ok(const char *s, size_t len);
 
 #define ITEMS_MAX MOPAY_LEDGER_EVENTS_PER_COMMAND_MAX
 
@@ -58,7 +57,7 @@ static json_t *oracle_run(const char *s, size_t len, struct outcome *o)
         oracle_fail(o, MOPAY_ERR_field_missing, "/transfers", "transfers must be an array");
         return NULL;
     }
-    if (!http_json_depth_ok(s, len)) {
+    if (!mopay_json_depth_ok(s, len)) {
         snprintf(detail, sizeof(detail), "JSON may nest at most %d levels", MOPAY_JSON_DEPTH_MAX);
         oracle_fail(o, MOPAY_ERR_json_too_deep, "", detail);
         return NULL;

@@ -53,4 +53,9 @@ struct mopay_json_error {
 bool mopay_json_read(json_t *object, const struct mopay_json_field *spec, void *out,
                      struct mopay_json_error *error);
 
+/* Whether the document nests at most MOPAY_JSON_DEPTH_MAX levels, counted on the raw bytes
+ * (brackets inside strings do not count) before any parsing, so that a too-deep document is
+ * refused without building any of it, and so that broken JSON too is judged "too deep" first. */
+bool mopay_json_depth_ok(const char *s, size_t len);
+
 #endif

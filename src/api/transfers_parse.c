@@ -1,7 +1,7 @@
 /* The raw reader of POST /v1/ledger/transfers bodies (see transfers_parse.h).
  *
  * What it must agree with, in the order the jansson path checks it:
- *   1. http_json_depth_ok's bracket count (json_too_deep), then json_loadb with
+ *   1. mopay_json_depth_ok's bracket count (json_too_deep), then json_loadb with
  *      JSON_REJECT_DUPLICATES over the whole document (json_malformed): RFC 8259 only, strict
  *      UTF-8, \u0000 refused, integers that overflow int64 and reals that overflow a double refused,
  *      a top level that is neither object nor array refused;
@@ -783,31 +783,6 @@ static bool root_read(struct parse *ps)
     return true;
 }
 
-/* http_json_depth_ok's count, for a document that failed to parse: that check runs before
- * jansson, so on broken JSON it decides between json_too_deep and json_malformed. */
-static bool depth_scan_ok(const char *s, size_t len)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > MOPAY_JSON_DEPTH_MAX)
-                return false;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return true;
-}
-
 static bool parse_fail(struct mopay_json_error *e, enum mopay_err code, const char *pointer, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -875,7 +850,7 @@ bool api_transfers_parse(const char *body, size_t len, struct transfer_fields *f
     }
     ws_skip(&ps);
     if (!ok || ps.p != ps.end) {
-        if (ps.too_deep || !depth_scan_ok(body, len))
+        if (ps.too_deep || !mopay_json_depth_ok(body, len))
             return parse_fail(error, MOPAY_ERR_json_too_deep, "", "JSON may nest at most %d levels",
                               MOPAY_JSON_DEPTH_MAX);
         return parse_fail(error, MOPAY_ERR_json_malformed, "", "not valid JSON, near byte %zu",

@@ -129,3 +129,26 @@ bool mopay_json_read(json_t *object, const struct mopay_json_field *spec, void *
         return json_fail(error, MOPAY_ERR_field_wrong_type, "the body must be a JSON object");
     return read_object(object, spec, out, error, 0);
 }
+
+bool mopay_json_depth_ok(const char *s, size_t len)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > MOPAY_JSON_DEPTH_MAX)
+                return false;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return true;
+}

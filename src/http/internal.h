@@ -114,7 +114,5 @@ void http_request_unref(struct mopay_http_request *r);
 
 /* json.c: parses and checks a request body; replies with the error and returns false. */
 bool http_body_parse(struct mopay_http_request *req, const char *body, size_t len);
-/* json.c: false when `s` nests arrays and objects deeper than MOPAY_JSON_DEPTH_MAX. */
-bool http_json_depth_ok(const char *s, size_t len);
 
 #endif

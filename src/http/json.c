@@ -4,34 +4,9 @@
 
 #include "internal.h"
 
-/* jansson has no depth option, so nesting is measured before parsing: a too-deep document is
- * refused without building any of it. */
-bool http_json_depth_ok(const char *s, size_t len)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > MOPAY_JSON_DEPTH_MAX)
-                return false;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return true;
-}
-
 bool http_body_parse(struct mopay_http_request *req, const char *body, size_t len)
 {
-    if (!http_json_depth_ok(body, len)) {
+    if (!mopay_json_depth_ok(body, len)) { /* jansson has no depth option */
         mopay_http_reply_error(req, MOPAY_ERR_json_too_deep, NULL, "JSON may nest at most %d levels",
                                MOPAY_JSON_DEPTH_MAX);
         return false;
