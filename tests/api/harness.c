@@ -21,6 +21,28 @@
 #include <libpq-fe.h>
 
 static const char *mopay_binary;
+/* Servers still running when the test binary exits (a failed assertion skips server_stop) are
+ * killed then, so a failing test never leaves a server behind. */
+static pid_t live_servers[16];
+
+static void kill_live_servers(void)
+{
+    for (size_t i = 0; i < sizeof(live_servers) / sizeof(live_servers[0]); i++)
+        if (live_servers[i] > 0)
+            kill(live_servers[i], SIGKILL);
+}
+
+static void server_track(pid_t pid, bool live)
+{
+    for (size_t i = 0; i < sizeof(live_servers) / sizeof(live_servers[0]); i++) {
+        if (live && live_servers[i] == 0) {
+            live_servers[i] = pid;
+            return;
+        }
+        if (!live && live_servers[i] == pid)
+            live_servers[i] = 0;
+    }
+}
 static char pg_base_url[1024];
 static int db_counter;
 
@@ -46,6 +68,7 @@ void harness_init(int argc, char **argv)
         pg_base_url[strcspn(pg_base_url, "\r\n")] = '\0';
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    atexit(kill_live_servers);
 }
 
 static int free_port(void)
@@ -148,6 +171,7 @@ void server_start(struct server *s, const struct server *reuse, const char *cons
         _exit(127);
     }
     close(out[1]);
+    server_track(s->pid, true);
     if (reuse == NULL) {
         fcntl(out[0], F_SETFL, O_NONBLOCK);
         read_admin_key(s, out[0]);
@@ -161,6 +185,7 @@ void server_start(struct server *s, const struct server *reuse, const char *cons
 int server_stop(struct server *s)
 {
     int status = -1;
+    server_track(s->pid, false);
     kill(s->pid, SIGTERM);
     for (int i = 0; i < 400; i++) {
         if (waitpid(s->pid, &status, WNOHANG) == s->pid)
@@ -177,6 +202,7 @@ void server_kill(struct server *s)
     int status;
     kill(s->pid, SIGKILL);
     waitpid(s->pid, &status, 0);
+    server_track(s->pid, false);
 }
 
 static size_t collect_body(char *data, size_t size, size_t n, void *ctx)
