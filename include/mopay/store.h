@@ -84,6 +84,12 @@ struct mopay_store {
     void (*close)(struct mopay_store *store);
 };
 
+/* The store's own failures: in the sequencer they stop the process (fail-stop). */
+static inline bool mopay_store_err_fatal(enum mopay_err err)
+{
+    return err == MOPAY_ERR_store_failed || err == MOPAY_ERR_store_unavailable;
+}
+
 /* Opens (creating when absent) the database named by `url` and applies pending migrations:
  *   sqlite:PATH             a file, its folder created when missing (sqlite::memory: for tests)
  *   postgres://... or postgresql://...   a libpq connection URI

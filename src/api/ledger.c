@@ -23,7 +23,24 @@ static const char *const account_flag_names[] = {"debits_must_not_exceed_credits
 static const uint16_t account_flag_bits[] = {MOPAY_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS,
                                              MOPAY_LEDGER_CREDITS_MUST_NOT_EXCEED_DEBITS};
 
-/* Reads an array of flag names; false (with the error filled) on an unknown name. */
+/* Adds the flag `name` (NULL: that item was not a string) found at /flags/j to *out; false, with
+ * the error filled, when it is not one of `names`. */
+static bool flag_add(const char *name, size_t j, const char *const *names, const uint16_t *bits, size_t count,
+                     uint16_t *out, struct mopay_json_error *e, const char *pointer)
+{
+    for (size_t k = 0; name != NULL && k < count; k++) {
+        if (strcmp(name, names[k]) == 0) {
+            *out |= bits[k];
+            return true;
+        }
+    }
+    e->code = name != NULL ? MOPAY_ERR_field_invalid : MOPAY_ERR_field_wrong_type;
+    snprintf(e->pointer, sizeof(e->pointer), "%s/flags/%zu", pointer, j);
+    snprintf(e->detail, sizeof(e->detail), "not a flag this ledger knows");
+    return false;
+}
+
+/* Reads a JSON array of flag names. */
 static bool flags_read(json_t *array, const char *const *names, const uint16_t *bits, size_t count, uint16_t *out,
                        struct mopay_json_error *e, const char *pointer)
 {
@@ -31,16 +48,8 @@ static bool flags_read(json_t *array, const char *const *names, const uint16_t *
     size_t i;
     json_t *v;
     json_array_foreach(array, i, v) {
-        size_t k = 0;
-        while (k < count && (!json_is_string(v) || strcmp(json_string_value(v), names[k]) != 0))
-            k++;
-        if (k == count) {
-            e->code = json_is_string(v) ? MOPAY_ERR_field_invalid : MOPAY_ERR_field_wrong_type;
-            snprintf(e->pointer, sizeof(e->pointer), "%s/flags/%zu", pointer, i);
-            snprintf(e->detail, sizeof(e->detail), "not a flag this ledger knows");
+        if (!flag_add(json_string_value(v), i, names, bits, count, out, e, pointer))
             return false;
-        }
-        *out |= bits[k];
     }
     return true;
 }
@@ -419,24 +428,14 @@ static bool transfer_amount_read(const struct transfer_fields *f, struct mopay_l
     return true;
 }
 
-/* The transfer's flags from the reader's strings: a non-string is the wrong type, an unknown
- * name invalid. */
+/* The transfer's flags from the reader's strings. */
 static bool transfer_flags_read(const struct transfer_fields *f, uint16_t *out, struct mopay_json_error *e,
                                 const char *pointer)
 {
     *out = 0;
-    for (size_t j = 0; j < f->flags_count; j++) {
-        size_t k = 0;
-        while (k < 4 && (f->flags[j].ptr == NULL || strcmp(f->flags[j].ptr, transfer_flag_names[k]) != 0))
-            k++;
-        if (k == 4) {
-            e->code = f->flags[j].ptr == NULL ? MOPAY_ERR_field_wrong_type : MOPAY_ERR_field_invalid;
-            snprintf(e->pointer, sizeof(e->pointer), "%s/flags/%zu", pointer, j);
-            snprintf(e->detail, sizeof(e->detail), "not a flag this ledger knows");
+    for (size_t j = 0; j < f->flags_count; j++)
+        if (!flag_add(f->flags[j].ptr, j, transfer_flag_names, transfer_flag_bits, 4, out, e, pointer))
             return false;
-        }
-        *out |= transfer_flag_bits[k];
-    }
     return true;
 }
 

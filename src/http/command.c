@@ -23,11 +23,6 @@ static struct command_box *box_of(struct mopay_http_command *cmd)
     return (struct command_box *)((unsigned char *)cmd - offsetof(struct command_box, cmd));
 }
 
-static bool store_error(enum mopay_err err)
-{
-    return err == MOPAY_ERR_store_failed || err == MOPAY_ERR_store_unavailable;
-}
-
 char *mopay_http_json_text(json_t *j, size_t *len)
 {
     *len = json_dumpb(j, NULL, 0, JSON_COMPACT);
@@ -126,7 +121,7 @@ static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mo
             return command_replay(cmd, &rec);
     }
     enum mopay_err result = cmd->apply(cmd, store, now_ns);
-    if (store_error(result))
+    if (mopay_store_err_fatal(result))
         return result;
     if (result == MOPAY_OK && cmd->render_text != NULL && cmd->render_on_loop && !idempotent) {
         cmd->reply_deferred = true; /* the sequencer thread only applies; the loop renders */

@@ -155,6 +155,13 @@ void mopay_http_reply_raw(struct mopay_http_request *r, int status, const char *
     h2o_send_inline(req, body, len);
 }
 
+/* When even the problem body cannot be built. */
+static void reply_out_of_memory(struct mopay_http_request *r)
+{
+    static const char body[] = "{\"code\":\"internal\",\"status\":500}";
+    mopay_http_reply_raw(r, 500, "application/problem+json", body, sizeof(body) - 1);
+}
+
 static void reply_json_typed(struct mopay_http_request *r, int status, const char *content_type, json_t *body)
 {
     mopay_arena_json_use(&r->arena);
@@ -164,8 +171,7 @@ static void reply_json_typed(struct mopay_http_request *r, int status, const cha
         json_dumpb(body, buf, len, JSON_COMPACT);
     mopay_arena_json_use(NULL);
     if (buf == NULL) {
-        static const char oom[] = "{\"code\":\"internal\",\"status\":500}";
-        mopay_http_reply_raw(r, 500, "application/problem+json", oom, sizeof(oom) - 1);
+        reply_out_of_memory(r);
         return;
     }
     mopay_http_reply_raw(r, status, content_type, buf, len);
@@ -207,8 +213,7 @@ void mopay_http_reply_error(struct mopay_http_request *r, enum mopay_err err, co
     json_t *problem = http_problem_new(err, field, detail, r->request_id);
     mopay_arena_json_use(NULL);
     if (problem == NULL) {
-        static const char oom[] = "{\"code\":\"internal\",\"status\":500}";
-        mopay_http_reply_raw(r, 500, "application/problem+json", oom, sizeof(oom) - 1);
+        reply_out_of_memory(r);
         return;
     }
     reply_json_typed(r, mopay_err_status(err), "application/problem+json", problem);

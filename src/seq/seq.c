@@ -97,11 +97,6 @@ static _Noreturn void seq_fail_stop(struct mopay_seq *seq, const char *what, enu
     abort();
 }
 
-static bool store_error(enum mopay_err err)
-{
-    return err == MOPAY_ERR_store_failed || err == MOPAY_ERR_store_unavailable;
-}
-
 static void seq_run_batch(struct mopay_seq *seq, size_t n)
 {
     int64_t now_ns = mopay_clock_now_ns();
@@ -119,7 +114,7 @@ static void seq_run_batch(struct mopay_seq *seq, size_t n)
         struct mopay_seq_cmd *cmd = seq->batch[i];
         cmd->applied_at_ns = now_ns;
         cmd->result = cmd->apply(cmd, seq->store, now_ns);
-        if (store_error(cmd->result))
+        if (mopay_store_err_fatal(cmd->result))
             seq_fail_stop(seq, "apply", cmd->result);
     }
     if (seq->hooks.before_commit != NULL) {
