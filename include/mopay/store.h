@@ -81,6 +81,35 @@ struct mopay_store {
                                       bool (*each)(void *ctx, int64_t seq, const void *data, size_t len),
                                       void *ctx);
 
+    /* Domain records: the durable image of the domain's in-memory state (customers, devices,
+     * sessions, wallets, funding sources, top-ups, ...). One row per (kind, id) holding the
+     * record as JSON text; the domain writes a record in the same batch transaction as the change
+     * that made it, and loads every record of a kind at start. kind is a short lowercase word,
+     * id a typed ID or another short key (at most 63 bytes each); json is UTF-8 without NUL.
+     * record_put inserts or replaces. record_delete: found=false when absent. records_load calls
+     * `each` for every record of `kind` in ascending id order ("json" NUL-terminated, valid only
+     * during the call), stopping early when it returns false. */
+    enum mopay_err (*record_put)(struct mopay_store *store, const char *kind, const char *id, const char *json,
+                                 size_t len, int64_t updated_at_ns);
+    enum mopay_err (*record_delete)(struct mopay_store *store, const char *kind, const char *id, bool *found);
+    enum mopay_err (*records_load)(struct mopay_store *store, const char *kind,
+                                   bool (*each)(void *ctx, const char *id, const char *json, size_t len),
+                                   void *ctx);
+
+    /* Entries: append-only histories, such as a wallet's transactions. An entry belongs to an
+     * owner (a wallet id), is ordered by (at_ns, id) and is immutable once appended (appending
+     * an existing (owner, at_ns, id) is store_failed). entries_page calls `each` for the
+     * owner's entries newest first, at most `limit` (1..1000) of them, starting strictly before
+     * the cursor (before_at_ns, before_id) when before_id is not NULL; *out_more says whether
+     * older entries remain past the last one given. */
+    enum mopay_err (*entry_append)(struct mopay_store *store, const char *owner, int64_t at_ns, const char *id,
+                                   const char *json, size_t len);
+    enum mopay_err (*entries_page)(struct mopay_store *store, const char *owner, int64_t before_at_ns,
+                                   const char *before_id, size_t limit,
+                                   bool (*each)(void *ctx, int64_t at_ns, const char *id, const char *json,
+                                                size_t len),
+                                   void *ctx, bool *out_more);
+
     void (*close)(struct mopay_store *store);
 };
 
