@@ -8,6 +8,7 @@
 #include "mopay/keys.h"
 #include "mopay/ledger.h"
 #include "mopay/store.h"
+#include "mopay/wallet.h"
 
 /* The API: mopay's route table, its handlers, and the in-memory state they read (which the
  * sequencer alone changes). */
@@ -19,10 +20,14 @@ struct mopay_api;
 struct mopay_api_options {
     struct mopay_ledger_limits ledger_limits;
     bool check_invariants; /* verify the ledger after every batch (stops the process if broken) */
+    struct mopay_wallet_tier_limits tiers[MOPAY_WALLET_TIERS];
+    int64_t session_ttl_s;
+    int64_t topup_pending_ttl_s;
+    int64_t sim_callback_delay_s; /* the built-in network simulator's late answers */
 };
 
-/* Loads what the API keeps in memory from `store`: admin keys, and the ledger by replaying its
- * log. NULL with a reason in `err`. */
+/* Loads what the API keeps in memory from `store`: admin keys, the ledger by replaying its log,
+ * and the customers' and wallets' records. NULL with a reason in `err`. */
 struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_keys *keys,
                                 const struct mopay_api_options *options, char *err, size_t err_cap);
 void mopay_api_free(struct mopay_api *api);

@@ -26,10 +26,17 @@ struct mopay_config {
     long ledger_transfers_max;
     bool check_invariants;
     bool ledger_prefault;
+    long tier0_balance_cap, tier0_daily_outflow;
+    long tier1_balance_cap, tier1_daily_outflow;
+    long tier2_balance_cap, tier2_daily_outflow;
+    long session_ttl_s;
+    long topup_ttl_s;
+    long sim_callback_delay_s;
 };
 
 /* Which options a command takes. */
-#define MOPAY_CONFIG_STORE 0x1u   /* db, master-key-file, ledger limits, check-invariants */
+#define MOPAY_CONFIG_STORE 0x1u   /* db, master-key-file, ledger limits, check-invariants, KYC
+                                     tiers, TTLs, the network simulator */
 #define MOPAY_CONFIG_SERVER 0x2u  /* listen, threads, tls-*, access-log, test-clock */
 #define MOPAY_CONFIG_COMMON 0x4u  /* config, log-level */
 

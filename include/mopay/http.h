@@ -86,6 +86,9 @@ struct mopay_arena *mopay_http_arena(struct mopay_http_request *req);
 const struct mopay_principal *mopay_http_principal(struct mopay_http_request *req);
 /* The n-th {param} of the route's pattern, NUL-terminated, and its length. */
 const char *mopay_http_param(struct mopay_http_request *req, size_t n, size_t *len);
+/* The query parameter `name`, percent-decoded, NUL-terminated, in the request's arena; NULL when
+ * absent, or when its escapes are malformed (then *malformed is set). */
+const char *mopay_http_query(struct mopay_http_request *req, const char *name, size_t *len, bool *malformed);
 /* The parsed JSON object body (bodies are parsed and checked before the handler runs); NULL for
  * requests without a body. Lives in the request's arena. */
 json_t *mopay_http_body(struct mopay_http_request *req);
@@ -114,7 +117,9 @@ struct mopay_http_command;
  * process. `err_field`/`err_detail` may be set for the problem body. */
 typedef enum mopay_err (*mopay_http_apply_fn)(struct mopay_http_command *cmd, struct mopay_store *store,
                                               int64_t now_ns);
-/* On the sequencer thread after a successful apply: the reply's status and JSON body. */
+/* On the sequencer thread after a successful apply: the reply's status and JSON body. A render
+ * may answer with an error after a change that must stand (a wrong PIN counted, say): it
+ * returns mopay_http_problem(...) with its status. */
 typedef json_t *(*mopay_http_render_fn)(struct mopay_http_command *cmd, int *status);
 /* The same for large replies written straight as text: malloc'd JSON and its length. */
 typedef char *(*mopay_http_render_text_fn)(struct mopay_http_command *cmd, int *status, size_t *len);
@@ -122,11 +127,19 @@ typedef char *(*mopay_http_render_text_fn)(struct mopay_http_command *cmd, int *
  * arena hooks and must not be): for render_text. */
 char *mopay_http_json_text(json_t *j, size_t *len);
 
+/* On the request's loop once a step command succeeded: the handler goes on (offloads work,
+ * submits the next command, or replies). */
+typedef void (*mopay_http_then_fn)(struct mopay_http_command *cmd);
+
 struct mopay_http_command {
     struct mopay_seq_cmd seq; /* first: the sequencer sees this */
     struct mopay_http_request *req;
     mopay_http_apply_fn apply;
     mopay_http_render_fn render;
+    mopay_http_then_fn then; /* set: a step of a longer request (a read before slow work, say).
+                                A step does no Idempotency-Key handling, which belongs to the
+                                request's last command, and on success does not reply: `then`
+                                runs instead. A failed step replies with its error. */
     mopay_http_render_text_fn render_text; /* used instead of render when set */
     bool render_on_loop; /* render_text reads only the command, not shared state: run it on the
                             event loop after the commit, off the sequencer thread (except for an
@@ -150,5 +163,19 @@ void *mopay_http_command_new(struct mopay_http_request *req, size_t size, mopay_
  * same key and request is sent again instead, and a stored one for another request gets 409
  * idempotency_key_reused. A full queue answers 503 overloaded at once. */
 void mopay_http_submit(struct mopay_http_request *req, struct mopay_http_command *cmd);
+
+/* problem+json for a render that answers with an error (status: the registry's). */
+json_t *mopay_http_problem(struct mopay_http_command *cmd, enum mopay_err err, const char *field, const char *detail,
+                           int *status);
+
+/* --- slow work off the loop ---
+ * CPU-heavy work (Argon2id PIN hashing takes tens of milliseconds) must not stall an event
+ * loop nor the sequencer: a handler hands it to the server's small worker pool, and `done`
+ * runs back on the request's loop, where the handler goes on. A full pool queue answers 503
+ * overloaded at once. `arg` must live as long as the request (put it in the request's arena). */
+typedef void (*mopay_http_work_fn)(void *arg);
+typedef void (*mopay_http_work_done_fn)(struct mopay_http_request *req, void *arg);
+void mopay_http_offload(struct mopay_http_request *req, mopay_http_work_fn work, mopay_http_work_done_fn done,
+                        void *arg);
 
 #endif

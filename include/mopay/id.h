@@ -24,7 +24,11 @@
     X(TRANSFER, "trf")                    \
     X(ACCOUNT, "acc")                     \
     X(ADMIN_KEY, "adk")                   \
-    X(REQUEST, "req")
+    X(REQUEST, "req")                     \
+    X(FUNDING_SOURCE, "src")              \
+    X(TOPUP, "top")                       \
+    X(WITHDRAWAL, "wdr")                  \
+    X(SESSION, "ses")
 
 enum mopay_id_kind {
 #define MOPAY_ID_KIND_ENUM(name, prefix) MOPAY_ID_##name,

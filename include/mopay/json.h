@@ -58,4 +58,9 @@ bool mopay_json_read(json_t *object, const struct mopay_json_field *spec, void *
  * refused without building any of it, and so that broken JSON too is judged "too deep" first. */
 bool mopay_json_depth_ok(const char *s, size_t len);
 
+/* Compact JSON text, keys in insertion order, in plain malloc'd memory,
+ * NUL-terminated, freed with free(); NULL when out of memory. jansson's own json_dumps allocates
+ * through the request-arena hooks and must not be freed with free(). */
+char *mopay_json_dump(json_t *j, size_t *len);
+
 #endif

@@ -12,7 +12,8 @@
 struct mopay_keys {
     uint8_t api_key_hash[32]; /* keyed BLAKE2b of API keys and admin keys */
     uint8_t idem_seal[32];    /* secretbox of stored idempotent replies */
-    uint8_t card_seal[32];    /* secretbox of card numbers */
+    uint8_t card_seal[32];    /* secretbox of card and bank account numbers */
+    uint8_t secret_seal[32];  /* secretbox of device secrets and identity document numbers */
 };
 
 /* NULL with a reason in `err` when the key is malformed or the file cannot be read or made. */

@@ -13,6 +13,8 @@
 #define MOPAY_HTTP_IDLE_TIMEOUT_MS 30000
 #define MOPAY_HTTP_DRAIN_TIMEOUT_MS 10000             /* graceful shutdown waits at most this */
 #define MOPAY_HTTP_PATH_BYTES_MAX 1024
+#define MOPAY_HTTP_WORKERS 2                          /* threads for slow work (PIN hashing) */
+#define MOPAY_HTTP_WORK_QUEUE_MAX 1024                /* queued slow jobs; more = 503 overloaded */
 #define MOPAY_HTTP_PATH_PARAMS_MAX 4
 #define MOPAY_JSON_DEPTH_MAX 16
 #define MOPAY_JSON_FIELDS_MAX 64                     /* fields in one object spec */
@@ -44,5 +46,8 @@
 /* Keys */
 #define MOPAY_ADMIN_KEY_NAME_BYTES_MAX 64
 #define MOPAY_ADMIN_KEYS_MAX 1024
+
+/* Connector (banks and card networks) */
+#define MOPAY_CONNECTOR_PENDING_MAX 4096               /* requests awaiting a late answer; more = declined "timeout" */
 
 #endif

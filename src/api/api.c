@@ -9,6 +9,8 @@
 #include "mopay/clock.h"
 #include "mopay/log.h"
 
+#define OPERATOR_OR_CUSTOMER (MOPAY_PRINCIPAL_OPERATOR | MOPAY_PRINCIPAL_CUSTOMER)
+
 /* The route table: every endpoint mopay serves. */
 static const struct mopay_route api_routes[] = {
     {"healthz", "GET", "/healthz", 0, 0, api_healthz},
@@ -23,6 +25,28 @@ static const struct mopay_route api_routes[] = {
     {"ledger_transfer_get", "GET", "/v1/ledger/transfers/{id}", MOPAY_PRINCIPAL_OPERATOR, 0,
      api_ledger_transfer_get},
     {"ledger_check", "GET", "/v1/ledger/check", MOPAY_PRINCIPAL_OPERATOR, 0, api_ledger_check},
+    {"customers_create", "POST", "/v1/customers", 0, 0, api_customers_create},
+    {"customer_get", "GET", "/v1/customers/{id}", OPERATOR_OR_CUSTOMER, 0, api_customer_get},
+    {"customer_kyc", "POST", "/v1/customers/{id}/kyc", MOPAY_PRINCIPAL_OPERATOR, 0, api_customer_kyc},
+    {"customer_freeze", "POST", "/v1/customers/{id}/freeze", MOPAY_PRINCIPAL_OPERATOR, 0, api_customer_freeze},
+    {"customer_unfreeze", "POST", "/v1/customers/{id}/unfreeze", MOPAY_PRINCIPAL_OPERATOR, 0,
+     api_customer_unfreeze},
+    {"devices_create", "POST", "/v1/customers/{id}/devices", OPERATOR_OR_CUSTOMER, 0, api_devices_create},
+    {"device_revoke", "DELETE", "/v1/devices/{id}", OPERATOR_OR_CUSTOMER, 0, api_device_revoke},
+    {"sessions_create", "POST", "/v1/sessions", 0, 0, api_sessions_create},
+    {"wallets_create", "POST", "/v1/wallets", MOPAY_PRINCIPAL_CUSTOMER, 0, api_wallets_create},
+    {"wallets_list", "GET", "/v1/wallets", OPERATOR_OR_CUSTOMER, 0, api_wallets_list},
+    {"wallet_get", "GET", "/v1/wallets/{id}", OPERATOR_OR_CUSTOMER, 0, api_wallet_get},
+    {"wallet_history", "GET", "/v1/wallets/{id}/transactions", OPERATOR_OR_CUSTOMER, 0, api_wallet_history},
+    {"sources_create", "POST", "/v1/funding-sources", MOPAY_PRINCIPAL_CUSTOMER, 0, api_sources_create},
+    {"sources_list", "GET", "/v1/funding-sources", MOPAY_PRINCIPAL_CUSTOMER, 0, api_sources_list},
+    {"source_lost", "POST", "/v1/funding-sources/{id}/lost", OPERATOR_OR_CUSTOMER, 0, api_source_lost},
+    {"topups_create", "POST", "/v1/topups", MOPAY_PRINCIPAL_CUSTOMER, 0, api_topups_create},
+    {"topup_get", "GET", "/v1/topups/{id}", OPERATOR_OR_CUSTOMER, 0, api_topup_get},
+    {"withdrawals_create", "POST", "/v1/withdrawals", MOPAY_PRINCIPAL_CUSTOMER, 0, api_withdrawals_create},
+    {"withdrawal_get", "GET", "/v1/withdrawals/{id}", OPERATOR_OR_CUSTOMER, 0, api_withdrawal_get},
+    {"p2p_create", "POST", "/v1/transfers", MOPAY_PRINCIPAL_CUSTOMER, 0, api_p2p_create},
+    {"test_clock_advance", "POST", "/v1/test-clock/advance", MOPAY_PRINCIPAL_OPERATOR, 0, api_test_clock_advance},
 };
 
 static bool load_admin_key(void *ctx, const struct mopay_admin_key *key)
@@ -31,6 +55,34 @@ static bool load_admin_key(void *ctx, const struct mopay_admin_key *key)
     struct mopay_principal p = {MOPAY_PRINCIPAL_OPERATOR, ""};
     snprintf(p.id, sizeof(p.id), "%s", key->id);
     return auth_insert(&api->auth, key->hash, &p, key->revoked_at_ns != 0);
+}
+
+/* The consumers' side: the network connector and the wallet state, loaded from its records. */
+static bool api_wallet_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
+                             char *err, size_t err_cap)
+{
+    struct mopay_connector_sim_options sim = {.callback_delay_s = options->sim_callback_delay_s};
+    api->connector = mopay_connector_sim_new(&sim);
+    if (api->connector == NULL) {
+        snprintf(err, err_cap, "cannot start the network simulator");
+        return false;
+    }
+    if (options->session_ttl_s < 1 || options->topup_pending_ttl_s < 1) {
+        snprintf(err, err_cap, "session-ttl and topup-pending-ttl must be at least 1 second");
+        return false;
+    }
+    struct mopay_wallet_options wo = {.session_ttl_s = options->session_ttl_s,
+                                      .topup_pending_ttl_s = options->topup_pending_ttl_s,
+                                      .keys = api->keys,
+                                      .ledger = api->ledger,
+                                      .connector = api->connector};
+    memcpy(wo.tiers, options->tiers, sizeof(wo.tiers));
+    api->wallet = mopay_wallet_new(&wo);
+    if (api->wallet == NULL) {
+        snprintf(err, err_cap, "out of memory");
+        return false;
+    }
+    return mopay_wallet_load(api->wallet, store, err, err_cap) == MOPAY_OK;
 }
 
 struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_keys *keys,
@@ -63,6 +115,8 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
     MOPAY_LOG_INFO("ledger recovered", "log_records=%llu accounts=%u transfers=%u ms=%lld",
                    (unsigned long long)records, mopay_ledger_account_count(ledger),
                    mopay_ledger_transfer_count(ledger), (long long)((mopay_clock_monotonic_ns() - t0) / 1000000));
+    if (!api_wallet_start(api, store, options, err, err_cap))
+        goto fail;
     return api;
 fail:
     mopay_api_free(api);
@@ -74,6 +128,9 @@ void mopay_api_free(struct mopay_api *api)
     if (api == NULL)
         return;
     auth_deinit(&api->auth);
+    mopay_wallet_free(api->wallet);
+    if (api->connector != NULL)
+        api->connector->free(api->connector);
     mopay_ledger_service_free(api->ledger);
     free(api);
 }
@@ -92,6 +149,8 @@ static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now
 {
     struct mopay_api *api = ctx;
     enum mopay_err err = mopay_ledger_service_tick(api->ledger, store, now_ns);
+    if (err == MOPAY_OK)
+        err = mopay_wallet_tick(api->wallet, store, now_ns);
     if (err != MOPAY_OK)
         return err;
     int64_t deleted = 0;

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mopay/clock.h"
 #include "mopay/assert.h"
 
 void auth_init(struct auth_table *t)
@@ -89,6 +90,14 @@ bool api_authenticate(void *ctx, const char *token, size_t len, struct mopay_pri
     struct mopay_api *api = ctx;
     uint8_t hash[32];
     mopay_keys_hash_secret(api->keys, token, len, hash);
+    if (len > 3 && memcmp(token, "st_", 3) == 0) {
+        struct mopay_id customer;
+        if (!mopay_wallet_session_find(api->wallet, hash, mopay_clock_now_ns(), &customer))
+            return false;
+        out->kind = MOPAY_PRINCIPAL_CUSTOMER;
+        mopay_id_format(MOPAY_ID_CUSTOMER, &customer, out->id);
+        return true;
+    }
     bool found = false;
     struct auth_table *t = &api->auth;
     pthread_rwlock_rdlock(&t->lock);

@@ -30,6 +30,8 @@ struct mopay_api {
     struct mopay_http_server *server;
     const char *backend;
     struct mopay_ledger_service *ledger;
+    struct mopay_connector *connector;
+    struct mopay_wallet_state *wallet;
 };
 
 /* auth.c */
@@ -53,6 +55,53 @@ void api_ledger_transfers_create(struct mopay_http_request *req);
 void api_ledger_account_get(struct mopay_http_request *req);
 void api_ledger_transfer_get(struct mopay_http_request *req);
 void api_ledger_check(struct mopay_http_request *req);
+void api_customers_create(struct mopay_http_request *req);
+void api_customer_get(struct mopay_http_request *req);
+void api_customer_kyc(struct mopay_http_request *req);
+void api_customer_freeze(struct mopay_http_request *req);
+void api_customer_unfreeze(struct mopay_http_request *req);
+void api_devices_create(struct mopay_http_request *req);
+void api_device_revoke(struct mopay_http_request *req);
+void api_sessions_create(struct mopay_http_request *req);
+void api_wallets_create(struct mopay_http_request *req);
+void api_wallets_list(struct mopay_http_request *req);
+void api_wallet_get(struct mopay_http_request *req);
+void api_wallet_history(struct mopay_http_request *req);
+void api_sources_create(struct mopay_http_request *req);
+void api_sources_list(struct mopay_http_request *req);
+void api_source_lost(struct mopay_http_request *req);
+void api_topups_create(struct mopay_http_request *req);
+void api_topup_get(struct mopay_http_request *req);
+void api_withdrawals_create(struct mopay_http_request *req);
+void api_withdrawal_get(struct mopay_http_request *req);
+void api_p2p_create(struct mopay_http_request *req);
+void api_test_clock_advance(struct mopay_http_request *req);
+
+/* common.c: for the consumer endpoints. The readers reply with the error themselves and
+ * return false; a missing resource or one the principal may not see is NULL (404). */
+void api_reply_oom(struct mopay_http_request *req);
+bool api_path_id(struct mopay_http_request *req, size_t n, enum mopay_id_kind kind, struct mopay_id *out);
+bool api_body_id(struct mopay_http_request *req, const struct mopay_str *s, enum mopay_id_kind kind,
+                 const char *pointer, struct mopay_id *out);
+/* A positive amount at "/amount" in the currency at "/currency". */
+bool api_amount_read(struct mopay_http_request *req, const struct mopay_str *amount, const struct mopay_str *currency,
+                     const struct mopay_currency **out_currency, int64_t *out_minor);
+/* Display text without control characters. */
+bool api_text_ok(struct mopay_http_request *req, const struct mopay_str *s, const char *pointer);
+bool api_limit_read(struct mopay_http_request *req, size_t *out);
+bool api_is_operator(struct mopay_http_request *req);
+/* On the sequencer thread: the customer, when the principal is the operator or this customer. */
+struct mopay_customer *api_customer_visible(struct mopay_api *api, const struct mopay_principal *p,
+                                            const struct mopay_id *id);
+struct mopay_customer *api_principal_customer(struct mopay_api *api, const struct mopay_principal *p);
+json_t *api_money_json(int64_t minor, const struct mopay_currency *c);
+json_t *api_time_json(int64_t ns);
+json_t *api_id_json(enum mopay_id_kind kind, const struct mopay_id *id);
+json_t *api_device_json(const struct mopay_device *d, bool with_secret);
+json_t *api_wallet_json(struct mopay_api *api, const struct mopay_wallet *wallet, int64_t now_ns);
+json_t *api_customer_json(struct mopay_api *api, const struct mopay_customer *c, int64_t now_ns);
+json_t *api_source_json(const struct mopay_funding_source *s);
+json_t *api_movement_json(const struct mopay_movement *m);
 
 /* admin_keys.c: a new key's secret and its hash */
 void admin_key_make(const struct mopay_keys *keys, char secret[MOPAY_ADMIN_KEY_SECRET_BYTES], uint8_t hash[32]);

@@ -191,6 +191,12 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
                           .transfers_max = (uint32_t)cfg->ledger_transfers_max,
                           .prefault = cfg->ledger_prefault},
         .check_invariants = cfg->check_invariants,
+        .tiers = {{cfg->tier0_balance_cap, cfg->tier0_daily_outflow},
+                  {cfg->tier1_balance_cap, cfg->tier1_daily_outflow},
+                  {cfg->tier2_balance_cap, cfg->tier2_daily_outflow}},
+        .session_ttl_s = cfg->session_ttl_s,
+        .topup_pending_ttl_s = cfg->topup_ttl_s,
+        .sim_callback_delay_s = cfg->sim_callback_delay_s,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)

@@ -24,6 +24,9 @@ struct option_spec {
     {name, env, OPTION_STRING, offsetof(struct mopay_config, field), \
      sizeof(((struct mopay_config *)0)->field), fallback, mask, help}
 
+#define LONG_OPTION(field, name, env, fallback, mask, help) \
+    {name, env, OPTION_LONG, offsetof(struct mopay_config, field), sizeof(long), fallback, mask, help}
+
 static const struct option_spec option_specs[] = {
     STRING_OPTION(db, "db", "MOPAY_DB", "sqlite:./data/mopay.db", MOPAY_CONFIG_STORE,
                   "database URL: sqlite:PATH or postgres://..."),
@@ -47,6 +50,24 @@ static const struct option_spec option_specs[] = {
      "back the ledger's memory for its limits at start (no page faults while serving)"},
     {"check-invariants", "MOPAY_CHECK_INVARIANTS", OPTION_BOOL, offsetof(struct mopay_config, check_invariants),
      sizeof(bool), "false", MOPAY_CONFIG_STORE, "verify the ledger's invariants after every batch (tests)"},
+    LONG_OPTION(tier0_balance_cap, "tier0-balance-cap", "MOPAY_TIER0_BALANCE_CAP", "1000", MOPAY_CONFIG_STORE,
+                "KYC tier 0 (phone only): balance cap, in the wallet currency's major units"),
+    LONG_OPTION(tier0_daily_outflow, "tier0-daily-outflow", "MOPAY_TIER0_DAILY_OUTFLOW", "500", MOPAY_CONFIG_STORE,
+                "KYC tier 0: money out per UTC day, major units"),
+    LONG_OPTION(tier1_balance_cap, "tier1-balance-cap", "MOPAY_TIER1_BALANCE_CAP", "20000", MOPAY_CONFIG_STORE,
+                "KYC tier 1 (ID checked): balance cap, major units"),
+    LONG_OPTION(tier1_daily_outflow, "tier1-daily-outflow", "MOPAY_TIER1_DAILY_OUTFLOW", "5000", MOPAY_CONFIG_STORE,
+                "KYC tier 1: money out per UTC day, major units"),
+    LONG_OPTION(tier2_balance_cap, "tier2-balance-cap", "MOPAY_TIER2_BALANCE_CAP", "500000", MOPAY_CONFIG_STORE,
+                "KYC tier 2 (full): balance cap, major units"),
+    LONG_OPTION(tier2_daily_outflow, "tier2-daily-outflow", "MOPAY_TIER2_DAILY_OUTFLOW", "100000",
+                MOPAY_CONFIG_STORE, "KYC tier 2: money out per UTC day, major units"),
+    LONG_OPTION(session_ttl_s, "session-ttl", "MOPAY_SESSION_TTL", "43200", MOPAY_CONFIG_STORE,
+                "seconds a customer session lasts"),
+    LONG_OPTION(topup_ttl_s, "topup-pending-ttl", "MOPAY_TOPUP_PENDING_TTL", "900", MOPAY_CONFIG_STORE,
+                "seconds a top-up or withdrawal waits for the network's answer before it is voided"),
+    LONG_OPTION(sim_callback_delay_s, "sim-callback-delay", "MOPAY_SIM_CALLBACK_DELAY", "30", MOPAY_CONFIG_STORE,
+                "seconds the built-in network simulator takes to answer a request that timed out"),
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool json_fail(struct mopay_json_error *e, enum mopay_err code, const char *fmt, ...)
@@ -151,4 +152,15 @@ bool mopay_json_depth_ok(const char *s, size_t len)
         }
     }
     return true;
+}
+
+char *mopay_json_dump(json_t *j, size_t *len)
+{
+    *len = json_dumpb(j, NULL, 0, JSON_COMPACT);
+    char *text = malloc(*len + 1);
+    if (text != NULL) {
+        json_dumpb(j, text, *len, JSON_COMPACT);
+        text[*len] = '\0';
+    }
+    return text;
 }

@@ -25,13 +25,7 @@ static struct command_box *box_of(struct mopay_http_command *cmd)
 
 char *mopay_http_json_text(json_t *j, size_t *len)
 {
-    *len = json_dumpb(j, NULL, 0, JSON_COMPACT);
-    char *text = malloc(*len + 1);
-    if (text != NULL) {
-        json_dumpb(j, text, *len, JSON_COMPACT);
-        text[*len] = '\0';
-    }
-    return text;
+    return mopay_json_dump(j, len);
 }
 
 static void command_set_reply(struct mopay_http_command *cmd, int status, json_t *body)
@@ -106,10 +100,28 @@ static enum mopay_err command_remember(struct mopay_http_command *cmd, struct mo
     return err;
 }
 
+/* A step: its error is the reply; its success leaves the reply to what follows. */
+static enum mopay_err command_step_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
+{
+    enum mopay_err result = cmd->apply(cmd, store, now_ns);
+    if (result != MOPAY_OK && !mopay_store_err_fatal(result))
+        command_set_problem(cmd, result, cmd->err_field, cmd->err_detail);
+    return result;
+}
+
+json_t *mopay_http_problem(struct mopay_http_command *cmd, enum mopay_err err, const char *field, const char *detail,
+                           int *status)
+{
+    *status = mopay_err_status(err);
+    return http_problem_new(err, field, detail, cmd->req->request_id);
+}
+
 static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mopay_store *store, int64_t now_ns)
 {
     struct mopay_http_command *cmd = (struct mopay_http_command *)seq_cmd;
     struct mopay_http_request *r = cmd->req;
+    if (cmd->then != NULL)
+        return command_step_apply(cmd, store, now_ns);
     bool idempotent = r->idem_key.ptr != NULL;
     if (idempotent) {
         struct mopay_idem_record rec;
@@ -159,6 +171,11 @@ void http_command_done_on_loop(h2o_multithread_message_t *msg)
     struct mopay_http_command *cmd = (struct mopay_http_command *)box->cmd;
     struct mopay_http_request *r = cmd->req;
     box->thread->pending_commands--;
+    if (cmd->then != NULL && cmd->reply_body == NULL) {
+        cmd->then(cmd);
+        http_request_unref(r);
+        return;
+    }
     if (cmd->reply_deferred) {
         cmd->reply_status = 200;
         cmd->reply_body = cmd->render_text(cmd, &cmd->reply_status, &cmd->reply_len);
@@ -208,8 +225,12 @@ void mopay_http_submit(struct mopay_http_request *r, struct mopay_http_command *
 {
     struct http_thread *t = r->thread;
     struct command_box *box = box_of(cmd);
-    MOPAY_ASSERT(cmd->req == r && r->h2o != NULL && !r->replied);
-    if (r->idem_key.ptr != NULL)
+    MOPAY_ASSERT(cmd->req == r && !r->replied);
+    if (r->h2o == NULL) { /* the client left during an earlier step: do nothing for no one */
+        mopay_http_reply_error(r, MOPAY_ERR_shutting_down, NULL, "the client closed the connection");
+        return;
+    }
+    if (r->idem_key.ptr != NULL && cmd->then == NULL)
         request_hash(r, box->request_hash);
     r->refs++;
     t->pending_commands++;

@@ -78,6 +78,7 @@ struct http_thread {
     int listen_fd;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t done_receiver;
+    h2o_multithread_receiver_t work_receiver;
     h2o_multithread_receiver_t control_receiver;
     h2o_multithread_message_t stop_message;
     bool draining;
@@ -96,8 +97,24 @@ struct http_thread {
     char log_ts[MOPAY_TIME_TEXT_BYTES];
 };
 
+/* work.c: the slow-work pool */
+struct http_work;
+struct http_workers {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    struct http_work *head, *tail;
+    size_t queued;
+    bool stopping;
+    int started;
+    pthread_t threads[MOPAY_HTTP_WORKERS];
+};
+bool http_workers_start(struct http_workers *w);
+void http_workers_stop(struct http_workers *w);
+void http_work_done_on_loop(h2o_multithread_message_t *msg);
+
 struct mopay_http_server {
     struct mopay_http_config config;
+    struct http_workers workers;
     struct compiled_route *routes;
     h2o_globalconf_t globalconf;
     SSL_CTX *ssl_ctx;

@@ -387,3 +387,65 @@ void http_dispatch(struct mopay_http_request *r)
 done:
     http_request_unref(r);
 }
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes `len` bytes into the arena; NULL on a malformed escape or a NUL byte. */
+static const char *query_decode(struct mopay_arena *arena, const char *s, size_t len, size_t *out_len)
+{
+    char *out = mopay_arena_alloc(arena, len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (len - i < 3 || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0)
+                return NULL;
+            c = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        }
+        if (c == '\0')
+            return NULL;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    *out_len = n;
+    return out;
+}
+
+const char *mopay_http_query(struct mopay_http_request *r, const char *name, size_t *len, bool *malformed)
+{
+    *malformed = false;
+    *len = 0;
+    h2o_req_t *req = r->h2o;
+    if (req == NULL || req->query_at == SIZE_MAX)
+        return NULL;
+    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t name_len = strlen(name);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pair_end = amp != NULL ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pair_end - p));
+        const char *key_end = eq != NULL ? eq : pair_end;
+        if ((size_t)(key_end - p) == name_len && memcmp(p, name, name_len) == 0) {
+            const char *v = eq != NULL ? eq + 1 : pair_end;
+            const char *value = query_decode(&r->arena, v, (size_t)(pair_end - v), len);
+            *malformed = value == NULL;
+            return value;
+        }
+        p = pair_end + 1;
+    }
+    return NULL;
+}

@@ -123,6 +123,16 @@ static void on_done_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_
     }
 }
 
+static void on_work_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&msg->link);
+        http_work_done_on_loop(msg);
+    }
+}
+
 static void on_control_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     struct http_thread *t = H2O_STRUCT_FROM_MEMBER(struct http_thread, control_receiver, receiver);
@@ -291,6 +301,7 @@ static bool thread_init(struct mopay_http_server *s, struct http_thread *t)
     t->accept_ctx.ssl_ctx = s->ssl_ctx;
     t->queue = h2o_multithread_create_queue(t->loop);
     h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_done_messages);
+    h2o_multithread_register_receiver(t->queue, &t->work_receiver, on_work_messages);
     h2o_multithread_register_receiver(t->queue, &t->control_receiver, on_control_messages);
     t->metrics = calloc(s->config.route_count + 1, sizeof(*t->metrics));
     t->log_buf = malloc(MOPAY_ACCESS_LOG_BUFFER_BYTES);
@@ -342,6 +353,10 @@ struct mopay_http_server *mopay_http_start(const struct mopay_http_config *confi
     }
     if (!server_bind(s, err, err_cap))
         goto fail;
+    if (!http_workers_start(&s->workers)) {
+        snprintf(err, err_cap, "cannot start the worker threads");
+        goto fail;
+    }
     server_configure_h2o(s);
     signal(SIGPIPE, SIG_IGN);
     pthread_barrier_init(&s->started, NULL, (unsigned)s->thread_count + 1);
@@ -380,6 +395,8 @@ void mopay_http_stop(struct mopay_http_server *server)
         h2o_multithread_send_message(&server->threads[i].control_receiver, &server->threads[i].stop_message);
     for (int i = 0; i < server->thread_count; i++)
         pthread_join(server->threads[i].tid, NULL);
+    /* The loops waited for their offloaded jobs, so the pool's queue is empty. */
+    http_workers_stop(&server->workers);
 }
 
 /* Connections a client still holds open after the drain (an idle keep-alive, say) still own
@@ -413,6 +430,7 @@ static bool connections_remain(struct mopay_http_server *server)
 static void thread_dispose(struct http_thread *t)
 {
     h2o_multithread_unregister_receiver(t->queue, &t->done_receiver);
+    h2o_multithread_unregister_receiver(t->queue, &t->work_receiver);
     h2o_multithread_unregister_receiver(t->queue, &t->control_receiver);
     h2o_multithread_destroy_queue(t->queue);
     h2o_context_dispose(&t->ctx);

@@ -10,6 +10,11 @@
 
 #include "mopay/store.h"
 
+/* A record's kind and id, an entry's owner and id: the longest, in bytes (store.h's contract).
+ * An entries page holds at most MOPAY_STORE_ENTRIES_PAGE_MAX entries. (Candidates for limits.h.) */
+#define MOPAY_STORE_KEY_BYTES_MAX 63
+#define MOPAY_STORE_ENTRIES_PAGE_MAX 1000
+
 /* Generated at build time from migrations/ (see embed_migrations.cmake). */
 extern const struct mopay_migration mopay_store_migrations_embedded[];
 extern const size_t mopay_store_migrations_embedded_count;
@@ -56,6 +61,11 @@ bool mopay_store_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_
 enum mopay_err mopay_store_check_meta(struct mopay_store *store, const char *key, const char *value);
 enum mopay_err mopay_store_check_admin_key(struct mopay_store *store, const struct mopay_admin_key *key);
 enum mopay_err mopay_store_check_idem(struct mopay_store *store, const struct mopay_idem_record *record);
+/* Records and entries: a kind, id or owner longer than MOPAY_STORE_KEY_BYTES_MAX is refused too. */
+enum mopay_err mopay_store_check_record(struct mopay_store *store, const char *kind, const char *id,
+                                        const char *json, size_t len, int64_t updated_at_ns);
+enum mopay_err mopay_store_check_entry(struct mopay_store *store, const char *owner, int64_t at_ns,
+                                       const char *id, const char *json, size_t len);
 
 /* Copies a column read back from the database into a fixed field; the write side guaranteed it
  * fits, so a longer value means the database was changed behind our back. */

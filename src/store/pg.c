@@ -32,6 +32,12 @@ enum pg_stmt {
     STMT_IDEM_PURGE,
     STMT_LEDGER_LOG_APPEND,
     STMT_LEDGER_LOG_LOAD,
+    STMT_RECORD_PUT,
+    STMT_RECORD_DELETE,
+    STMT_RECORDS_LOAD,
+    STMT_ENTRY_APPEND,
+    STMT_ENTRIES_FIRST,
+    STMT_ENTRIES_BEFORE,
     STMT_COUNT
 };
 
@@ -69,6 +75,28 @@ static const struct pg_statement pg_statements[STMT_COUNT] = {
     [STMT_IDEM_PURGE] = {"mopay_idem_purge", "DELETE FROM idempotency WHERE created_at_ns < $1", 1},
     [STMT_LEDGER_LOG_APPEND] = {"mopay_ledger_log_append", "INSERT INTO ledger_log (seq, data) VALUES ($1, $2)", 2},
     [STMT_LEDGER_LOG_LOAD] = {"mopay_ledger_log_load", "SELECT seq, data FROM ledger_log ORDER BY seq", 0},
+    [STMT_RECORD_PUT] = {"mopay_record_put",
+                         "INSERT INTO records (kind, id, data, updated_at_ns) VALUES ($1, $2, $3, $4) "
+                         "ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, "
+                         "updated_at_ns = excluded.updated_at_ns",
+                         4},
+    [STMT_RECORD_DELETE] = {"mopay_record_delete", "DELETE FROM records WHERE kind = $1 AND id = $2", 2},
+    /* Ids compare as bytes (COLLATE "C"), as SQLite's do, whatever the database's default
+     * collation: both backends then load records and page entries in the same order. */
+    [STMT_RECORDS_LOAD] = {"mopay_records_load",
+                           "SELECT id, data FROM records WHERE kind = $1 ORDER BY id COLLATE \"C\"", 1},
+    [STMT_ENTRY_APPEND] = {"mopay_entry_append",
+                           "INSERT INTO entries (owner, at_ns, id, data) VALUES ($1, $2, $3, $4)", 4},
+    /* Both fetch one row more than the page holds, to tell whether older entries remain. */
+    [STMT_ENTRIES_FIRST] = {"mopay_entries_first",
+                            "SELECT at_ns, id, data FROM entries WHERE owner = $1 "
+                            "ORDER BY at_ns DESC, id COLLATE \"C\" DESC LIMIT $2",
+                            2},
+    [STMT_ENTRIES_BEFORE] = {"mopay_entries_before",
+                             "SELECT at_ns, id, data FROM entries "
+                             "WHERE owner = $1 AND (at_ns, id COLLATE \"C\") < ($2, $3) "
+                             "ORDER BY at_ns DESC, id COLLATE \"C\" DESC LIMIT $4",
+                             4},
 };
 
 struct pg_store {
@@ -237,6 +265,37 @@ static int64_t pg_parse_int64(const char *text)
     long long value = strtoll(text, &end, 10);
     MOPAY_ASSERT(errno == 0 && end != text && *end == '\0');
     return (int64_t)value;
+}
+
+/* Runs a prepared statement in single-row mode, handing each row to `row` until it returns false,
+ * so a long result never sits in memory as one. Drains every result, even after stopping, to
+ * leave the connection usable. `values` as for pg_run, all text; results in `result_format`. */
+static enum mopay_err pg_stream(struct pg_store *s, enum pg_stmt which, const char *const *values, int result_format,
+                                bool (*row)(void *ctx, const PGresult *res), void *ctx)
+{
+    const struct pg_statement *stmt = &pg_statements[which];
+    const char *what = stmt->name + strlen("mopay_");
+    s->sqlstate[0] = '\0';
+    enum mopay_err result = pg_ready(s);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    if (!PQsendQueryPrepared(s->conn, stmt->name, stmt->params, values, NULL, NULL, result_format) ||
+        !PQsetSingleRowMode(s->conn)) {
+        return pg_fail(s, NULL, what);
+    }
+    bool stopped = false;
+    PGresult *res;
+    while ((res = PQgetResult(s->conn)) != NULL) {
+        ExecStatusType status = PQresultStatus(res);
+        if (status == PGRES_SINGLE_TUPLE && !stopped) {
+            stopped = !row(ctx, res);
+        } else if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && result == MOPAY_OK) {
+            result = pg_fail(s, res, what);
+        }
+        PQclear(res);
+    }
+    return result;
 }
 
 /* ---- Transactions ------------------------------------------------------------------------ */
@@ -563,33 +622,150 @@ static int64_t be64_read(const char *p)
     return (int64_t)v;
 }
 
-/* Streams the log in single-row mode, so a long log never sits in memory as one result. */
+struct ledger_log_load_ctx {
+    bool (*each)(void *ctx, int64_t seq, const void *data, size_t len);
+    void *ctx;
+};
+
+static bool ledger_log_load_row(void *ctx, const PGresult *res)
+{
+    struct ledger_log_load_ctx *load = ctx;
+    MOPAY_ASSERT(PQgetlength(res, 0, 0) == 8 && PQgetlength(res, 0, 1) > 0); /* check after reading */
+    return load->each(load->ctx, be64_read(PQgetvalue(res, 0, 0)), PQgetvalue(res, 0, 1),
+                      (size_t)PQgetlength(res, 0, 1));
+}
+
 static enum mopay_err pg_ledger_log_load(struct mopay_store *store,
                                          bool (*each)(void *ctx, int64_t seq, const void *data, size_t len),
                                          void *ctx)
 {
     struct pg_store *s = pg_of(store);
     MOPAY_ASSERT(each != NULL);
-    enum mopay_err result = pg_ready(s);
-    if (result != MOPAY_OK)
+    struct ledger_log_load_ctx load = {each, ctx};
+    return pg_stream(s, STMT_LEDGER_LOG_LOAD, NULL, 1, ledger_log_load_row, &load);
+}
+
+/* ---- Domain records ------------------------------------------------------------------------ */
+
+static enum mopay_err pg_record_put(struct mopay_store *store, const char *kind, const char *id, const char *json,
+                                    size_t len, int64_t updated_at_ns)
+{
+    struct pg_store *s = pg_of(store);
+    enum mopay_err result = mopay_store_check_record(store, kind, id, json, len, updated_at_ns);
+    if (result != MOPAY_OK) {
         return result;
-    const struct pg_statement *stmt = &pg_statements[STMT_LEDGER_LOG_LOAD];
-    if (!PQsendQueryPrepared(s->conn, stmt->name, 0, NULL, NULL, NULL, 1) || !PQsetSingleRowMode(s->conn))
-        return pg_fail(s, NULL, "ledger_log_load");
-    bool stopped = false;
-    PGresult *res;
-    while ((res = PQgetResult(s->conn)) != NULL) {
-        ExecStatusType status = PQresultStatus(res);
-        if (status == PGRES_SINGLE_TUPLE && !stopped) {
-            MOPAY_ASSERT(PQgetlength(res, 0, 0) == 8 && PQgetlength(res, 0, 1) > 0); /* check after reading */
-            stopped = !each(ctx, be64_read(PQgetvalue(res, 0, 0)), PQgetvalue(res, 0, 1),
-                            (size_t)PQgetlength(res, 0, 1));
-        } else if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && result == MOPAY_OK) {
-            result = pg_fail(s, res, "ledger_log_load");
-        }
-        PQclear(res); /* drain every result, even after stopping, to leave the connection usable */
     }
+    char updated[24];
+    snprintf(updated, sizeof updated, "%" PRId64, updated_at_ns);
+    /* The JSON goes in binary format, TEXT's bytes with an explicit length (see pg_idem_put). */
+    const char *values[4] = {kind, id, json, updated};
+    const int lengths[4] = {0, 0, (int)len, 0};
+    const int formats[4] = {0, 0, 1, 0};
+    PGresult *res = pg_run(s, STMT_RECORD_PUT, values, lengths, formats, &result);
+    PQclear(res);
     return result;
+}
+
+static enum mopay_err pg_record_delete(struct mopay_store *store, const char *kind, const char *id, bool *found)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(kind != NULL && id != NULL && found != NULL);
+    const char *values[2] = {kind, id};
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_RECORD_DELETE, values, NULL, NULL, &result);
+    if (res == NULL) {
+        return result;
+    }
+    int64_t changes = pg_parse_int64(PQcmdTuples(res));
+    PQclear(res);
+    MOPAY_ASSERT(changes == 0 || changes == 1); /* (kind, id) is the primary key */
+    *found = changes == 1;
+    return MOPAY_OK;
+}
+
+struct records_load_ctx {
+    bool (*each)(void *ctx, const char *id, const char *json, size_t len);
+    void *ctx;
+};
+
+static bool records_load_row(void *ctx, const PGresult *res)
+{
+    struct records_load_ctx *load = ctx;
+    int id_len = PQgetlength(res, 0, 0);
+    int len = PQgetlength(res, 0, 1);
+    /* check after reading: what record_put let through */
+    MOPAY_ASSERT(id_len > 0 && id_len <= MOPAY_STORE_KEY_BYTES_MAX && len > 0);
+    return load->each(load->ctx, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), (size_t)len);
+}
+
+/* Streamed: a kind may hold more records than should sit in memory twice. */
+static enum mopay_err pg_records_load(struct mopay_store *store, const char *kind,
+                                      bool (*each)(void *ctx, const char *id, const char *json, size_t len),
+                                      void *ctx)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(kind != NULL && each != NULL);
+    const char *values[1] = {kind};
+    struct records_load_ctx load = {each, ctx};
+    return pg_stream(s, STMT_RECORDS_LOAD, values, 0, records_load_row, &load);
+}
+
+/* ---- Entries ------------------------------------------------------------------------------- */
+
+static enum mopay_err pg_entry_append(struct mopay_store *store, const char *owner, int64_t at_ns, const char *id,
+                                      const char *json, size_t len)
+{
+    struct pg_store *s = pg_of(store);
+    enum mopay_err result = mopay_store_check_entry(store, owner, at_ns, id, json, len);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    char at[24];
+    snprintf(at, sizeof at, "%" PRId64, at_ns);
+    const char *values[4] = {owner, at, id, json};
+    const int lengths[4] = {0, 0, 0, (int)len};
+    const int formats[4] = {0, 0, 0, 1}; /* the JSON as TEXT's bytes with a length, like record_put */
+    /* An existing (owner, at_ns, id) is a unique violation: store_failed, as the contract says. */
+    PGresult *res = pg_run(s, STMT_ENTRY_APPEND, values, lengths, formats, &result);
+    PQclear(res);
+    return result;
+}
+
+static enum mopay_err pg_entries_page(struct mopay_store *store, const char *owner, int64_t before_at_ns,
+                                      const char *before_id, size_t limit,
+                                      bool (*each)(void *ctx, int64_t at_ns, const char *id, const char *json,
+                                                   size_t len),
+                                      void *ctx, bool *out_more)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(owner != NULL && each != NULL && out_more != NULL);
+    MOPAY_ASSERT(limit >= 1 && limit <= MOPAY_STORE_ENTRIES_PAGE_MAX);
+    char before_at[24], fetch[24];
+    snprintf(before_at, sizeof before_at, "%" PRId64, before_at_ns);
+    snprintf(fetch, sizeof fetch, "%zu", limit + 1);
+    const char *first[2] = {owner, fetch};
+    const char *before[4] = {owner, before_at, before_id, fetch};
+    enum mopay_err result;
+    PGresult *res = before_id != NULL ? pg_run(s, STMT_ENTRIES_BEFORE, before, NULL, NULL, &result)
+                                      : pg_run(s, STMT_ENTRIES_FIRST, first, NULL, NULL, &result);
+    if (res == NULL) {
+        return result;
+    }
+    int rows = PQntuples(res);
+    MOPAY_ASSERT(rows >= 0 && (size_t)rows <= limit + 1);
+    int row = 0;
+    bool stopped = false;
+    for (; row < rows && (size_t)row < limit && !stopped; row++) {
+        int64_t at_ns = pg_parse_int64(PQgetvalue(res, row, 0));
+        int id_len = PQgetlength(res, row, 1);
+        int len = PQgetlength(res, row, 2);
+        /* check after reading: what entry_append let through */
+        MOPAY_ASSERT(at_ns > 0 && id_len > 0 && id_len <= MOPAY_STORE_KEY_BYTES_MAX && len > 0);
+        stopped = !each(ctx, at_ns, PQgetvalue(res, row, 1), PQgetvalue(res, row, 2), (size_t)len);
+    }
+    *out_more = row < rows; /* a row left over is an older entry past the last one given */
+    PQclear(res);
+    return MOPAY_OK;
 }
 
 /* ---- Open and close ------------------------------------------------------------------------ */
@@ -646,6 +822,11 @@ static void pg_set_ops(struct pg_store *s)
     s->base.idem_purge = pg_idem_purge;
     s->base.ledger_log_append = pg_ledger_log_append;
     s->base.ledger_log_load = pg_ledger_log_load;
+    s->base.record_put = pg_record_put;
+    s->base.record_delete = pg_record_delete;
+    s->base.records_load = pg_records_load;
+    s->base.entry_append = pg_entry_append;
+    s->base.entries_page = pg_entries_page;
     s->base.close = pg_close;
 }
 

@@ -32,6 +32,12 @@ enum sqlite_stmt {
     STMT_IDEM_PURGE,
     STMT_LEDGER_LOG_APPEND,
     STMT_LEDGER_LOG_LOAD,
+    STMT_RECORD_PUT,
+    STMT_RECORD_DELETE,
+    STMT_RECORDS_LOAD,
+    STMT_ENTRY_APPEND,
+    STMT_ENTRIES_FIRST,
+    STMT_ENTRIES_BEFORE,
     STMT_COUNT
 };
 
@@ -55,6 +61,17 @@ static const char *const sqlite_sql[STMT_COUNT] = {
     [STMT_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at_ns < ?1",
     [STMT_LEDGER_LOG_APPEND] = "INSERT INTO ledger_log (seq, data) VALUES (?1, ?2)",
     [STMT_LEDGER_LOG_LOAD] = "SELECT seq, data FROM ledger_log ORDER BY seq",
+    [STMT_RECORD_PUT] = "INSERT INTO records (kind, id, data, updated_at_ns) VALUES (?1, ?2, ?3, ?4) "
+                        "ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, "
+                        "updated_at_ns = excluded.updated_at_ns",
+    [STMT_RECORD_DELETE] = "DELETE FROM records WHERE kind = ?1 AND id = ?2",
+    [STMT_RECORDS_LOAD] = "SELECT id, data FROM records WHERE kind = ?1 ORDER BY id",
+    [STMT_ENTRY_APPEND] = "INSERT INTO entries (owner, at_ns, id, data) VALUES (?1, ?2, ?3, ?4)",
+    /* Both fetch one row more than the page holds, to tell whether older entries remain. */
+    [STMT_ENTRIES_FIRST] = "SELECT at_ns, id, data FROM entries WHERE owner = ?1 "
+                           "ORDER BY at_ns DESC, id DESC LIMIT ?2",
+    [STMT_ENTRIES_BEFORE] = "SELECT at_ns, id, data FROM entries WHERE owner = ?1 AND (at_ns, id) < (?2, ?3) "
+                            "ORDER BY at_ns DESC, id DESC LIMIT ?4",
 };
 
 struct sqlite_store {
@@ -480,6 +497,174 @@ static enum mopay_err sqlite_ledger_log_load(struct mopay_store *store,
     return result;
 }
 
+/* ---- Domain records ------------------------------------------------------------------------ */
+
+static enum mopay_err sqlite_record_put(struct mopay_store *store, const char *kind, const char *id,
+                                        const char *json, size_t len, int64_t updated_at_ns)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    enum mopay_err result = mopay_store_check_record(store, kind, id, json, len, updated_at_ns);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    sqlite3_stmt *st = s->stmts[STMT_RECORD_PUT];
+    int rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 3, json, (int)len, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 4, updated_at_ns);
+    }
+    if (rc != SQLITE_OK) {
+        result = sqlite_fail(s, rc, "record_put");
+        stmt_done(st);
+        return result;
+    }
+    return stmt_run(s, st, "record_put");
+}
+
+static enum mopay_err sqlite_record_delete(struct mopay_store *store, const char *kind, const char *id, bool *found)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(kind != NULL && id != NULL && found != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_RECORD_DELETE];
+    int rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    }
+    if (rc != SQLITE_OK) {
+        enum mopay_err result = sqlite_fail(s, rc, "record_delete");
+        stmt_done(st);
+        return result;
+    }
+    enum mopay_err result = stmt_run(s, st, "record_delete");
+    if (result == MOPAY_OK) {
+        int changes = sqlite3_changes(s->db);
+        MOPAY_ASSERT(changes == 0 || changes == 1); /* (kind, id) is the primary key */
+        *found = changes == 1;
+    }
+    return result;
+}
+
+static enum mopay_err sqlite_records_load(struct mopay_store *store, const char *kind,
+                                          bool (*each)(void *ctx, const char *id, const char *json, size_t len),
+                                          void *ctx)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(kind != NULL && each != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_RECORDS_LOAD];
+    int rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        enum mopay_err result = sqlite_fail(s, rc, "records_load");
+        stmt_done(st);
+        return result;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        size_t id_len = (size_t)sqlite3_column_bytes(st, 0);
+        const char *json = (const char *)sqlite3_column_text(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        /* check after reading: what record_put let through */
+        MOPAY_ASSERT(id != NULL && id_len > 0 && id_len <= MOPAY_STORE_KEY_BYTES_MAX);
+        MOPAY_ASSERT(json != NULL && len > 0);
+        if (!each(ctx, id, json, len)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    enum mopay_err result = rc == SQLITE_DONE ? MOPAY_OK : sqlite_fail(s, rc, "records_load");
+    stmt_done(st);
+    return result;
+}
+
+/* ---- Entries ------------------------------------------------------------------------------- */
+
+static enum mopay_err sqlite_entry_append(struct mopay_store *store, const char *owner, int64_t at_ns,
+                                          const char *id, const char *json, size_t len)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    enum mopay_err result = mopay_store_check_entry(store, owner, at_ns, id, json, len);
+    if (result != MOPAY_OK) {
+        return result;
+    }
+    sqlite3_stmt *st = s->stmts[STMT_ENTRY_APPEND];
+    int rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, at_ns);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 4, json, (int)len, SQLITE_STATIC);
+    }
+    if (rc != SQLITE_OK) {
+        result = sqlite_fail(s, rc, "entry_append");
+        stmt_done(st);
+        return result;
+    }
+    /* An existing (owner, at_ns, id) is a constraint violation: store_failed, as the contract says. */
+    return stmt_run(s, st, "entry_append");
+}
+
+/* Binds the page query: the cursor only when there is one, and one row past the page. */
+static int entries_page_bind(sqlite3_stmt *st, const char *owner, int64_t before_at_ns, const char *before_id,
+                             size_t limit)
+{
+    int rc = sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+    int next = 2;
+    if (rc == SQLITE_OK && before_id != NULL) {
+        rc = sqlite3_bind_int64(st, next++, before_at_ns);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, next++, before_id, -1, SQLITE_STATIC);
+        }
+    }
+    return rc == SQLITE_OK ? sqlite3_bind_int64(st, next, (int64_t)limit + 1) : rc;
+}
+
+static enum mopay_err sqlite_entries_page(struct mopay_store *store, const char *owner, int64_t before_at_ns,
+                                          const char *before_id, size_t limit,
+                                          bool (*each)(void *ctx, int64_t at_ns, const char *id, const char *json,
+                                                       size_t len),
+                                          void *ctx, bool *out_more)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(owner != NULL && each != NULL && out_more != NULL);
+    MOPAY_ASSERT(limit >= 1 && limit <= MOPAY_STORE_ENTRIES_PAGE_MAX);
+    sqlite3_stmt *st = s->stmts[before_id != NULL ? STMT_ENTRIES_BEFORE : STMT_ENTRIES_FIRST];
+    int rc = entries_page_bind(st, owner, before_at_ns, before_id, limit);
+    if (rc != SQLITE_OK) {
+        enum mopay_err result = sqlite_fail(s, rc, "entries_page");
+        stmt_done(st);
+        return result;
+    }
+    size_t given = 0;
+    bool stopped = false;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && given < limit && !stopped) {
+        int64_t at_ns = sqlite3_column_int64(st, 0);
+        const char *id = (const char *)sqlite3_column_text(st, 1);
+        size_t id_len = (size_t)sqlite3_column_bytes(st, 1);
+        const char *json = (const char *)sqlite3_column_text(st, 2);
+        size_t len = (size_t)sqlite3_column_bytes(st, 2);
+        /* check after reading: what entry_append let through */
+        MOPAY_ASSERT(at_ns > 0 && id != NULL && id_len > 0 && id_len <= MOPAY_STORE_KEY_BYTES_MAX);
+        MOPAY_ASSERT(json != NULL && len > 0);
+        given++;
+        stopped = !each(ctx, at_ns, id, json, len);
+    }
+    /* A row left over is an older entry past the last one given. */
+    bool more = rc == SQLITE_ROW;
+    enum mopay_err result = rc == SQLITE_DONE || more ? MOPAY_OK : sqlite_fail(s, rc, "entries_page");
+    stmt_done(st);
+    if (result == MOPAY_OK) {
+        *out_more = more;
+    }
+    return result;
+}
+
 /* ---- Open and close ------------------------------------------------------------------------ */
 
 static void sqlite_close(struct mopay_store *store)
@@ -630,6 +815,11 @@ static void sqlite_set_ops(struct sqlite_store *s)
     s->base.idem_purge = sqlite_idem_purge;
     s->base.ledger_log_append = sqlite_ledger_log_append;
     s->base.ledger_log_load = sqlite_ledger_log_load;
+    s->base.record_put = sqlite_record_put;
+    s->base.record_delete = sqlite_record_delete;
+    s->base.records_load = sqlite_records_load;
+    s->base.entry_append = sqlite_entry_append;
+    s->base.entries_page = sqlite_entries_page;
     s->base.close = sqlite_close;
 }
 

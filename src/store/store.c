@@ -340,6 +340,45 @@ enum mopay_err mopay_store_check_idem(struct mopay_store *store, const struct mo
     return rc;
 }
 
+/* A record's kind or id, an entry's owner or id: a short key the domain made, so empty is a bug,
+ * while one too long or not text is refused like any other text PostgreSQL would refuse. */
+static enum mopay_err check_key(struct mopay_store *store, const char *what, const char *key)
+{
+    MOPAY_ASSERT(key != NULL && key[0] != '\0');
+    size_t len = strnlen(key, MOPAY_STORE_KEY_BYTES_MAX + 1);
+    if (len > MOPAY_STORE_KEY_BYTES_MAX) {
+        return mopay_store_error(MOPAY_ERR_store_failed, store->last_error, sizeof store->last_error,
+                                 "%s is longer than %d bytes", what, MOPAY_STORE_KEY_BYTES_MAX);
+    }
+    return check_text(store, what, key, len);
+}
+
+enum mopay_err mopay_store_check_record(struct mopay_store *store, const char *kind, const char *id,
+                                        const char *json, size_t len, int64_t updated_at_ns)
+{
+    MOPAY_ASSERT(store != NULL && json != NULL);
+    MOPAY_ASSERT(len > 0 && len <= INT32_MAX); /* JSON is never empty; the backends bind an int length */
+    MOPAY_ASSERT(updated_at_ns > 0);
+    enum mopay_err rc = check_key(store, "record kind", kind);
+    if (rc == MOPAY_OK) {
+        rc = check_key(store, "record id", id);
+    }
+    return rc != MOPAY_OK ? rc : check_text(store, "record JSON", json, len);
+}
+
+enum mopay_err mopay_store_check_entry(struct mopay_store *store, const char *owner, int64_t at_ns,
+                                       const char *id, const char *json, size_t len)
+{
+    MOPAY_ASSERT(store != NULL && json != NULL);
+    MOPAY_ASSERT(len > 0 && len <= INT32_MAX);
+    MOPAY_ASSERT(at_ns > 0);
+    enum mopay_err rc = check_key(store, "entry owner", owner);
+    if (rc == MOPAY_OK) {
+        rc = check_key(store, "entry id", id);
+    }
+    return rc != MOPAY_OK ? rc : check_text(store, "entry JSON", json, len);
+}
+
 void mopay_store_copy_text(char *dst, size_t dst_cap, const char *src, size_t src_len)
 {
     MOPAY_ASSERT(dst != NULL && src != NULL);

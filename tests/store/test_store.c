@@ -620,6 +620,449 @@ static void test_ledger_log(void **state)
     check_ok(store, store->commit(store));
 }
 
+/* ---- Domain records ------------------------------------------------------------------------ */
+
+/* store.h: a kind, id or owner holds at most 63 bytes; a page at most 1000 entries. */
+#define KEY_BYTES_MAX 63
+#define PAGE_MAX 1000
+
+/* A kind of this run's own, so reruns against the same PostgreSQL database see only their rows. */
+static void record_kind(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "t%s%s", suite.nonce, name);
+}
+
+struct record_list {
+    char ids[8][KEY_BYTES_MAX + 1];
+    char json[8][64];
+    size_t len[8];
+    size_t count;
+    size_t stop_after; /* 0: never stop early */
+};
+
+static bool collect_record(void *ctx, const char *id, const char *json, size_t len)
+{
+    struct record_list *list = ctx;
+    assert_true(list->count < 8);
+    assert_true(len < sizeof list->json[0]);
+    assert_int_equal(json[len], '\0'); /* NUL-terminated, as the contract says */
+    snprintf(list->ids[list->count], sizeof list->ids[0], "%s", id);
+    memcpy(list->json[list->count], json, len + 1);
+    list->len[list->count++] = len;
+    return list->stop_after == 0 || list->count < list->stop_after;
+}
+
+static void load_records(struct mopay_store *store, const char *kind, struct record_list *list)
+{
+    memset(list, 0, sizeof *list);
+    check_ok(store, store->records_load(store, kind, collect_record, list));
+}
+
+static void put_record(struct mopay_store *store, const char *kind, const char *id, const char *json)
+{
+    check_ok(store, store->record_put(store, kind, id, json, strlen(json), TIME_BASE_NS + 1));
+}
+
+static void test_records_put_load(void **state)
+{
+    struct mopay_store *store = *state;
+    char kind[32], other[32];
+    record_kind(kind, sizeof kind, "load");
+    record_kind(other, sizeof other, "loadother");
+    check_ok(store, store->begin(store));
+    put_record(store, kind, "cus_b", "{\"n\":2}");
+    put_record(store, kind, "cus_c", "{\"name\":\"caf\xc3\xa9\"}");
+    put_record(store, kind, "cus_a", "{\"n\":1}");
+    put_record(store, kind, "cus_B", "{\"n\":0}");
+    put_record(store, other, "cus_a", "{\"other\":true}");
+    check_ok(store, store->commit(store));
+
+    struct record_list list;
+    load_records(store, kind, &list);
+    assert_int_equal(list.count, 4); /* only this kind */
+    const char *ids[4] = {"cus_B", "cus_a", "cus_b", "cus_c"}; /* ascending, as bytes */
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(list.ids[i], ids[i]);
+    }
+    assert_string_equal(list.json[1], "{\"n\":1}");
+    assert_int_equal(list.len[3], strlen("{\"name\":\"caf\xc3\xa9\"}"));
+    assert_string_equal(list.json[3], "{\"name\":\"caf\xc3\xa9\"}");
+
+    memset(&list, 0, sizeof list);
+    list.stop_after = 2;
+    check_ok(store, store->records_load(store, kind, collect_record, &list));
+    assert_int_equal(list.count, 2);
+    record_kind(other, sizeof other, "empty");
+    load_records(store, other, &list);
+    assert_int_equal(list.count, 0);
+}
+
+static void test_record_put_replaces(void **state)
+{
+    struct mopay_store *store = *state;
+    char kind[32];
+    record_kind(kind, sizeof kind, "replace");
+    check_ok(store, store->begin(store));
+    put_record(store, kind, "wal_1", "{\"balance\":100,\"note\":\"a longer first version\"}");
+    check_ok(store, store->commit(store));
+    check_ok(store, store->begin(store));
+    check_ok(store, store->record_put(store, kind, "wal_1", "{\"balance\":5}", 13, TIME_BASE_NS + 2));
+    check_ok(store, store->commit(store));
+
+    struct record_list list;
+    load_records(store, kind, &list);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.ids[0], "wal_1");
+    assert_int_equal(list.len[0], 13);
+    assert_string_equal(list.json[0], "{\"balance\":5}");
+}
+
+static void test_record_delete(void **state)
+{
+    struct mopay_store *store = *state;
+    char kind[32];
+    record_kind(kind, sizeof kind, "delete");
+    check_ok(store, store->begin(store));
+    put_record(store, kind, "ses_1", "{}");
+    put_record(store, kind, "ses_2", "{}");
+    check_ok(store, store->commit(store));
+
+    bool found = false;
+    check_ok(store, store->begin(store));
+    check_ok(store, store->record_delete(store, kind, "ses_1", &found));
+    assert_true(found);
+    check_ok(store, store->record_delete(store, kind, "ses_1", &found));
+    assert_false(found); /* already gone */
+    found = true;
+    check_ok(store, store->record_delete(store, kind, "ses_none", &found));
+    assert_false(found);
+    check_ok(store, store->commit(store));
+
+    struct record_list list;
+    load_records(store, kind, &list);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.ids[0], "ses_2");
+}
+
+static void test_record_rollback_discards(void **state)
+{
+    struct mopay_store *store = *state;
+    char kind[32];
+    record_kind(kind, sizeof kind, "rollback");
+    check_ok(store, store->begin(store));
+    put_record(store, kind, "top_1", "{\"kept\":true}");
+    check_ok(store, store->commit(store));
+
+    check_ok(store, store->begin(store));
+    put_record(store, kind, "top_2", "{}");
+    check_ok(store, store->record_put(store, kind, "top_1", "{\"kept\":false}", 14, TIME_BASE_NS + 3));
+    struct record_list list;
+    load_records(store, kind, &list);
+    assert_int_equal(list.count, 2); /* visible inside */
+    check_ok(store, store->rollback(store));
+
+    load_records(store, kind, &list);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.ids[0], "top_1");
+    assert_string_equal(list.json[0], "{\"kept\":true}");
+}
+
+struct entry_list {
+    int64_t at_ns[16];
+    char ids[16][KEY_BYTES_MAX + 1];
+    char json[16][32];
+    size_t count;
+    size_t stop_after; /* 0: never stop early */
+};
+
+static bool collect_entry(void *ctx, int64_t at_ns, const char *id, const char *json, size_t len)
+{
+    struct entry_list *list = ctx;
+    assert_true(list->count < 16);
+    assert_true(len < sizeof list->json[0]);
+    list->at_ns[list->count] = at_ns;
+    snprintf(list->ids[list->count], sizeof list->ids[0], "%s", id);
+    memcpy(list->json[list->count], json, len);
+    list->json[list->count][len] = '\0';
+    list->count++;
+    return list->stop_after == 0 || list->count < list->stop_after;
+}
+
+/* One page into a fresh list; returns *out_more. */
+static bool page(struct mopay_store *store, const char *owner, int64_t before_at_ns, const char *before_id,
+                 size_t limit, struct entry_list *list)
+{
+    bool more = true;
+    memset(list, 0, sizeof *list);
+    check_ok(store, store->entries_page(store, owner, before_at_ns, before_id, limit, collect_entry, list, &more));
+    return more;
+}
+
+/* Refused before anything is sent, so the transaction stays usable: the good row commits alone. */
+static void test_record_bad_text_refused(void **state)
+{
+    struct mopay_store *store = *state;
+    char kind[32], long_kind[KEY_BYTES_MAX + 2], long_id[KEY_BYTES_MAX + 2], max_id[KEY_BYTES_MAX + 1];
+    record_kind(kind, sizeof kind, "bad");
+    memset(long_kind, 'k', KEY_BYTES_MAX + 1);
+    long_kind[KEY_BYTES_MAX + 1] = '\0';
+    memset(long_id, 'i', KEY_BYTES_MAX + 1);
+    long_id[KEY_BYTES_MAX + 1] = '\0';
+    memcpy(max_id, long_id, KEY_BYTES_MAX);
+    max_id[KEY_BYTES_MAX] = '\0';
+    const char with_nul[] = "{\"a\":\"\0\"}";
+
+    check_ok(store, store->begin(store));
+    assert_int_equal(store->record_put(store, kind, "x_1", with_nul, sizeof with_nul - 1, TIME_BASE_NS),
+                     MOPAY_ERR_store_failed);
+    assert_non_null(strstr(store->last_error, "UTF-8"));
+    const char *bad_byte = "{\"a\":\"\xff\"}";
+    assert_int_equal(store->record_put(store, kind, "x_2", bad_byte, strlen(bad_byte), TIME_BASE_NS),
+                     MOPAY_ERR_store_failed);
+    assert_int_equal(store->record_put(store, kind, "x_\xc0\xaf", "{}", 2, TIME_BASE_NS), MOPAY_ERR_store_failed);
+    assert_int_equal(store->record_put(store, "k\xed\xa0\x80", "x_3", "{}", 2, TIME_BASE_NS),
+                     MOPAY_ERR_store_failed);
+    assert_int_equal(store->record_put(store, kind, long_id, "{}", 2, TIME_BASE_NS), MOPAY_ERR_store_failed);
+    assert_non_null(strstr(store->last_error, "longer than 63 bytes"));
+    assert_int_equal(store->record_put(store, long_kind, "x_4", "{}", 2, TIME_BASE_NS), MOPAY_ERR_store_failed);
+    assert_int_equal(store->entry_append(store, kind, TIME_BASE_NS, "e_1", with_nul, sizeof with_nul - 1),
+                     MOPAY_ERR_store_failed);
+    assert_int_equal(store->entry_append(store, kind, TIME_BASE_NS, "e_\xff", "{}", 2), MOPAY_ERR_store_failed);
+    assert_int_equal(store->entry_append(store, long_id, TIME_BASE_NS, "e_2", "{}", 2), MOPAY_ERR_store_failed);
+    put_record(store, kind, max_id, "{}"); /* 63 bytes is still fine */
+    check_ok(store, store->commit(store));
+
+    struct record_list list;
+    load_records(store, kind, &list);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.ids[0], max_id);
+    struct entry_list entries;
+    assert_false(page(store, kind, 0, NULL, 10, &entries));
+    assert_int_equal(entries.count, 0);
+}
+
+/* ---- Entries ------------------------------------------------------------------------------- */
+
+static void append_entry(struct mopay_store *store, const char *owner, int64_t at_ns, const char *id)
+{
+    char json[32];
+    snprintf(json, sizeof json, "{\"id\":\"%s\"}", id);
+    check_ok(store, store->entry_append(store, owner, at_ns, id, json, strlen(json)));
+}
+
+static void entry_owner(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "wal_%s_%s", suite.nonce, name);
+}
+
+/* Seven entries, three sharing one time and two another, appended out of order. */
+static const struct {
+    int64_t at;
+    const char *id;
+} paging_entries[7] = {
+    {5, "e5"}, {1, "e1"}, {2, "e3"}, {5, "e7"}, {3, "e4"}, {2, "e2"}, {5, "e6"},
+};
+static const char *const paging_newest_first[7] = {"e7", "e6", "e5", "e4", "e3", "e2", "e1"};
+
+static void test_entries_paging(void **state)
+{
+    struct mopay_store *store = *state;
+    char owner[64];
+    entry_owner(owner, sizeof owner, "paging");
+    check_ok(store, store->begin(store));
+    for (size_t i = 0; i < 7; i++) {
+        append_entry(store, owner, TIME_BASE_NS + paging_entries[i].at, paging_entries[i].id);
+    }
+    check_ok(store, store->commit(store));
+
+    for (size_t limit = 1; limit <= 4; limit++) {
+        size_t seen = 0, pages = 0;
+        struct entry_list list = {.count = 0};
+        bool more = page(store, owner, 0, NULL, limit, &list);
+        for (;;) {
+            pages++;
+            assert_int_equal(list.count, seen + limit <= 7 ? limit : 7 - seen);
+            for (size_t i = 0; i < list.count; i++, seen++) {
+                assert_string_equal(list.ids[i], paging_newest_first[seen]);
+                char want[32];
+                snprintf(want, sizeof want, "{\"id\":\"%s\"}", list.ids[i]);
+                assert_string_equal(list.json[i], want);
+            }
+            assert_int_equal(more, seen < 7);
+            if (!more) {
+                break;
+            }
+            char cursor[KEY_BYTES_MAX + 1];
+            int64_t cursor_at = list.at_ns[list.count - 1];
+            memcpy(cursor, list.ids[list.count - 1], sizeof cursor);
+            more = page(store, owner, cursor_at, cursor, limit, &list);
+        }
+        assert_int_equal(seen, 7);
+        assert_int_equal(pages, (7 + limit - 1) / limit);
+    }
+}
+
+/* *out_more is exact: false when the page ends on the oldest entry, however it is reached. */
+static void test_entries_more_at_boundary(void **state)
+{
+    struct mopay_store *store = *state;
+    char owner[64];
+    entry_owner(owner, sizeof owner, "boundary");
+    check_ok(store, store->begin(store));
+    for (int i = 1; i <= 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "b%d", i);
+        append_entry(store, owner, TIME_BASE_NS + i, id);
+    }
+    check_ok(store, store->commit(store));
+
+    struct entry_list list = {.count = 0};
+    assert_false(page(store, owner, 0, NULL, 4, &list)); /* exactly all of them */
+    assert_int_equal(list.count, 4);
+    assert_true(page(store, owner, 0, NULL, 3, &list));
+    assert_int_equal(list.count, 3);
+    assert_false(page(store, owner, 0, NULL, PAGE_MAX, &list));
+    assert_int_equal(list.count, 4);
+    assert_false(page(store, owner, TIME_BASE_NS + 2, "b2", 1, &list)); /* the oldest, alone */
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.ids[0], "b1");
+    assert_true(page(store, owner, TIME_BASE_NS + 3, "b3", 1, &list));
+    assert_false(page(store, owner, TIME_BASE_NS + 1, "b1", 1, &list)); /* past the oldest */
+    assert_int_equal(list.count, 0);
+    assert_false(page(store, owner, TIME_BASE_NS + 2, "b3", 5, &list)); /* same time, greater id */
+    assert_int_equal(list.count, 2);
+    assert_string_equal(list.ids[0], "b2");
+
+    /* Stopping early: more is about what follows the last one given. */
+    bool more = false;
+    struct entry_list first = {.stop_after = 2};
+    check_ok(store, store->entries_page(store, owner, 0, NULL, 4, collect_entry, &first, &more));
+    assert_int_equal(first.count, 2);
+    assert_true(more);
+    struct entry_list last = {.stop_after = 2};
+    check_ok(store, store->entries_page(store, owner, TIME_BASE_NS + 3, "b3", 4, collect_entry, &last, &more));
+    assert_int_equal(last.count, 2);
+    assert_false(more);
+}
+
+static void test_entry_duplicate_refused(void **state)
+{
+    struct mopay_store *store = *state;
+    char owner[64];
+    entry_owner(owner, sizeof owner, "duplicate");
+    check_ok(store, store->begin(store));
+    append_entry(store, owner, TIME_BASE_NS + 1, "d1");
+    check_ok(store, store->commit(store));
+
+    check_ok(store, store->begin(store));
+    assert_int_equal(store->entry_append(store, owner, TIME_BASE_NS + 1, "d1", "{\"x\":1}", 7),
+                     MOPAY_ERR_store_failed);
+    check_ok(store, store->rollback(store));
+    check_ok(store, store->begin(store));
+    append_entry(store, owner, TIME_BASE_NS + 2, "d1"); /* another time: another entry */
+    append_entry(store, owner, TIME_BASE_NS + 1, "d2");
+    check_ok(store, store->commit(store));
+
+    struct entry_list list = {.count = 0};
+    assert_false(page(store, owner, 0, NULL, 10, &list));
+    assert_int_equal(list.count, 3);
+    assert_string_equal(list.json[2], "{\"id\":\"d1\"}"); /* the first one, unchanged */
+}
+
+static void test_entries_other_owner_unseen(void **state)
+{
+    struct mopay_store *store = *state;
+    char mine[64], theirs[64], none[64];
+    entry_owner(mine, sizeof mine, "mine");
+    entry_owner(theirs, sizeof theirs, "theirs");
+    entry_owner(none, sizeof none, "none");
+    check_ok(store, store->begin(store));
+    for (int i = 1; i <= 6; i++) {
+        append_entry(store, i % 2 == 0 ? mine : theirs, TIME_BASE_NS + i, i % 2 == 0 ? "m" : "t");
+    }
+    check_ok(store, store->commit(store));
+
+    struct entry_list list = {.count = 0};
+    assert_false(page(store, mine, 0, NULL, 10, &list));
+    assert_int_equal(list.count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(list.ids[i], "m");
+        assert_int_equal(list.at_ns[i], TIME_BASE_NS + 6 - 2 * (int64_t)i);
+    }
+    assert_false(page(store, mine, TIME_BASE_NS + 4, "m", 1, &list)); /* next one is theirs: not counted */
+    assert_int_equal(list.count, 1);
+    assert_false(page(store, none, 0, NULL, 10, &list));
+    assert_int_equal(list.count, 0);
+}
+
+/* ---- Large JSON ---------------------------------------------------------------------------- */
+
+#define LARGE_JSON_BYTES (100 * 1024)
+
+struct large_seen {
+    const char *want;
+    size_t count;
+};
+
+static bool match_large_record(void *ctx, const char *id, const char *json, size_t len)
+{
+    struct large_seen *seen = ctx;
+    (void)id;
+    assert_int_equal(len, LARGE_JSON_BYTES);
+    assert_memory_equal(json, seen->want, LARGE_JSON_BYTES);
+    assert_int_equal(json[len], '\0');
+    seen->count++;
+    return true;
+}
+
+static bool match_large_entry(void *ctx, int64_t at_ns, const char *id, const char *json, size_t len)
+{
+    (void)at_ns;
+    return match_large_record(ctx, id, json, len);
+}
+
+/* {"blob":"..."} of exactly LARGE_JSON_BYTES bytes, with multi-byte characters in it. */
+static char *make_large_json(void)
+{
+    char *json = malloc(LARGE_JSON_BYTES + 1);
+    assert_non_null(json);
+    size_t len = strlen("{\"blob\":\"");
+    memcpy(json, "{\"blob\":\"", len);
+    while (len < LARGE_JSON_BYTES - 2) {
+        if (len % 7 == 0 && len + 3 <= LARGE_JSON_BYTES - 2) {
+            memcpy(json + len, "\xe2\x82\xac", 3); /* U+20AC */
+            len += 3;
+        } else {
+            json[len] = (char)('a' + len % 26);
+            len++;
+        }
+    }
+    memcpy(json + len, "\"}", 3);
+    assert_int_equal(strlen(json), LARGE_JSON_BYTES);
+    return json;
+}
+
+static void test_large_json_roundtrip(void **state)
+{
+    struct mopay_store *store = *state;
+    char kind[32], owner[64];
+    record_kind(kind, sizeof kind, "large");
+    entry_owner(owner, sizeof owner, "large");
+    char *json = make_large_json();
+    check_ok(store, store->begin(store));
+    check_ok(store, store->record_put(store, kind, "big_1", json, LARGE_JSON_BYTES, TIME_BASE_NS));
+    check_ok(store, store->entry_append(store, owner, TIME_BASE_NS, "big_1", json, LARGE_JSON_BYTES));
+    check_ok(store, store->commit(store));
+
+    struct large_seen seen = {.want = json};
+    check_ok(store, store->records_load(store, kind, match_large_record, &seen));
+    bool more = true;
+    check_ok(store, store->entries_page(store, owner, 0, NULL, 1, match_large_entry, &seen, &more));
+    assert_false(more);
+    assert_int_equal(seen.count, 2);
+    free(json);
+}
+
 /* ---- Transactions ------------------------------------------------------------------------ */
 
 static void test_rollback_discards(void **state)
@@ -847,6 +1290,16 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_invalid_text_refused, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_idem_purge, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_log, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_records_put_load, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_record_put_replaces, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_record_delete, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_record_rollback_discards, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_record_bad_text_refused, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_entries_paging, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_entries_more_at_boundary, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_entry_duplicate_refused, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_entries_other_owner_unseen, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_large_json_roundtrip, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_discards, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_commit_persists_across_reopen, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_two_stores_share_committed_rows, store_setup, store_teardown),

@@ -1,0 +1,277 @@
+#ifndef MOPAY_WALLET_H
+#define MOPAY_WALLET_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mopay/connector.h"
+#include "mopay/err.h"
+#include "mopay/id.h"
+#include "mopay/keys.h"
+#include "mopay/ledger_service.h"
+#include "mopay/money.h"
+#include "mopay/store.h"
+#include "mopay/validate.h"
+
+/* The consumer half of the wallet: customers, their devices and sessions, KYC tiers and their
+ * limits, wallets (one ledger account each), funding sources, top-ups, withdrawals and
+ * person-to-person transfers.
+ *
+ * The state lives in memory and changes only on the sequencer thread, inside the batch's
+ * transaction: every operation below checks everything first and then changes memory, the
+ * ledger (through the ledger service, so the event is logged) and the store's records together,
+ * or returns an operating error having changed nothing. The domain never reads the clock (the
+ * sequencer hands it `now_ns`) and does no network I/O (the connector answers at once or later
+ * through mopay_wallet_tick). The store's records are the durable image of this state, loaded by
+ * mopay_wallet_load at start after the ledger has been recovered.
+ *
+ * The one exception to "sequencer thread only" is mopay_wallet_session_find, which event-loop
+ * threads call to authenticate requests; the session table has its own read-write lock. */
+
+#define MOPAY_WALLET_TIERS 3
+#define MOPAY_NAME_BYTES_MAX 64          /* display names, device names, card holders */
+#define MOPAY_DEVICES_PER_CUSTOMER_MAX 5 /* live devices */
+#define MOPAY_WALLETS_PER_CUSTOMER_MAX 16
+#define MOPAY_SOURCES_PER_CUSTOMER_MAX 16
+#define MOPAY_NOTE_BYTES_MAX 140
+#define MOPAY_PIN_HASH_BYTES 128         /* crypto_pwhash_STRBYTES */
+#define MOPAY_PIN_FAILURES_MAX 5         /* wrong PINs in a row before the lock */
+#define MOPAY_PIN_LOCK_S (15 * 60)
+#define MOPAY_SESSION_SKEW_S (5 * 60)    /* a signed timestamp within this of the server's clock */
+#define MOPAY_DEVICE_SECRET_BYTES 32     /* offline payment-code secret */
+#define MOPAY_SESSION_TOKEN_BYTES 68     /* "st_" + 64 hex + NUL */
+
+/* Ledger transfer codes: what a wallet movement was. */
+enum mopay_wallet_code {
+    MOPAY_WALLET_CODE_TOPUP = 1,
+    MOPAY_WALLET_CODE_WITHDRAWAL = 2,
+    MOPAY_WALLET_CODE_P2P = 3,
+};
+
+struct mopay_wallet_tier_limits {
+    int64_t balance_cap_major;   /* in the wallet's currency's major units */
+    int64_t daily_outflow_major;
+};
+
+struct mopay_wallet_options {
+    struct mopay_wallet_tier_limits tiers[MOPAY_WALLET_TIERS];
+    int64_t session_ttl_s;
+    int64_t topup_pending_ttl_s; /* a top-up the network has not answered is voided after this */
+    const struct mopay_keys *keys;
+    struct mopay_ledger_service *ledger;
+    struct mopay_connector *connector;
+};
+
+struct mopay_customer;
+struct mopay_wallet;
+
+struct mopay_device {
+    struct mopay_id id;
+    struct mopay_customer *customer;
+    char name[MOPAY_NAME_BYTES_MAX + 1];
+    uint8_t public_key[32];                       /* Ed25519 */
+    uint8_t code_secret[MOPAY_DEVICE_SECRET_BYTES]; /* sealed in its record */
+    int64_t created_at_ns;
+    int64_t revoked_at_ns; /* 0: live */
+    int64_t last_signed_ns; /* newest signed session timestamp: older or equal ones are replays */
+    atomic_bool revoked;    /* read by event-loop threads when they authenticate a session */
+};
+
+struct mopay_customer {
+    struct mopay_id id;
+    char phone[MOPAY_PHONE_BYTES];
+    char name[MOPAY_NAME_BYTES_MAX + 1];
+    char country[3];
+    char pin_hash[MOPAY_PIN_HASH_BYTES];
+    int kyc_tier;
+    char kyc_document_type[24];
+    char kyc_document_last4[5];
+    char kyc_document_sealed[112]; /* base64 of the number sealed under the secret seal */
+    bool frozen;
+    int failed_pins;
+    int64_t locked_until_ns;
+    int64_t created_at_ns;
+    struct mopay_device *devices[MOPAY_DEVICES_PER_CUSTOMER_MAX * 4]; /* live and revoked */
+    size_t device_count;
+    struct mopay_wallet *wallets[MOPAY_WALLETS_PER_CUSTOMER_MAX];
+    size_t wallet_count;
+    struct mopay_funding_source *sources[MOPAY_SOURCES_PER_CUSTOMER_MAX];
+    size_t source_count;
+};
+
+struct mopay_wallet {
+    struct mopay_id id; /* also its ledger account's id */
+    struct mopay_customer *customer;
+    const struct mopay_currency *currency;
+    int64_t created_at_ns;
+    int64_t outflow_day;       /* UTC days since 1970 that outflow_minor counts */
+    int64_t outflow_minor;     /* paid out that day (reservations included) */
+};
+
+enum mopay_source_type { MOPAY_SOURCE_CARD, MOPAY_SOURCE_BANK_ACCOUNT };
+
+struct mopay_funding_source {
+    struct mopay_id id;
+    struct mopay_customer *customer;
+    enum mopay_source_type type;
+    enum mopay_card_brand brand;  /* cards */
+    int exp_month, exp_year;      /* cards */
+    char bank_code[12];           /* bank accounts */
+    bool iban;                    /* bank accounts: the number is an IBAN */
+    char last4[5];
+    char holder[MOPAY_NAME_BYTES_MAX + 1];
+    bool primary, backup, lost;
+    uint8_t sealed_number[64];    /* the card or account number under the card seal */
+    size_t sealed_len;
+    int64_t created_at_ns;
+};
+
+enum mopay_movement_kind { MOPAY_MOVEMENT_TOPUP, MOPAY_MOVEMENT_WITHDRAWAL };
+enum mopay_movement_status {
+    MOPAY_MOVEMENT_PENDING,
+    MOPAY_MOVEMENT_SUCCEEDED,
+    MOPAY_MOVEMENT_DECLINED,
+    MOPAY_MOVEMENT_EXPIRED,
+};
+const char *mopay_movement_status_name(enum mopay_movement_status status);
+
+/* A top-up or a withdrawal: a pending ledger transfer (its id is the movement's), posted when
+ * the connector approves, voided when it declines, times out, or the answer never comes. */
+struct mopay_movement {
+    struct mopay_id id;
+    enum mopay_movement_kind kind;
+    struct mopay_wallet *wallet;
+    struct mopay_funding_source *source;
+    int64_t amount_minor;
+    enum mopay_movement_status status;
+    char decline_code[32];
+    char network_reference[40];
+    int64_t created_at_ns, resolved_at_ns, expires_at_ns;
+    struct mopay_movement *next_pending; /* the list of unresolved movements */
+};
+
+struct mopay_session {
+    uint8_t hash[32]; /* keyed BLAKE2b of the token */
+    struct mopay_customer *customer;
+    struct mopay_device *device;
+    int64_t created_at_ns, expires_at_ns;
+    struct mopay_session *next; /* creation order = expiry order */
+};
+
+struct mopay_wallet_state;
+
+struct mopay_wallet_state *mopay_wallet_new(const struct mopay_wallet_options *options);
+void mopay_wallet_free(struct mopay_wallet_state *w);
+/* Loads every record from the store (after the ledger's recovery). */
+enum mopay_err mopay_wallet_load(struct mopay_wallet_state *w, struct mopay_store *store, char *err,
+                                 size_t err_cap);
+const struct mopay_wallet_options *mopay_wallet_options(const struct mopay_wallet_state *w);
+
+/* --- customers, devices, sessions --- */
+struct mopay_signup {
+    char phone[MOPAY_PHONE_BYTES];
+    const char *name, *country;
+    char pin_hash[MOPAY_PIN_HASH_BYTES]; /* crypto_pwhash_str of the PIN, made off the sequencer */
+    uint8_t public_key[32];
+    const char *device_name;
+    uint8_t code_secret[MOPAY_DEVICE_SECRET_BYTES];
+};
+/* phone_taken when the phone is registered. */
+enum mopay_err mopay_wallet_signup(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                   const struct mopay_signup *s, struct mopay_customer **out_customer,
+                                   struct mopay_device **out_device);
+struct mopay_customer *mopay_wallet_customer(struct mopay_wallet_state *w, const struct mopay_id *id);
+struct mopay_customer *mopay_wallet_customer_by_phone(struct mopay_wallet_state *w, const char *phone);
+struct mopay_device *mopay_wallet_device(struct mopay_wallet_state *w, const struct mopay_id *id);
+enum mopay_err mopay_wallet_kyc_set(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                    struct mopay_customer *c, int tier, const char *document_type,
+                                    const char *document_number);
+enum mopay_err mopay_wallet_freeze(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                   struct mopay_customer *c, bool frozen);
+/* devices_max when the customer has the most live devices. */
+enum mopay_err mopay_wallet_device_add(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                       struct mopay_customer *c, const uint8_t public_key[32], const char *name,
+                                       const uint8_t code_secret[MOPAY_DEVICE_SECRET_BYTES],
+                                       struct mopay_device **out);
+/* The lost-phone button: its sessions stop authenticating at once. */
+enum mopay_err mopay_wallet_device_revoke(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                          struct mopay_device *d);
+
+/* The checks before a session's PIN is verified: customer_locked, device_revoked, or
+ * signature_invalid for a device that is not this customer's. */
+enum mopay_err mopay_wallet_session_precheck(const struct mopay_customer *c, const struct mopay_device *d,
+                                             int64_t now_ns);
+/* After the PIN was verified (pin_ok) or not. A wrong PIN is counted (and may lock the customer)
+ * and the signature is used up either way: the call returns MOPAY_OK with *out_refusal set to
+ * pin_incorrect or customer_locked, and the change stands. Errors that change nothing:
+ * signature_replayed, device_revoked, customer_locked. On success a session for token_hash. */
+enum mopay_err mopay_wallet_session_open(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                         struct mopay_device *d, int64_t signed_ns, bool pin_ok,
+                                         const uint8_t token_hash[32], enum mopay_err *out_refusal,
+                                         struct mopay_session **out);
+/* Any thread: the live session for this token hash; false when unknown, expired or its device
+ * was revoked. */
+bool mopay_wallet_session_find(struct mopay_wallet_state *w, const uint8_t token_hash[32], int64_t now_ns,
+                               struct mopay_id *out_customer);
+
+/* --- wallets --- */
+struct mopay_wallet *mopay_wallet_get(struct mopay_wallet_state *w, const struct mopay_id *id);
+struct mopay_wallet *mopay_wallet_of(const struct mopay_customer *c, const struct mopay_currency *currency);
+/* wallet_exists when the customer has one in this currency. */
+enum mopay_err mopay_wallet_open(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                 struct mopay_customer *c, const struct mopay_currency *currency,
+                                 struct mopay_wallet **out);
+struct mopay_wallet_balance {
+    int64_t balance_minor;   /* posted credits - posted debits */
+    int64_t available_minor; /* balance - pending debits (reserved withdrawals) */
+    int64_t incoming_minor;  /* pending credits (unanswered top-ups) */
+    int64_t balance_cap_minor, daily_outflow_minor, used_today_minor;
+};
+void mopay_wallet_balance(struct mopay_wallet_state *w, const struct mopay_wallet *wallet, int64_t now_ns,
+                          struct mopay_wallet_balance *out);
+
+/* --- funding sources --- */
+struct mopay_source_input {
+    enum mopay_source_type type;
+    char number[36];  /* card digits, IBAN, or account number: checked by the caller */
+    enum mopay_card_brand brand;
+    int exp_month, exp_year;
+    char bank_code[12];
+    bool iban;
+    const char *holder;
+    bool backup;
+};
+enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                       struct mopay_customer *c, const struct mopay_source_input *in,
+                                       struct mopay_funding_source **out);
+struct mopay_funding_source *mopay_wallet_source(struct mopay_wallet_state *w, const struct mopay_id *id);
+/* Marks it lost; when it was the primary, the backup becomes the primary at once. */
+enum mopay_err mopay_wallet_source_lost(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                        struct mopay_funding_source *s);
+
+/* --- money --- */
+/* A top-up or withdrawal: reserve, ask the connector, and post or void when it answers now. */
+enum mopay_err mopay_wallet_movement_start(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                           enum mopay_movement_kind kind, struct mopay_wallet *wallet,
+                                           struct mopay_funding_source *source, int64_t amount_minor,
+                                           struct mopay_movement **out);
+struct mopay_movement *mopay_wallet_movement(struct mopay_wallet_state *w, const struct mopay_id *id);
+
+struct mopay_p2p {
+    struct mopay_id id; /* trf_: also the ledger transfer's id */
+    struct mopay_wallet *from, *to;
+    int64_t amount_minor;
+    const char *note;
+};
+/* Person to person. The receiver's wallet in the currency is opened when missing. */
+enum mopay_err mopay_wallet_p2p(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                struct mopay_customer *from, struct mopay_customer *to,
+                                const struct mopay_currency *currency, int64_t amount_minor, const char *note,
+                                struct mopay_p2p *out);
+
+/* The sequencer tick: late connector answers, and movements nobody answered voided. */
+enum mopay_err mopay_wallet_tick(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns);
+
+#endif

@@ -1,0 +1,111 @@
+/* POST /v1/transfers: person to person, to a phone number or a wallet id, in the sender's wallet's
+ * currency, with a note; the receiver's history shows the sender's display name. */
+#include <string.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+
+struct p2p_cmd {
+    struct mopay_http_command base;
+    struct mopay_str phone_text, wallet_text, amount_text, currency_text, note;
+    char phone[MOPAY_PHONE_BYTES];
+    struct mopay_id to_wallet;
+    bool by_phone;
+    const struct mopay_currency *currency;
+    int64_t amount_minor;
+    struct mopay_p2p result;
+    struct mopay_customer *from, *to;
+};
+
+/* The receiving customer; when named by wallet, that wallet must be in the transfer's currency. */
+static enum mopay_err p2p_recipient(struct mopay_api *api, struct p2p_cmd *p)
+{
+    if (p->by_phone) {
+        p->to = mopay_wallet_customer_by_phone(api->wallet, p->phone);
+        return p->to != NULL ? MOPAY_OK : MOPAY_ERR_recipient_not_found;
+    }
+    struct mopay_wallet *w = mopay_wallet_get(api->wallet, &p->to_wallet);
+    if (w == NULL)
+        return MOPAY_ERR_recipient_not_found;
+    if (w->currency != p->currency)
+        return MOPAY_ERR_currency_mismatch;
+    p->to = w->customer;
+    return MOPAY_OK;
+}
+
+static enum mopay_err p2p_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
+{
+    struct p2p_cmd *p = (struct p2p_cmd *)cmd;
+    struct mopay_api *api = cmd->app;
+    p->from = api_principal_customer(api, mopay_http_principal(cmd->req));
+    MOPAY_ASSERT(p->from != NULL); /* its session authenticated this request */
+    enum mopay_err err = p2p_recipient(api, p);
+    if (err != MOPAY_OK) {
+        cmd->err_field = p->by_phone ? "/to/phone" : "/to/wallet_id";
+        return err;
+    }
+    return mopay_wallet_p2p(api->wallet, store, now_ns, p->from, p->to, p->currency, p->amount_minor,
+                            p->note.ptr != NULL ? p->note.ptr : "", &p->result);
+}
+
+static json_t *p2p_render(struct mopay_http_command *cmd, int *status)
+{
+    struct p2p_cmd *p = (struct p2p_cmd *)cmd;
+    *status = 201;
+    return json_pack("{s:o, s:s, s:o, s:o, s:{s:o, s:s}, s:o, s:s, s:s, s:o}", "id",
+                     api_id_json(MOPAY_ID_TRANSFER, &p->result.id), "status", "succeeded", "from_wallet_id",
+                     api_id_json(MOPAY_ID_WALLET, &p->result.from->id), "to_wallet_id",
+                     api_id_json(MOPAY_ID_WALLET, &p->result.to->id), "to", "customer_id",
+                     api_id_json(MOPAY_ID_CUSTOMER, &p->to->id), "name", p->to->name, "amount",
+                     api_money_json(p->amount_minor, p->currency), "currency", p->currency->alpha, "note",
+                     p->note.ptr != NULL ? p->note.ptr : "", "created_at", api_time_json(cmd->seq.applied_at_ns));
+}
+
+static const struct mopay_json_field to_fields[] = {
+    {.name = "phone", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct p2p_cmd, phone_text), .min_len = 1,
+     .max_len = 32},
+    {.name = "wallet_id", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct p2p_cmd, wallet_text), .min_len = 1,
+     .max_len = 40},
+    {0},
+};
+
+static const struct mopay_json_field p2p_fields[] = {
+    {.name = "to", .kind = MOPAY_JSON_OBJECT, .required = true, .fields = to_fields},
+    {.name = "amount", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct p2p_cmd, amount_text),
+     .min_len = 1, .max_len = 32},
+    {.name = "currency", .kind = MOPAY_JSON_STRING, .required = true,
+     .offset = offsetof(struct p2p_cmd, currency_text), .min_len = 1, .max_len = 8},
+    {.name = "note", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct p2p_cmd, note),
+     .max_len = MOPAY_NOTE_BYTES_MAX},
+    {0},
+};
+
+static bool p2p_to_read(struct mopay_http_request *req, struct p2p_cmd *p)
+{
+    if ((p->phone_text.ptr != NULL) == (p->wallet_text.ptr != NULL)) {
+        mopay_http_reply_error(req, MOPAY_ERR_field_missing, "/to", "give a phone or a wallet_id, not both");
+        return false;
+    }
+    p->by_phone = p->phone_text.ptr != NULL;
+    if (!p->by_phone)
+        return api_body_id(req, &p->wallet_text, MOPAY_ID_WALLET, "/to/wallet_id", &p->to_wallet);
+    if (mopay_phone_parse(p->phone_text.ptr, p->phone_text.len, p->phone) != MOPAY_OK) {
+        mopay_http_reply_error(req, MOPAY_ERR_phone_invalid, "/to/phone", "expected E.164, such as +8613800138000");
+        return false;
+    }
+    return true;
+}
+
+void api_p2p_create(struct mopay_http_request *req)
+{
+    struct p2p_cmd *p = mopay_http_command_new(req, sizeof(*p), p2p_apply, p2p_render);
+    if (p == NULL) {
+        api_reply_oom(req);
+        return;
+    }
+    if (!mopay_http_json_read(req, mopay_http_body(req), p2p_fields, p) || !p2p_to_read(req, p) ||
+        !api_amount_read(req, &p->amount_text, &p->currency_text, &p->currency, &p->amount_minor) ||
+        (p->note.ptr != NULL && !api_text_ok(req, &p->note, "/note")))
+        return;
+    mopay_http_submit(req, &p->base);
+}

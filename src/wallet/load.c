@@ -1,0 +1,287 @@
+/* Start-up: every record back into memory, checked as it is read (the other side of the
+ * persistence boundary). A record that does not parse, names an object that is not there, or
+ * does not open under the master key stops the start with a reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+
+struct load_ctx {
+    struct mopay_wallet_state *w;
+    char *err;
+    size_t err_cap;
+    bool failed;
+};
+
+static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id, const char *why)
+{
+    snprintf(ctx->err, ctx->err_cap, "%s record %s: %s", kind, id, why);
+    ctx->failed = true;
+    return false;
+}
+
+static bool id_of(enum mopay_id_kind kind, const char *text, struct mopay_id *out)
+{
+    return text != NULL && mopay_id_parse(kind, text, strlen(text), out) == MOPAY_OK;
+}
+
+static bool hex_of(const char *text, uint8_t *out, size_t len)
+{
+    size_t got = 0;
+    return text != NULL && strlen(text) == 2 * len &&
+           sodium_hex2bin(out, len, text, 2 * len, NULL, &got, NULL) == 0 && got == len;
+}
+
+/* Opens a base64 sealed secret of exactly `len` bytes. */
+static bool unseal(const uint8_t key[32], const char *b64, void *out, size_t len)
+{
+    uint8_t sealed[256];
+    size_t sealed_len = 0;
+    if (b64 == NULL || sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL, &sealed_len, NULL,
+                                         sodium_base64_VARIANT_ORIGINAL) != 0)
+        return false;
+    return sealed_len == len + MOPAY_SEAL_OVERHEAD && mopay_keys_open(key, sealed, sealed_len, out);
+}
+
+static bool text_fits(const char *src, char *dst, size_t cap)
+{
+    if (src == NULL || strlen(src) >= cap)
+        return false;
+    memcpy(dst, src, strlen(src) + 1);
+    return true;
+}
+
+static bool load_customer(void *arg, const char *id, const char *text, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    struct mopay_customer *c = calloc(1, sizeof(*c));
+    const char *cid = NULL, *phone = NULL, *name = NULL, *country = NULL, *pin = NULL, *doc = NULL, *last4 = NULL,
+               *sealed = NULL;
+    int frozen = 0;
+    json_int_t locked = 0, created = 0;
+    bool ok = j != NULL && c != NULL &&
+              json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:i, s:I, s:I}", "id", &cid, "phone",
+                          &phone, "name", &name, "country", &country, "pin_hash", &pin, "kyc_tier", &c->kyc_tier,
+                          "kyc_document_type", &doc, "kyc_document_last4", &last4, "kyc_document_sealed", &sealed,
+                          "frozen", &frozen, "failed_pins", &c->failed_pins, "locked_until_ns", &locked,
+                          "created_at_ns", &created) == 0 &&
+              id_of(MOPAY_ID_CUSTOMER, cid, &c->id) && text_fits(phone, c->phone, sizeof(c->phone)) &&
+              text_fits(name, c->name, sizeof(c->name)) && text_fits(country, c->country, sizeof(c->country)) &&
+              text_fits(pin, c->pin_hash, sizeof(c->pin_hash)) &&
+              text_fits(doc, c->kyc_document_type, sizeof(c->kyc_document_type)) &&
+              text_fits(last4, c->kyc_document_last4, sizeof(c->kyc_document_last4)) &&
+              text_fits(sealed, c->kyc_document_sealed, sizeof(c->kyc_document_sealed)) && c->kyc_tier >= 0 &&
+              c->kyc_tier < MOPAY_WALLET_TIERS;
+    c = ok ? c : (free(c), NULL);
+    if (c != NULL) {
+        c->frozen = frozen != 0;
+        c->locked_until_ns = locked;
+        c->created_at_ns = created;
+    }
+    json_decref(j);
+    if (c == NULL)
+        return load_fail(ctx, "customer", id, "malformed");
+    if (!state_customer_add(ctx->w, c)) {
+        free(c);
+        return load_fail(ctx, "customer", id, "out of memory");
+    }
+    return true;
+}
+
+static struct mopay_customer *customer_of(struct load_ctx *ctx, const char *text)
+{
+    struct mopay_id id;
+    return id_of(MOPAY_ID_CUSTOMER, text, &id) ? mopay_wallet_customer(ctx->w, &id) : NULL;
+}
+
+static bool load_device(void *arg, const char *id, const char *text, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    struct mopay_device *d = calloc(1, sizeof(*d));
+    const char *did = NULL, *cid = NULL, *name = NULL, *key = NULL, *secret = NULL;
+    json_int_t created = 0, revoked = 0, signed_ns = 0;
+    bool ok = j != NULL && d != NULL &&
+              json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", &did, "customer_id", &cid, "name",
+                          &name, "public_key", &key, "code_secret_sealed", &secret, "created_at_ns", &created,
+                          "revoked_at_ns", &revoked, "last_signed_ns", &signed_ns) == 0 &&
+              id_of(MOPAY_ID_DEVICE, did, &d->id) && (d->customer = customer_of(ctx, cid)) != NULL &&
+              text_fits(name, d->name, sizeof(d->name)) && hex_of(key, d->public_key, 32) &&
+              unseal(ctx->w->options.keys->secret_seal, secret, d->code_secret, sizeof(d->code_secret)) &&
+              d->customer->device_count < sizeof(d->customer->devices) / sizeof(d->customer->devices[0]);
+    json_decref(j);
+    if (!ok) {
+        free(d);
+        return load_fail(ctx, "device", id, "malformed, or its customer or seal does not match");
+    }
+    d->created_at_ns = created;
+    d->revoked_at_ns = revoked;
+    d->last_signed_ns = signed_ns;
+    atomic_store(&d->revoked, revoked != 0);
+    if (!state_device_add(ctx->w, d)) {
+        free(d);
+        return load_fail(ctx, "device", id, "out of memory");
+    }
+    return true;
+}
+
+static bool load_wallet(void *arg, const char *id, const char *text, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    struct mopay_wallet *wallet = calloc(1, sizeof(*wallet));
+    const char *wid = NULL, *cid = NULL, *currency = NULL;
+    json_int_t created = 0, day = 0, outflow = 0;
+    bool ok = j != NULL && wallet != NULL &&
+              json_unpack(j, "{s:s, s:s, s:s, s:I, s:I, s:I}", "id", &wid, "customer_id", &cid, "currency",
+                          &currency, "created_at_ns", &created, "outflow_day", &day, "outflow_minor", &outflow) == 0 &&
+              id_of(MOPAY_ID_WALLET, wid, &wallet->id) && (wallet->customer = customer_of(ctx, cid)) != NULL &&
+              (wallet->currency = mopay_currency_by_alpha(currency, strlen(currency))) != NULL &&
+              wallet->customer->wallet_count < MOPAY_WALLETS_PER_CUSTOMER_MAX &&
+              mopay_ledger_account_get(mopay_ledger_service_ledger(ctx->w->options.ledger), &wallet->id) != NULL;
+    json_decref(j);
+    if (!ok) {
+        free(wallet);
+        return load_fail(ctx, "wallet", id, "malformed, or its customer or ledger account is missing");
+    }
+    wallet->created_at_ns = created;
+    wallet->outflow_day = day;
+    wallet->outflow_minor = outflow;
+    if (!state_wallet_add(ctx->w, wallet)) {
+        free(wallet);
+        return load_fail(ctx, "wallet", id, "out of memory");
+    }
+    return true;
+}
+
+static bool source_sealed(struct mopay_funding_source *s, const char *b64)
+{
+    return b64 != NULL && sodium_base642bin(s->sealed_number, sizeof(s->sealed_number), b64, strlen(b64), NULL,
+                                            &s->sealed_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+           s->sealed_len > MOPAY_SEAL_OVERHEAD;
+}
+
+static bool load_source(void *arg, const char *id, const char *text, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    struct mopay_funding_source *s = calloc(1, sizeof(*s));
+    const char *sid = NULL, *cid = NULL, *type = NULL, *bank = NULL, *last4 = NULL, *holder = NULL, *sealed = NULL;
+    int brand = 0, iban = 0, primary = 0, backup = 0, lost = 0;
+    json_int_t created = 0;
+    bool ok = j != NULL && s != NULL &&
+              json_unpack(j, "{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:b, s:s, s:s, s:b, s:b, s:b, s:s, s:I}", "id",
+                          &sid, "customer_id", &cid, "type", &type, "brand", &brand, "exp_month", &s->exp_month,
+                          "exp_year", &s->exp_year, "bank_code", &bank, "iban", &iban, "last4", &last4, "holder",
+                          &holder, "primary", &primary, "backup", &backup, "lost", &lost, "number_sealed", &sealed,
+                          "created_at_ns", &created) == 0 &&
+              id_of(MOPAY_ID_FUNDING_SOURCE, sid, &s->id) && (s->customer = customer_of(ctx, cid)) != NULL &&
+              text_fits(bank, s->bank_code, sizeof(s->bank_code)) && text_fits(last4, s->last4, sizeof(s->last4)) &&
+              text_fits(holder, s->holder, sizeof(s->holder)) && source_sealed(s, sealed) &&
+              s->customer->source_count < MOPAY_SOURCES_PER_CUSTOMER_MAX;
+    json_decref(j);
+    if (!ok) {
+        free(s);
+        return load_fail(ctx, "funding source", id, "malformed, or its customer is missing");
+    }
+    s->type = strcmp(type, "card") == 0 ? MOPAY_SOURCE_CARD : MOPAY_SOURCE_BANK_ACCOUNT;
+    s->brand = (enum mopay_card_brand)brand;
+    s->iban = iban, s->primary = primary, s->backup = backup, s->lost = lost;
+    s->created_at_ns = created;
+    if (!state_source_add(ctx->w, s)) {
+        free(s);
+        return load_fail(ctx, "funding source", id, "out of memory");
+    }
+    return true;
+}
+
+static bool load_movement(void *arg, const char *id, const char *text, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    struct mopay_movement *m = calloc(1, sizeof(*m));
+    const char *mid = NULL, *wid = NULL, *sid = NULL, *code = NULL, *ref = NULL;
+    int kind = 0, status = 0;
+    json_int_t amount = 0, created = 0, resolved = 0, expires = 0;
+    struct mopay_id wallet_id, source_id;
+    bool ok = j != NULL && m != NULL &&
+              json_unpack(j, "{s:s, s:i, s:s, s:s, s:I, s:i, s:s, s:s, s:I, s:I, s:I}", "id", &mid, "kind", &kind,
+                          "wallet_id", &wid, "source_id", &sid, "amount_minor", &amount, "status", &status,
+                          "decline_code", &code, "network_reference", &ref, "created_at_ns", &created,
+                          "resolved_at_ns", &resolved, "expires_at_ns", &expires) == 0 &&
+              (kind == MOPAY_MOVEMENT_TOPUP || kind == MOPAY_MOVEMENT_WITHDRAWAL) &&
+              id_of(kind == MOPAY_MOVEMENT_TOPUP ? MOPAY_ID_TOPUP : MOPAY_ID_WITHDRAWAL, mid, &m->id) &&
+              id_of(MOPAY_ID_WALLET, wid, &wallet_id) && id_of(MOPAY_ID_FUNDING_SOURCE, sid, &source_id) &&
+              (m->wallet = mopay_wallet_get(ctx->w, &wallet_id)) != NULL &&
+              (m->source = mopay_wallet_source(ctx->w, &source_id)) != NULL &&
+              status >= MOPAY_MOVEMENT_PENDING && status <= MOPAY_MOVEMENT_EXPIRED && amount > 0 &&
+              text_fits(code, m->decline_code, sizeof(m->decline_code)) &&
+              text_fits(ref, m->network_reference, sizeof(m->network_reference));
+    json_decref(j);
+    if (!ok) {
+        free(m);
+        return load_fail(ctx, "movement", id, "malformed, or its wallet or source is missing");
+    }
+    m->kind = (enum mopay_movement_kind)kind;
+    m->status = (enum mopay_movement_status)status;
+    m->amount_minor = amount;
+    m->created_at_ns = created, m->resolved_at_ns = resolved, m->expires_at_ns = expires;
+    if (!state_movement_add(ctx->w, m)) {
+        free(m);
+        return load_fail(ctx, "movement", id, "out of memory");
+    }
+    return true;
+}
+
+static bool load_session(void *arg, const char *id, const char *text, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    struct mopay_session *s = calloc(1, sizeof(*s));
+    const char *hash = NULL, *cid = NULL, *did = NULL;
+    json_int_t created = 0, expires = 0;
+    struct mopay_id device_id;
+    bool ok = j != NULL && s != NULL &&
+              json_unpack(j, "{s:s, s:s, s:s, s:I, s:I}", "hash", &hash, "customer_id", &cid, "device_id", &did,
+                          "created_at_ns", &created, "expires_at_ns", &expires) == 0 &&
+              hex_of(hash, s->hash, 32) && (s->customer = customer_of(ctx, cid)) != NULL &&
+              id_of(MOPAY_ID_DEVICE, did, &device_id) && (s->device = mopay_wallet_device(ctx->w, &device_id)) != NULL;
+    json_decref(j);
+    if (!ok) {
+        free(s);
+        return load_fail(ctx, "session", id, "malformed, or its customer or device is missing");
+    }
+    s->created_at_ns = created;
+    s->expires_at_ns = expires;
+    if (!state_session_add(ctx->w, s)) {
+        free(s);
+        return load_fail(ctx, "session", id, "out of memory");
+    }
+    return true;
+}
+
+enum mopay_err mopay_wallet_load(struct mopay_wallet_state *w, struct mopay_store *store, char *err,
+                                 size_t err_cap)
+{
+    static const struct {
+        const char *kind;
+        bool (*each)(void *, const char *, const char *, size_t);
+    } kinds[] = {{"customer", load_customer}, {"device", load_device}, {"wallet", load_wallet},
+                 {"source", load_source},     {"movement", load_movement}, {"session", load_session}};
+    struct load_ctx ctx = {w, err, err_cap, false};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        enum mopay_err e = store->records_load(store, kinds[i].kind, kinds[i].each, &ctx);
+        if (ctx.failed)
+            return MOPAY_ERR_store_failed;
+        if (e != MOPAY_OK) {
+            snprintf(err, err_cap, "loading %s records: %s", kinds[i].kind, store->last_error);
+            return e;
+        }
+    }
+    return MOPAY_OK;
+}
