@@ -44,6 +44,9 @@ enum mopay_card_brand {
 /* "visa", "mastercard", "amex", "unionpay", "jcb": the names the API sends and stores. */
 const char *mopay_card_brand_name(enum mopay_card_brand brand);
 
+/* The Luhn (ISO/IEC 7812-1) check over `n` ASCII digits; false when any byte is not a digit. */
+bool mopay_luhn_valid(const char *digits, size_t n);
+
 /* Up to 19 digits (ISO/IEC 7812's longest PAN), NUL. */
 #define MOPAY_CARD_DIGITS_BYTES 20
 

@@ -9,6 +9,7 @@
 
 #include "mopay/assert.h"
 #include "mopay/connector.h"
+#include "mopay/validate.h"
 #include "mopay/limits.h"
 #include "mopay/money.h"
 
@@ -84,19 +85,7 @@ static void sim_request_check(const struct mopay_connector_request *request)
 static bool sim_card_valid(const char *number)
 {
     size_t len = strnlen(number, SIM_CARD_DIGITS_MAX + 1);
-    if (len < SIM_CARD_DIGITS_MIN || len > SIM_CARD_DIGITS_MAX)
-        return false;
-    unsigned sum = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = number[len - 1 - i];
-        if (c < '0' || c > '9')
-            return false;
-        unsigned digit = (unsigned)(c - '0');
-        if (i % 2 == 1)
-            digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
-        sum += digit;
-    }
-    return sum % 10 == 0;
+    return len >= SIM_CARD_DIGITS_MIN && len <= SIM_CARD_DIGITS_MAX && mopay_luhn_valid(number, len);
 }
 
 /* The last four digits of an account number or IBAN, skipping spaces and letters, so that

@@ -180,10 +180,12 @@ static bool card_brand_of(const char *digits, size_t n, enum mopay_card_brand *b
 
 /* The Luhn (ISO/IEC 7812-1) check: from the right, every second digit doubled, digits of the
  * products summed, total a multiple of 10. Catches any single wrong digit and most swaps. */
-static bool luhn_valid(const char *digits, size_t n)
+bool mopay_luhn_valid(const char *digits, size_t n)
 {
     unsigned sum = 0;
     for (size_t i = 0; i < n; i++) {
+        if (digits[n - 1 - i] < '0' || digits[n - 1 - i] > '9')
+            return false;
         unsigned d = (unsigned)(digits[n - 1 - i] - '0');
         if (i % 2 == 1)
             d = d * 2 > 9 ? d * 2 - 9 : d * 2;
@@ -200,7 +202,7 @@ enum mopay_err mopay_card_parse(const char *s, size_t len, char digits_out[MOPAY
     char digits[MOPAY_CARD_DIGITS_BYTES];
     size_t n = groups_strip(s, len, false, digits, CARD_DIGITS_MAX);
     enum mopay_card_brand brand;
-    if (n < CARD_DIGITS_MIN || !luhn_valid(digits, n) || !card_brand_of(digits, n, &brand))
+    if (n < CARD_DIGITS_MIN || !mopay_luhn_valid(digits, n) || !card_brand_of(digits, n, &brand))
         return MOPAY_ERR_card_number_invalid;
     memcpy(digits_out, digits, n + 1);
     *brand_out = brand;

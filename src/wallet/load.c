@@ -184,12 +184,13 @@ static bool load_source(void *arg, const char *id, const char *text, size_t len)
               text_fits(bank, s->bank_code, sizeof(s->bank_code)) && text_fits(last4, s->last4, sizeof(s->last4)) &&
               text_fits(holder, s->holder, sizeof(s->holder)) && source_sealed(s, sealed) &&
               s->customer->source_count < MOPAY_SOURCES_PER_CUSTOMER_MAX;
-    json_decref(j);
+    if (ok)
+        s->type = strcmp(type, "card") == 0 ? MOPAY_SOURCE_CARD : MOPAY_SOURCE_BANK_ACCOUNT;
+    json_decref(j); /* the strings unpacked above die here */
     if (!ok) {
         free(s);
         return load_fail(ctx, "funding source", id, "malformed, or its customer is missing");
     }
-    s->type = strcmp(type, "card") == 0 ? MOPAY_SOURCE_CARD : MOPAY_SOURCE_BANK_ACCOUNT;
     s->brand = (enum mopay_card_brand)brand;
     s->iban = iban, s->primary = primary, s->backup = backup, s->lost = lost;
     s->created_at_ns = created;

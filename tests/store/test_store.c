@@ -884,7 +884,7 @@ static void test_entries_paging(void **state)
             assert_int_equal(list.count, seen + limit <= 7 ? limit : 7 - seen);
             for (size_t i = 0; i < list.count; i++, seen++) {
                 assert_string_equal(list.ids[i], paging_newest_first[seen]);
-                char want[32];
+                char want[KEY_BYTES_MAX + 16];
                 snprintf(want, sizeof want, "{\"id\":\"%s\"}", list.ids[i]);
                 assert_string_equal(list.json[i], want);
             }
