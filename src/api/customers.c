@@ -42,7 +42,6 @@ struct signup {
     struct mopay_str phone, name, country, pin;
     struct device_fields device;
     struct mopay_signup in;
-    char pin_copy[8];
     bool hashed;
     struct mopay_customer *customer;
     struct mopay_device *made;
@@ -70,8 +69,8 @@ static json_t *signup_render(struct mopay_http_command *cmd, int *status)
 static void signup_hash(void *arg)
 {
     struct signup *s = arg;
-    s->hashed = crypto_pwhash_str(s->in.pin_hash, s->pin_copy, strlen(s->pin_copy), PIN_HASH_OPS, PIN_HASH_MEM) == 0;
-    sodium_memzero(s->pin_copy, sizeof(s->pin_copy));
+    /* the PIN stays in the request's arena, which lives until the reply */
+    s->hashed = crypto_pwhash_str(s->in.pin_hash, s->pin.ptr, s->pin.len, PIN_HASH_OPS, PIN_HASH_MEM) == 0;
 }
 
 static void signup_hashed(struct mopay_http_request *req, void *arg)
@@ -148,7 +147,6 @@ void api_customers_create(struct mopay_http_request *req)
     s->in.country = s->country.ptr;
     s->in.device_name = s->device.name.ptr;
     randombytes_buf(s->in.code_secret, sizeof(s->in.code_secret));
-    memcpy(s->pin_copy, s->pin.ptr, s->pin.len + 1);
     mopay_http_offload(req, signup_hash, signup_hashed, s);
 }
 

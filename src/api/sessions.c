@@ -22,7 +22,6 @@ struct session_req {
     struct mopay_id device;
     char pin_hash[MOPAY_PIN_HASH_BYTES];
     uint8_t public_key[32];
-    char pin_copy[8];
     int64_t signed_ns;
     bool pin_ok;
     struct open_cmd *open;
@@ -83,8 +82,7 @@ static json_t *open_render(struct mopay_http_command *cmd, int *status)
 static void pin_verify(void *arg)
 {
     struct session_req *s = arg;
-    s->pin_ok = crypto_pwhash_str_verify(s->pin_hash, s->pin_copy, strlen(s->pin_copy)) == 0;
-    sodium_memzero(s->pin_copy, sizeof(s->pin_copy));
+    s->pin_ok = crypto_pwhash_str_verify(s->pin_hash, s->pin.ptr, s->pin.len) == 0;
 }
 
 static void pin_verified(struct mopay_http_request *req, void *arg)
@@ -178,6 +176,5 @@ void api_sessions_create(struct mopay_http_request *req)
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/timestamp", "expected an RFC 3339 time");
         return;
     }
-    memcpy(s->pin_copy, s->pin.ptr, s->pin.len + 1);
     mopay_http_submit(req, &s->base);
 }
