@@ -1,5 +1,6 @@
-/* mopay's command line: init, serve, errors, version. Everything a person reads goes to
- * stderr; stdout carries only what a script would capture (the admin key, the error table). */
+/* mopay's command line: init, serve, errors, bench, demo, version. Everything a person reads
+ * goes to stderr; stdout carries only what a script would capture (the admin key, the error
+ * table, bench results, the demo's story). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sodium.h>
 
 #include "bench.h"
+#include "demo.h"
 #include "mopay/api.h"
 #include "mopay/arena.h"
 #include "mopay/clock.h"
@@ -31,6 +33,7 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_errors(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_version(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_demo(const struct mopay_config *cfg, int argc, char **argv);
 
 static const struct command commands[] = {
     {"init", "create the database and print the first admin key", MOPAY_CONFIG_STORE, cmd_init},
@@ -38,6 +41,7 @@ static const struct command commands[] = {
      MOPAY_CONFIG_STORE | MOPAY_CONFIG_SERVER, cmd_serve},
     {"errors", "print the error-code registry (--markdown for the docs table)", 0, cmd_errors},
     {"bench", "benchmarks: 'mopay bench ledger' runs the ledger engine in process, durable", 0, cmd_bench},
+    {"demo", "walk a small story through a running server over HTTP, saying what happens", 0, cmd_demo},
     {"version", "print the version", 0, cmd_version},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -237,6 +241,12 @@ static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv)
     return mopay_cli_bench(argc, argv);
 }
 
+static int cmd_demo(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    return mopay_cli_demo(argc, argv);
+}
+
 static int cmd_version(const struct mopay_config *cfg, int argc, char **argv)
 {
     (void)cfg;
@@ -261,7 +271,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (cmd->run == cmd_errors || cmd->run == cmd_bench) /* they take their own flags */
+    if (cmd->run == cmd_errors || cmd->run == cmd_bench || cmd->run == cmd_demo) /* they take their own flags */
         return cmd->run(NULL, argc - 1, argv + 1);
     struct mopay_config cfg;
     char err[512];

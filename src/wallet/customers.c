@@ -41,7 +41,7 @@ static struct mopay_device *device_make(struct mopay_customer *c, int64_t now_ns
         return NULL;
     mopay_id_new(now_ns, &d->id);
     d->customer = c;
-    text_copy(d->name, sizeof(d->name), name);
+    mopay_text_copy(d->name, sizeof(d->name), name);
     memcpy(d->public_key, public_key, 32);
     memcpy(d->code_secret, secret, MOPAY_DEVICE_SECRET_BYTES);
     d->created_at_ns = now_ns;
@@ -61,10 +61,10 @@ enum mopay_err mopay_wallet_signup(struct mopay_wallet_state *w, struct mopay_st
         return MOPAY_ERR_internal;
     }
     mopay_id_new(now_ns, &c->id);
-    text_copy(c->phone, sizeof(c->phone), s->phone);
-    text_copy(c->name, sizeof(c->name), s->name);
-    text_copy(c->country, sizeof(c->country), s->country);
-    text_copy(c->pin_hash, sizeof(c->pin_hash), s->pin_hash);
+    mopay_text_copy(c->phone, sizeof(c->phone), s->phone);
+    mopay_text_copy(c->name, sizeof(c->name), s->name);
+    mopay_text_copy(c->country, sizeof(c->country), s->country);
+    mopay_text_copy(c->pin_hash, sizeof(c->pin_hash), s->pin_hash);
     c->created_at_ns = now_ns;
     if (!state_customer_add(w, c)) {
         free(c);
@@ -90,13 +90,12 @@ enum mopay_err mopay_wallet_kyc_set(struct mopay_wallet_state *w, struct mopay_s
     MOPAY_ASSERT(tier >= 0 && tier < MOPAY_WALLET_TIERS);
     size_t len = strlen(document_number);
     MOPAY_ASSERT(len >= 4 && len <= 32 && strlen(document_type) < sizeof(c->kyc_document_type));
-    uint8_t sealed[32 + MOPAY_SEAL_OVERHEAD];
-    mopay_keys_seal(w->options.keys->secret_seal, document_number, len, sealed);
-    sodium_bin2base64(c->kyc_document_sealed, sizeof(c->kyc_document_sealed), sealed, len + MOPAY_SEAL_OVERHEAD,
-                      sodium_base64_VARIANT_ORIGINAL);
+    char sealed[MOPAY_SEALED_B64_BYTES];
+    mopay_seal_b64(w->options.keys->secret_seal, document_number, len, sealed);
+    mopay_text_copy(c->kyc_document_sealed, sizeof(c->kyc_document_sealed), sealed);
     c->kyc_tier = tier;
-    text_copy(c->kyc_document_type, sizeof(c->kyc_document_type), document_type);
-    text_copy(c->kyc_document_last4, sizeof(c->kyc_document_last4), document_number + len - 4);
+    mopay_text_copy(c->kyc_document_type, sizeof(c->kyc_document_type), document_type);
+    mopay_text_copy(c->kyc_document_last4, sizeof(c->kyc_document_last4), document_number + len - 4);
     return record_customer(w, store, now_ns, c);
 }
 

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "mopay/index.h"
+#include "mopay/text.h"
 #include "mopay/wallet.h"
 
 struct mopay_wallet_state {
@@ -74,7 +75,5 @@ enum mopay_err entry_append(struct mopay_store *store, const struct mopay_wallet
                             const char *id, const char *type, int64_t amount_minor, const char *counterparty,
                             const char *note);
 
-/* Copies text into a fixed field that was sized for it (the caller checked the length). */
-void text_copy(char *dst, size_t cap, const char *src);
 
 #endif

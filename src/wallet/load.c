@@ -29,24 +29,6 @@ static bool id_of(enum mopay_id_kind kind, const char *text, struct mopay_id *ou
     return text != NULL && mopay_id_parse(kind, text, strlen(text), out) == MOPAY_OK;
 }
 
-static bool hex_of(const char *text, uint8_t *out, size_t len)
-{
-    size_t got = 0;
-    return text != NULL && strlen(text) == 2 * len &&
-           sodium_hex2bin(out, len, text, 2 * len, NULL, &got, NULL) == 0 && got == len;
-}
-
-/* Opens a base64 sealed secret of exactly `len` bytes. */
-static bool unseal(const uint8_t key[32], const char *b64, void *out, size_t len)
-{
-    uint8_t sealed[256];
-    size_t sealed_len = 0;
-    if (b64 == NULL || sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL, &sealed_len, NULL,
-                                         sodium_base64_VARIANT_ORIGINAL) != 0)
-        return false;
-    return sealed_len == len + MOPAY_SEAL_OVERHEAD && mopay_keys_open(key, sealed, sealed_len, out);
-}
-
 static bool text_fits(const char *src, char *dst, size_t cap)
 {
     if (src == NULL || strlen(src) >= cap)
@@ -111,8 +93,8 @@ static bool load_device(void *arg, const char *id, const char *text, size_t len)
                           &name, "public_key", &key, "code_secret_sealed", &secret, "created_at_ns", &created,
                           "revoked_at_ns", &revoked, "last_signed_ns", &signed_ns) == 0 &&
               id_of(MOPAY_ID_DEVICE, did, &d->id) && (d->customer = customer_of(ctx, cid)) != NULL &&
-              text_fits(name, d->name, sizeof(d->name)) && hex_of(key, d->public_key, 32) &&
-              unseal(ctx->w->options.keys->secret_seal, secret, d->code_secret, sizeof(d->code_secret)) &&
+              text_fits(name, d->name, sizeof(d->name)) && mopay_hex_decode(key, d->public_key, 32) &&
+              mopay_unseal_b64(ctx->w->options.keys->secret_seal, secret, d->code_secret, sizeof(d->code_secret)) &&
               d->customer->device_count < sizeof(d->customer->devices) / sizeof(d->customer->devices[0]);
     json_decref(j);
     if (!ok) {
@@ -250,7 +232,7 @@ static bool load_session(void *arg, const char *id, const char *text, size_t len
     bool ok = j != NULL && s != NULL &&
               json_unpack(j, "{s:s, s:s, s:s, s:I, s:I}", "hash", &hash, "customer_id", &cid, "device_id", &did,
                           "created_at_ns", &created, "expires_at_ns", &expires) == 0 &&
-              hex_of(hash, s->hash, 32) && (s->customer = customer_of(ctx, cid)) != NULL &&
+              mopay_hex_decode(hash, s->hash, 32) && (s->customer = customer_of(ctx, cid)) != NULL &&
               id_of(MOPAY_ID_DEVICE, did, &device_id) && (s->device = mopay_wallet_device(ctx->w, &device_id)) != NULL;
     json_decref(j);
     if (!ok) {

@@ -76,7 +76,7 @@ static enum mopay_err movement_resolve(struct mopay_wallet_state *w, struct mopa
     movement_settle(w, m, approved, now_ns);
     m->status = status;
     m->resolved_at_ns = now_ns;
-    text_copy(m->decline_code, sizeof(m->decline_code), decline_code);
+    mopay_text_copy(m->decline_code, sizeof(m->decline_code), decline_code);
     pending_unlink(w, m);
     enum mopay_err err = MOPAY_OK;
     if (m->kind == MOPAY_MOVEMENT_WITHDRAWAL && !approved) {
@@ -177,7 +177,7 @@ enum mopay_err mopay_wallet_movement_start(struct mopay_wallet_state *w, struct 
     connector_request(m, number, &req, now_ns);
     w->options.connector->submit(w->options.connector, &req, &res);
     memset(number, 0, sizeof(number));
-    text_copy(m->network_reference, sizeof(m->network_reference), res.network_reference);
+    mopay_text_copy(m->network_reference, sizeof(m->network_reference), res.network_reference);
     *out = m;
     if (res.outcome == MOPAY_CONNECTOR_PENDING)
         return record_movement(store, now_ns, m);

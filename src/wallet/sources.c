@@ -49,10 +49,10 @@ enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopa
     s->brand = in->brand;
     s->exp_month = in->exp_month;
     s->exp_year = in->exp_year;
-    text_copy(s->bank_code, sizeof(s->bank_code), in->bank_code);
+    mopay_text_copy(s->bank_code, sizeof(s->bank_code), in->bank_code);
     s->iban = in->iban;
-    text_copy(s->last4, sizeof(s->last4), in->number + len - 4);
-    text_copy(s->holder, sizeof(s->holder), in->holder);
+    mopay_text_copy(s->last4, sizeof(s->last4), in->number + len - 4);
+    mopay_text_copy(s->holder, sizeof(s->holder), in->holder);
     mopay_keys_seal(w->options.keys->card_seal, in->number, len, s->sealed_number);
     s->sealed_len = len + MOPAY_SEAL_OVERHEAD;
     s->created_at_ns = now_ns;

@@ -12,13 +12,6 @@
 #include "mopay/json.h"
 #include "mopay/log.h"
 
-void text_copy(char *dst, size_t cap, const char *src)
-{
-    size_t len = strlen(src);
-    MOPAY_ASSERT(len < cap);
-    memcpy(dst, src, len + 1);
-}
-
 struct mopay_wallet_state *mopay_wallet_new(const struct mopay_wallet_options *options)
 {
     MOPAY_ASSERT(options->keys != NULL && options->ledger != NULL && options->connector != NULL);
@@ -170,12 +163,8 @@ static json_t *hex_json(const uint8_t *bytes, size_t len)
 /* A secret sealed under `key`, as base64. */
 static json_t *sealed_json(const uint8_t key[32], const void *plain, size_t len)
 {
-    uint8_t sealed[128 + MOPAY_SEAL_OVERHEAD];
-    char b64[sodium_base64_ENCODED_LEN(sizeof(sealed), sodium_base64_VARIANT_ORIGINAL)];
-    MOPAY_ASSERT(len <= 128);
-    mopay_keys_seal(key, plain, len, sealed);
-    sodium_bin2base64(b64, sizeof(b64), sealed, len + MOPAY_SEAL_OVERHEAD, sodium_base64_VARIANT_ORIGINAL);
-    sodium_memzero(sealed, sizeof(sealed));
+    char b64[MOPAY_SEALED_B64_BYTES];
+    mopay_seal_b64(key, plain, len, b64);
     return json_string(b64);
 }
 

@@ -1,0 +1,127 @@
+#ifndef MOPAY_MERCHANT_H
+#define MOPAY_MERCHANT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mopay/err.h"
+#include "mopay/id.h"
+#include "mopay/keys.h"
+#include "mopay/ledger_service.h"
+#include "mopay/money.h"
+#include "mopay/store.h"
+
+/* Merchants and their orders: who money is paid to.
+ *
+ * Like the wallet module: state in memory, changed only on the sequencer thread inside the
+ * batch's transaction, each change written as the object's JSON record in the same transaction,
+ * everything loaded at start after the ledger's recovery. Every merchant has a ledger account
+ * (kind merchant) in its currency that payments credit; its fee goes to the platform's revenue
+ * account in that currency. mopay_merchant_key_find is the one call made from event-loop
+ * threads (to authenticate merchant API keys); the key table has its own lock. */
+
+#define MOPAY_MERCHANT_NAME_BYTES_MAX 64
+#define MOPAY_MERCHANT_CITY_BYTES_MAX 32
+#define MOPAY_URL_BYTES_MAX 512
+#define MOPAY_MERCHANT_KEYS_MAX 8          /* API keys per merchant, live and revoked */
+#define MOPAY_MERCHANT_KEY_BYTES 68        /* "sk_" + 64 hex + NUL */
+#define MOPAY_WEBHOOK_SECRET_BYTES 32
+#define MOPAY_FEE_BPS_MAX 10000
+#define MOPAY_REFERENCE_BYTES_MAX 64
+#define MOPAY_DESCRIPTION_BYTES_MAX 256
+#define MOPAY_ORDER_TTL_S_MAX (7LL * 86400)
+
+struct mopay_merchant_key {
+    uint8_t hash[32]; /* keyed BLAKE2b of the secret */
+    char last4[5];
+    int64_t created_at_ns, revoked_at_ns;
+};
+
+struct mopay_merchant {
+    struct mopay_id id; /* also its ledger account's id */
+    char name[MOPAY_MERCHANT_NAME_BYTES_MAX + 1];
+    char mcc[5];
+    char country[3];
+    char city[MOPAY_MERCHANT_CITY_BYTES_MAX + 1];
+    const struct mopay_currency *currency;
+    int fee_bps;
+    char settlement_account[64];
+    char webhook_url[MOPAY_URL_BYTES_MAX + 1];
+    uint8_t webhook_secret[MOPAY_WEBHOOK_SECRET_BYTES]; /* sealed in its record */
+    struct mopay_merchant_key keys[MOPAY_MERCHANT_KEYS_MAX];
+    size_t key_count;
+    int64_t created_at_ns;
+};
+
+enum mopay_order_status { MOPAY_ORDER_OPEN, MOPAY_ORDER_PAID, MOPAY_ORDER_EXPIRED };
+const char *mopay_order_status_name(enum mopay_order_status status);
+
+struct mopay_order {
+    struct mopay_id id;
+    struct mopay_merchant *merchant;
+    int64_t amount_minor; /* in the merchant's currency */
+    char reference[MOPAY_REFERENCE_BYTES_MAX + 1];
+    char description[MOPAY_DESCRIPTION_BYTES_MAX + 1];
+    int64_t vat_minor;    /* tax-free data: the VAT included in the amount; 0 when not tax-free */
+    bool tax_free;
+    enum mopay_order_status status;
+    struct mopay_id payment_id; /* when paid */
+    int64_t created_at_ns, expires_at_ns, paid_at_ns;
+};
+
+struct mopay_merchant_options {
+    const struct mopay_keys *keys;
+    struct mopay_ledger_service *ledger;
+};
+
+struct mopay_merchant_state;
+
+struct mopay_merchant_state *mopay_merchant_state_new(const struct mopay_merchant_options *options);
+void mopay_merchant_state_free(struct mopay_merchant_state *m);
+enum mopay_err mopay_merchant_load(struct mopay_merchant_state *m, struct mopay_store *store, char *err,
+                                   size_t err_cap);
+
+struct mopay_merchant_input {
+    const char *name, *mcc, *country, *city;
+    const struct mopay_currency *currency;
+    int fee_bps;
+    const char *settlement_account, *webhook_url;
+    uint8_t webhook_secret[MOPAY_WEBHOOK_SECRET_BYTES];
+    char key[MOPAY_MERCHANT_KEY_BYTES]; /* the first API key, made off the sequencer */
+    uint8_t key_hash[32];
+};
+enum mopay_err mopay_merchant_create(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
+                                     const struct mopay_merchant_input *in, struct mopay_merchant **out);
+struct mopay_merchant *mopay_merchant_get(struct mopay_merchant_state *m, const struct mopay_id *id);
+/* A new API key; with revoke_others, the merchant's other keys stop working at once. */
+enum mopay_err mopay_merchant_key_add(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
+                                      struct mopay_merchant *merchant, const char *key, const uint8_t hash[32],
+                                      bool revoke_others);
+/* Any thread: the merchant a live key belongs to. */
+bool mopay_merchant_key_find(struct mopay_merchant_state *m, const uint8_t hash[32], struct mopay_id *out);
+
+/* The fee on an amount, rounded down (the merchant is never charged a fraction it did not owe). */
+int64_t mopay_merchant_fee(const struct mopay_merchant *merchant, int64_t amount_minor);
+
+/* --- orders --- */
+struct mopay_order_input {
+    int64_t amount_minor;
+    const char *reference, *description;
+    int64_t expires_in_s;
+    bool tax_free;
+    int64_t vat_minor;
+};
+enum mopay_err mopay_order_create(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
+                                  struct mopay_merchant *merchant, const struct mopay_order_input *in,
+                                  struct mopay_order **out);
+struct mopay_order *mopay_order_get(struct mopay_merchant_state *m, const struct mopay_id *id);
+/* Whether it can be paid now: order_paid, order_expired. */
+enum mopay_err mopay_order_payable(const struct mopay_order *order, int64_t now_ns);
+enum mopay_err mopay_order_mark_paid(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
+                                     struct mopay_order *order, const struct mopay_id *payment_id);
+/* The sequencer tick: open orders past their expiry become expired. */
+enum mopay_err mopay_merchant_tick(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns);
+
+#endif

@@ -1,0 +1,742 @@
+/* `mopay demo`: seeds a small world on a running server and walks through it over HTTP, telling
+ * each step as a person would read it. The story is this command's output, so it goes to stdout;
+ * what went wrong goes to stderr.
+ *
+ * The story is the table `steps[]`. Each step makes its calls, checks that the server answered as
+ * the story expects (statuses, problem codes, and every balance against the one the story's own
+ * books predict), then says what happened. The first step that does not go as expected stops the
+ * demo: stderr names the step, the request, and the server's status and body, and the exit status
+ * is 1. Operator steps need an admin key; without one each is skipped with a line saying so.
+ * Phone numbers are random per run, so the demo can run again and again on one database. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "demo.h"
+#include "mopay/assert.h"
+#include "mopay/money.h"
+
+#define DEMO_URL_DEFAULT "http://127.0.0.1:8080"
+#define DEMO_URL_BYTES_MAX 512
+#define DEMO_REPLY_BYTES_MAX (64 * 1024) /* far above any reply the story reads; more is an error */
+#define DEMO_CONNECT_TIMEOUT_MS 3000
+#define DEMO_REQUEST_TIMEOUT_MS 15000    /* sign-up and log-in hash the PIN on purpose: tens of ms */
+#define DEMO_HISTORY_LIMIT 10
+#define DEMO_ID_BYTES 48
+#define DEMO_PIN "482916"
+#define DEMO_RENT "460.00" /* over tier 0's daily outflow once dinner is paid, under tier 1's */
+
+struct person {
+    const char *name;         /* as they sign up */
+    const char *first;        /* as the story calls them */
+    const char *possessive;   /* "her", "his" */
+    const char *phone_prefix; /* a mobile range; each run adds eight random digits */
+    char phone[24];
+    char id[DEMO_ID_BYTES], device_id[DEMO_ID_BYTES], wallet_id[DEMO_ID_BYTES];
+    char token[128];
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    int64_t balance_minor; /* what the story's books say the wallet holds */
+};
+
+struct source {
+    char id[DEMO_ID_BYTES];
+    char shown[64]; /* "Visa ending 4242", from the server's description */
+};
+
+/* The last exchange with the server: for the step that reads it, and for failure messages. */
+struct reply {
+    const char *method;
+    char path[256];
+    long status;
+    json_t *json; /* the body, when it is JSON */
+    size_t len;
+    char body[DEMO_REPLY_BYTES_MAX + 1];
+};
+
+struct demo {
+    char url[DEMO_URL_BYTES_MAX];
+    const char *admin_key; /* NULL: the operator's steps are skipped */
+    const struct mopay_currency *cny;
+    CURL *curl;
+    const char *step; /* the running step's name */
+    struct person alice, bob;
+    struct source visa, unionpay, declining, bank;
+    struct reply last;
+};
+
+/* --- talking to the server --- */
+
+static const char *str(json_t *j, const char *key)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    return s != NULL ? s : "?";
+}
+
+static void copy(char *dst, size_t cap, json_t *j, const char *key)
+{
+    snprintf(dst, cap, "%s", str(j, key));
+}
+
+/* Says which step went wrong and how, with the server's last answer; returns false. */
+__attribute__((format(printf, 2, 3))) static bool step_fail(struct demo *d, const char *fmt, ...)
+{
+    const struct reply *r = &d->last;
+    fflush(stdout);
+    fprintf(stderr, "mopay demo: step \"%s\" did not go as expected: ", d->step);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n  %s %s answered HTTP %ld: %.*s\n", r->method, r->path, r->status, (int)r->len, r->body);
+    return false;
+}
+
+/* The last reply is JSON with this status and, when `code` is given, the problem with that code. */
+static bool expect(struct demo *d, long status, const char *code)
+{
+    const struct reply *r = &d->last;
+    if (r->status == status && r->json != NULL && (code == NULL || strcmp(str(r->json, "code"), code) == 0))
+        return true;
+    return step_fail(d, "expected HTTP %ld%s%s", status, code != NULL ? " " : "", code != NULL ? code : "");
+}
+
+static size_t reply_write(char *data, size_t size, size_t count, void *ctx)
+{
+    struct reply *r = ctx;
+    size_t len = size * count;
+    if (len > DEMO_REPLY_BYTES_MAX - r->len)
+        return 0; /* past the cap: curl stops with a write error */
+    memcpy(r->body + r->len, data, len);
+    r->len += len;
+    return len;
+}
+
+static void reply_reset(struct reply *r, const char *method, const char *path)
+{
+    json_decref(r->json);
+    r->json = NULL;
+    r->method = method;
+    snprintf(r->path, sizeof(r->path), "%s", path);
+    r->status = 0;
+    r->len = 0;
+}
+
+/* One GET or POST; `body` (or NULL) is consumed and the answer lands in d->last. False, with the
+ * reason on stderr, when no answer came; any HTTP status is an answer. */
+static bool call(struct demo *d, const char *method, const char *path, const char *token, json_t *body)
+{
+    reply_reset(&d->last, method, path);
+    char url[DEMO_URL_BYTES_MAX + sizeof(d->last.path)], auth[192];
+    snprintf(url, sizeof(url), "%s%s", d->url, path);
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (token != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        headers = curl_slist_append(headers, auth);
+        sodium_memzero(auth, sizeof(auth));
+    }
+    if ((body != NULL && text == NULL) || headers == NULL) {
+        fprintf(stderr, "mopay demo: out of memory\n");
+        free(text);
+        curl_slist_free_all(headers);
+        return false;
+    }
+    curl_easy_setopt(d->curl, CURLOPT_URL, url);
+    curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, headers);
+    if (strcmp(method, "POST") == 0)
+        curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, text != NULL ? text : "");
+    else
+        curl_easy_setopt(d->curl, CURLOPT_HTTPGET, 1L);
+    CURLcode rc = curl_easy_perform(d->curl);
+    curl_slist_free_all(headers);
+    if (text != NULL)
+        sodium_memzero(text, strlen(text)); /* a PIN or a signature */
+    free(text);
+    if (rc != CURLE_OK) {
+        fflush(stdout);
+        fprintf(stderr, "mopay demo: step \"%s\": %s %s got no answer: %s.\n  Is mopay serving there? `make run` "
+                        "starts it; --url (or MOPAY_URL) says where it is.\n",
+                d->step, method, url, curl_easy_strerror(rc));
+        return false;
+    }
+    curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &d->last.status);
+    d->last.body[d->last.len] = '\0';
+    d->last.json = json_loadb(d->last.body, d->last.len, 0, NULL);
+    return true;
+}
+
+/* --- the story's books and its helpers --- */
+
+/* Minor units of an amount the story names (always well-formed CNY). */
+static int64_t minor_of(const struct demo *d, const char *amount)
+{
+    int64_t minor = 0;
+    enum mopay_err err = mopay_money_parse(amount, strlen(amount), d->cny, 0, &minor);
+    MOPAY_ASSERT(err == MOPAY_OK);
+    return minor;
+}
+
+/* What each wallet should hold once `amount` has moved; `from` or `to` is NULL for the outside. */
+static void story_moves(const struct demo *d, struct person *from, struct person *to, const char *amount)
+{
+    int64_t minor = minor_of(d, amount);
+    if (from != NULL)
+        MOPAY_ASSERT(mopay_money_sub(from->balance_minor, minor, &from->balance_minor));
+    if (to != NULL)
+        MOPAY_ASSERT(mopay_money_add(to->balance_minor, minor, &to->balance_minor));
+}
+
+/* Reads the person's wallet (it stays in d->last) and checks it holds what the story's books say;
+ * the balance goes to `out`. */
+static bool balance_check(struct demo *d, const struct person *p, char out[MOPAY_MONEY_TEXT_BYTES])
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/wallets/%s", p->wallet_id);
+    if (!call(d, "GET", path, p->token, NULL) || !expect(d, 200, NULL))
+        return false;
+    mopay_money_format(p->balance_minor, d->cny, out);
+    if (strcmp(str(d->last.json, "balance"), out) != 0)
+        return step_fail(d, "%s's balance should be CNY %s", p->first, out);
+    return true;
+}
+
+static const char *brand_shown(const char *brand)
+{
+    static const char *const names[][2] = {{"visa", "Visa"}, {"mastercard", "Mastercard"},
+                                           {"amex", "American Express"}, {"unionpay", "UnionPay"}, {"jcb", "JCB"}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(brand, names[i][0]) == 0)
+            return names[i][1];
+    return brand;
+}
+
+/* Adds a funding source and keeps how the server describes it; the reply stays in d->last. */
+static bool source_add(struct demo *d, const struct person *p, json_t *body, struct source *out)
+{
+    if (!call(d, "POST", "/v1/funding-sources", p->token, body) || !expect(d, 201, NULL))
+        return false;
+    json_t *j = d->last.json;
+    copy(out->id, sizeof(out->id), j, "id");
+    if (strcmp(str(j, "type"), "card") == 0)
+        snprintf(out->shown, sizeof(out->shown), "%s ending %s", brand_shown(str(j, "brand")), str(j, "last4"));
+    else
+        snprintf(out->shown, sizeof(out->shown), "bank account ending %s", str(j, "last4"));
+    return true;
+}
+
+/* A card that expires in three years. */
+static bool card_add(struct demo *d, const struct person *p, const char *number, bool backup, struct source *out)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    json_t *body = json_pack("{s:s, s:{s:s, s:i, s:i, s:s}, s:b}", "type", "card", "card", "number", number,
+                             "exp_month", 12, "exp_year", tm.tm_year + 1900 + 3, "holder", p->name, "backup", backup);
+    return source_add(d, p, body, out);
+}
+
+/* A top-up or withdrawal (`path`) through `source`, which the server must take (201) with this
+ * `status`; the reply stays in d->last. */
+static bool movement(struct demo *d, const struct person *p, const char *path, const struct source *source,
+                     const char *amount, const char *status)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "wallet_id", p->wallet_id, "funding_source_id", source->id,
+                             "amount", amount, "currency", "CNY");
+    if (!call(d, "POST", path, p->token, body) || !expect(d, 201, NULL))
+        return false;
+    if (strcmp(str(d->last.json, "status"), status) != 0)
+        return step_fail(d, "expected the status %s", status);
+    return true;
+}
+
+/* A transfer by phone number; the caller judges the reply in d->last. */
+static bool send_money(struct demo *d, const struct person *from, const struct person *to, const char *amount,
+                       const char *note)
+{
+    json_t *body = json_pack("{s:{s:s}, s:s, s:s, s:s}", "to", "phone", to->phone, "amount", amount, "currency",
+                             "CNY", "note", note);
+    return call(d, "POST", "/v1/transfers", from->token, body);
+}
+
+/* --- the steps --- */
+
+static bool server_answers(struct demo *d)
+{
+    if (!call(d, "GET", "/healthz", NULL, NULL) || !expect(d, 200, NULL))
+        return false;
+    if (d->admin_key == NULL) {
+        printf("mopay at %s is up. There is no admin key, so the operator's steps are skipped.\n", d->url);
+        return true;
+    }
+    if (!call(d, "GET", "/v1/ledger/check", d->admin_key, NULL))
+        return false;
+    if (d->last.status != 200)
+        return step_fail(d, "the server does not take the admin key (--admin-key or MOPAY_ADMIN_KEY)");
+    printf("mopay at %s is up, and it takes the operator's admin key.\n", d->url);
+    return true;
+}
+
+static bool signup(struct demo *d, struct person *p)
+{
+    crypto_sign_keypair(p->pk, p->sk);
+    snprintf(p->phone, sizeof(p->phone), "%s%08" PRIu32, p->phone_prefix, randombytes_uniform(100000000));
+    char pk64[sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, sodium_base64_VARIANT_ORIGINAL)], device[64];
+    sodium_bin2base64(pk64, sizeof(pk64), p->pk, sizeof(p->pk), sodium_base64_VARIANT_ORIGINAL);
+    snprintf(device, sizeof(device), "%s's phone", p->first);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "phone", p->phone, "name", p->name, "country",
+                             "CN", "pin", DEMO_PIN, "device", "public_key", pk64, "name", device);
+    if (!call(d, "POST", "/v1/customers", NULL, body) || !expect(d, 201, NULL))
+        return false;
+    json_t *customer = json_object_get(d->last.json, "customer");
+    copy(p->id, sizeof(p->id), customer, "id");
+    copy(p->device_id, sizeof(p->device_id), json_object_get(d->last.json, "device"), "id");
+    if (json_integer_value(json_object_get(customer, "kyc_tier")) != 0)
+        return step_fail(d, "a new customer should be at KYC tier 0");
+    printf("%s signs up as %s with a new Ed25519 key on %s phone: customer %s, KYC tier 0.\n", p->name, p->phone,
+           p->possessive, p->id);
+    return true;
+}
+
+static bool both_sign_up(struct demo *d)
+{
+    return signup(d, &d->alice) && signup(d, &d->bob);
+}
+
+/* A session: the PIN, and the device key's signature over "phone|device_id|timestamp". */
+static bool login(struct demo *d, struct person *p)
+{
+    char ts[32], msg[160], sig64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int n = snprintf(msg, sizeof(msg), "%s|%s|%s", p->phone, p->device_id, ts);
+    MOPAY_ASSERT(n > 0 && (size_t)n < sizeof(msg));
+    uint8_t sig[crypto_sign_BYTES];
+    crypto_sign_detached(sig, NULL, (const unsigned char *)msg, (size_t)n, p->sk);
+    sodium_bin2base64(sig64, sizeof(sig64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "phone", p->phone, "pin", DEMO_PIN, "device_id",
+                             p->device_id, "timestamp", ts, "signature", sig64);
+    if (!call(d, "POST", "/v1/sessions", NULL, body) || !expect(d, 201, NULL))
+        return false;
+    copy(p->token, sizeof(p->token), d->last.json, "token");
+    printf("%s logs in with %s PIN and a signature by %s phone's key over the time, %s: session open until %s.\n",
+           p->first, p->possessive, p->possessive, ts, str(d->last.json, "expires_at"));
+    return true;
+}
+
+static bool both_log_in(struct demo *d)
+{
+    return login(d, &d->alice) && login(d, &d->bob);
+}
+
+static bool alice_opens_wallet(struct demo *d)
+{
+    struct person *a = &d->alice;
+    if (!call(d, "POST", "/v1/wallets", a->token, json_pack("{s:s}", "currency", "CNY")) || !expect(d, 201, NULL))
+        return false;
+    copy(a->wallet_id, sizeof(a->wallet_id), d->last.json, "id");
+    char balance[MOPAY_MONEY_TEXT_BYTES];
+    if (!balance_check(d, a, balance))
+        return false;
+    json_t *limits = json_object_get(d->last.json, "limits");
+    printf("Alice opens a CNY wallet: balance CNY %s. At KYC tier 0 it may hold CNY %s, and CNY %s may leave it a "
+           "day.\n",
+           balance, str(limits, "balance_cap"), str(limits, "daily_outflow"));
+    return true;
+}
+
+static bool alice_adds_cards(struct demo *d)
+{
+    struct person *a = &d->alice;
+    if (!card_add(d, a, "4242 4242 4242 4242", false, &d->visa))
+        return false;
+    if (!json_is_true(json_object_get(d->last.json, "primary")))
+        return step_fail(d, "her first card should be her primary one");
+    if (!card_add(d, a, "6200 0000 0000 0005", true, &d->unionpay))
+        return false;
+    if (!json_is_true(json_object_get(d->last.json, "backup")))
+        return step_fail(d, "the UnionPay card should be her backup");
+    printf("Alice adds her %s, which becomes her primary card, and a %s as her backup.\n", d->visa.shown,
+           d->unionpay.shown);
+    return true;
+}
+
+static bool topup(struct demo *d, const char *amount, const char *more)
+{
+    struct person *a = &d->alice;
+    if (!movement(d, a, "/v1/topups", &d->visa, amount, "succeeded"))
+        return false;
+    story_moves(d, NULL, a, amount);
+    char balance[MOPAY_MONEY_TEXT_BYTES];
+    if (!balance_check(d, a, balance))
+        return false;
+    printf("Alice tops up CNY %s%s from her %s: succeeded. Her balance: CNY %s.\n", amount, more, d->visa.shown,
+           balance);
+    return true;
+}
+
+static bool alice_tops_up(struct demo *d)
+{
+    return topup(d, "300.00", "");
+}
+
+static bool alice_pays_bob(struct demo *d)
+{
+    struct person *a = &d->alice, *b = &d->bob;
+    if (!send_money(d, a, b, "50.00", "for dinner") || !expect(d, 201, NULL))
+        return false;
+    if (strcmp(str(json_object_get(d->last.json, "to"), "name"), b->name) != 0)
+        return step_fail(d, "the money should reach %s", b->name);
+    copy(b->wallet_id, sizeof(b->wallet_id), d->last.json, "to_wallet_id");
+    story_moves(d, a, b, "50.00");
+    char mine[MOPAY_MONEY_TEXT_BYTES], his[MOPAY_MONEY_TEXT_BYTES];
+    if (!balance_check(d, a, mine) || !balance_check(d, b, his))
+        return false;
+    printf("Alice sends CNY 50.00 \"for dinner\" to Bob's phone number, %s: succeeded (Bob had no wallet yet; a "
+           "CNY one opened for him). Her balance: CNY %s. Bob's: CNY %s.\n",
+           b->phone, mine, his);
+    return true;
+}
+
+/* Prints one history entry: amount, what it was, with whom, and the note. */
+static void entry_say(json_t *e)
+{
+    static const char *const labels[][2] = {
+        {"topup", "top-up"}, {"withdrawal", "withdrawal"}, {"p2p_in", "from "}, {"p2p_out", "to "}};
+    const char *type = str(e, "type"), *label = type;
+    for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+        if (strcmp(type, labels[i][0]) == 0)
+            label = labels[i][1];
+    json_t *who = json_object_get(e, "counterparty");
+    const char *note = json_string_value(json_object_get(e, "note"));
+    printf("  %10s %s  %s%s", str(e, "amount"), str(e, "currency"), label, who != NULL ? str(who, "name") : "");
+    if (note != NULL)
+        printf(", \"%s\"", note);
+    printf("\n");
+}
+
+/* Prints the person's history, newest first, and checks its entries are `types`, in order; the
+ * page stays in d->last. */
+static bool history_show(struct demo *d, const struct person *p, const char *const *types, size_t count)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/wallets/%s/transactions?limit=%d", p->wallet_id, DEMO_HISTORY_LIMIT);
+    if (!call(d, "GET", path, p->token, NULL) || !expect(d, 200, NULL))
+        return false;
+    json_t *data = json_object_get(d->last.json, "data");
+    if (json_array_size(data) != count)
+        return step_fail(d, "%s's history should have %zu entries", p->first, count);
+    printf("%s's history, newest first:\n", p->first);
+    for (size_t i = 0; i < count; i++) {
+        json_t *e = json_array_get(data, i);
+        if (strcmp(str(e, "type"), types[i]) != 0)
+            return step_fail(d, "entry %zu of %s's history should be a %s", i + 1, p->first, types[i]);
+        entry_say(e);
+    }
+    return true;
+}
+
+static bool both_histories(struct demo *d)
+{
+    static const char *const alice_types[] = {"p2p_out", "topup"}, *const bob_types[] = {"p2p_in"};
+    if (!history_show(d, &d->alice, alice_types, 2) || !history_show(d, &d->bob, bob_types, 1))
+        return false;
+    json_t *entry = json_array_get(json_object_get(d->last.json, "data"), 0);
+    if (strcmp(str(json_object_get(entry, "counterparty"), "name"), d->alice.name) != 0 ||
+        strcmp(str(entry, "amount"), "50.00") != 0)
+        return step_fail(d, "Bob's history should show CNY 50.00 from %s", d->alice.name);
+    return true;
+}
+
+static bool alice_card_declines(struct demo *d)
+{
+    struct person *a = &d->alice;
+    if (!card_add(d, a, "4000 0000 0000 9995", false, &d->declining) ||
+        !movement(d, a, "/v1/topups", &d->declining, "100.00", "declined"))
+        return false;
+    if (strcmp(str(d->last.json, "decline_code"), "insufficient_funds") != 0)
+        return step_fail(d, "the card should be declined for insufficient_funds");
+    char balance[MOPAY_MONEY_TEXT_BYTES];
+    if (!balance_check(d, a, balance))
+        return false;
+    printf("Alice adds another card, a %s, and tries to top up CNY 100.00 from it: declined (insufficient_funds). "
+           "Her balance is unchanged: CNY %s.\n",
+           d->declining.shown, balance);
+    return true;
+}
+
+/* Money for the rent, so that what stops the next transfer is the daily limit, not the balance. */
+static bool alice_tops_up_more(struct demo *d)
+{
+    return topup(d, "300.00", " more");
+}
+
+static bool alice_hits_daily_limit(struct demo *d)
+{
+    struct person *a = &d->alice, *b = &d->bob;
+    char mine[MOPAY_MONEY_TEXT_BYTES], his[MOPAY_MONEY_TEXT_BYTES], daily[MOPAY_MONEY_TEXT_BYTES],
+        used[MOPAY_MONEY_TEXT_BYTES];
+    if (!balance_check(d, a, mine))
+        return false;
+    json_t *limits = json_object_get(d->last.json, "limits");
+    copy(daily, sizeof(daily), limits, "daily_outflow");
+    copy(used, sizeof(used), limits, "used_today");
+    if (!send_money(d, a, b, DEMO_RENT, "rent") || !expect(d, 422, "limit_exceeded"))
+        return false;
+    if (!balance_check(d, a, mine) || !balance_check(d, b, his))
+        return false;
+    printf("Alice tries to send Bob CNY %s for the rent: refused (limit_exceeded). At KYC tier 0, CNY %s may leave "
+           "her wallet a day, and CNY %s already has today. Nothing moved: her balance is CNY %s, Bob's CNY %s.\n",
+           DEMO_RENT, daily, used, mine, his);
+    return true;
+}
+
+static bool operator_verifies_alice(struct demo *d)
+{
+    struct person *a = &d->alice;
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/customers/%s/kyc", a->id);
+    json_t *body = json_pack("{s:i, s:s, s:s}", "tier", 1, "document_type", "passport", "document_number", "E12345678");
+    if (!call(d, "POST", path, d->admin_key, body) || !expect(d, 200, NULL))
+        return false;
+    if (json_integer_value(json_object_get(d->last.json, "kyc_tier")) != 1)
+        return step_fail(d, "Alice should now be at KYC tier 1");
+    char balance[MOPAY_MONEY_TEXT_BYTES];
+    if (!balance_check(d, a, balance))
+        return false;
+    json_t *limits = json_object_get(d->last.json, "limits");
+    printf("The operator checks Alice's passport and raises her to KYC tier 1: her wallet may now hold CNY %s, and "
+           "CNY %s may leave it a day.\n",
+           str(limits, "balance_cap"), str(limits, "daily_outflow"));
+    return true;
+}
+
+static bool alice_pays_rent(struct demo *d)
+{
+    struct person *a = &d->alice, *b = &d->bob;
+    if (!send_money(d, a, b, DEMO_RENT, "rent") || !expect(d, 201, NULL))
+        return false;
+    story_moves(d, a, b, DEMO_RENT);
+    char mine[MOPAY_MONEY_TEXT_BYTES], his[MOPAY_MONEY_TEXT_BYTES];
+    if (!balance_check(d, a, mine) || !balance_check(d, b, his))
+        return false;
+    printf("Alice sends Bob the same CNY %s for the rent again: succeeded. Her balance: CNY %s. Bob's: CNY %s.\n",
+           DEMO_RENT, mine, his);
+    return true;
+}
+
+static json_t *source_find(json_t *sources, const char *id)
+{
+    for (size_t i = 0; i < json_array_size(sources); i++)
+        if (strcmp(str(json_array_get(sources, i), "id"), id) == 0)
+            return json_array_get(sources, i);
+    return NULL;
+}
+
+static bool alice_loses_visa(struct demo *d)
+{
+    struct person *a = &d->alice;
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/funding-sources/%s/lost", d->visa.id);
+    if (!call(d, "POST", path, a->token, NULL) || !expect(d, 200, NULL))
+        return false;
+    if (strcmp(str(d->last.json, "status"), "lost") != 0)
+        return step_fail(d, "the Visa should be marked lost");
+    if (!call(d, "GET", "/v1/funding-sources", a->token, NULL) || !expect(d, 200, NULL))
+        return false;
+    json_t *backup = source_find(json_object_get(d->last.json, "data"), d->unionpay.id);
+    if (!json_is_true(json_object_get(backup, "primary")))
+        return step_fail(d, "the %s should now be her primary card", d->unionpay.shown);
+    printf("Alice reports her %s lost: it can no longer be used, and her backup %s is now her primary card.\n",
+           d->visa.shown, d->unionpay.shown);
+    return true;
+}
+
+static bool alice_withdraws(struct demo *d)
+{
+    struct person *a = &d->alice;
+    json_t *body = json_pack("{s:s, s:{s:s, s:s}}", "type", "bank_account", "bank_account", "iban",
+                             "GB82WEST12345698765432", "holder", a->name);
+    if (!source_add(d, a, body, &d->bank) || !movement(d, a, "/v1/withdrawals", &d->bank, "20.00", "succeeded"))
+        return false;
+    story_moves(d, a, NULL, "20.00");
+    char balance[MOPAY_MONEY_TEXT_BYTES];
+    if (!balance_check(d, a, balance))
+        return false;
+    printf("Alice adds her %s (IBAN GB82 WEST 1234 5698 7654 32) and withdraws CNY 20.00 to it: succeeded. Her "
+           "balance: CNY %s.\n",
+           d->bank.shown, balance);
+    return true;
+}
+
+static bool operator_checks_ledger(struct demo *d)
+{
+    if (!call(d, "GET", "/v1/ledger/check", d->admin_key, NULL) || !expect(d, 200, NULL))
+        return false;
+    json_t *j = d->last.json;
+    if (!json_is_true(json_object_get(j, "ok")))
+        return step_fail(d, "the ledger should balance");
+    printf("The operator runs the ledger check: ok. Debits equal credits in every currency, over %lld accounts and "
+           "%lld transfers.\n",
+           (long long)json_integer_value(json_object_get(j, "accounts")),
+           (long long)json_integer_value(json_object_get(j, "transfers")));
+    return true;
+}
+
+/* --- the story --- */
+
+struct step {
+    const char *name; /* what stderr calls it when it goes wrong */
+    bool operator;    /* needs the admin key */
+    bool (*run)(struct demo *d);
+};
+
+static const struct step steps[] = {
+    {"the server answers", false, server_answers},
+    {"Alice and Bob sign up", false, both_sign_up},
+    {"Alice and Bob log in", false, both_log_in},
+    {"Alice opens a CNY wallet", false, alice_opens_wallet},
+    {"Alice adds her Visa and a backup UnionPay card", false, alice_adds_cards},
+    {"Alice tops up CNY 300.00", false, alice_tops_up},
+    {"Alice sends Bob CNY 50.00 by phone number", false, alice_pays_bob},
+    {"both histories", false, both_histories},
+    {"a top-up from a card that declines", false, alice_card_declines},
+    {"Alice tops up CNY 300.00 more", false, alice_tops_up_more},
+    {"a transfer over the tier-0 daily limit", false, alice_hits_daily_limit},
+    {"the operator verifies Alice's ID", true, operator_verifies_alice},
+    {"the same transfer at KYC tier 1", true, alice_pays_rent},
+    {"Alice reports her Visa lost", false, alice_loses_visa},
+    {"Alice withdraws CNY 20.00 to her bank account", false, alice_withdraws},
+    {"the ledger check", true, operator_checks_ledger},
+};
+#define STEP_COUNT (sizeof(steps) / sizeof(steps[0]))
+
+/* Runs the steps in order; stops at the first that does not go as expected. */
+static int story_run(struct demo *d)
+{
+    size_t skipped = 0;
+    for (size_t i = 0; i < STEP_COUNT; i++) {
+        d->step = steps[i].name;
+        if (steps[i].operator && d->admin_key == NULL) {
+            printf("(Skipped, as it needs the admin key: %s.)\n", steps[i].name);
+            skipped++;
+        } else if (!steps[i].run(d)) {
+            return 1;
+        }
+    }
+    if (skipped == 0)
+        printf("\nEvery step went as expected.\n");
+    else
+        printf("\nEvery step went as expected; %zu operator steps were skipped (no --admin-key).\n", skipped);
+    return 0;
+}
+
+static int usage(void)
+{
+    printf("Usage: mopay demo [--url URL] [--admin-key KEY]\n\n"
+           "Seeds a small world on a running mopay server and walks through it over HTTP, saying what\n"
+           "happens: sign-up, log-in, top-ups, a payment by phone number, a declined card, the daily\n"
+           "limit, an ID check, a lost card, a withdrawal and the ledger check. New phone numbers each\n"
+           "run, so it can run again on the same database.\n\n"
+           "  --url URL        the server (default %s, or MOPAY_URL)\n"
+           "  --admin-key KEY  an operator key (or MOPAY_ADMIN_KEY); without one the operator's steps\n"
+           "                   are skipped\n\n"
+           "Exits 0 when every step went as expected, 1 when one did not (stderr names it, with the\n"
+           "server's answer), 2 for bad options.\n",
+           DEMO_URL_DEFAULT);
+    return 0;
+}
+
+/* --url and --admin-key, over MOPAY_URL and MOPAY_ADMIN_KEY; false (with a message) on a bad one. */
+static bool options_read(struct demo *d, int argc, char **argv)
+{
+    const char *url = getenv("MOPAY_URL"), *key = getenv("MOPAY_ADMIN_KEY");
+    for (int i = 1; i < argc; i += 2) {
+        const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (value != NULL && strcmp(flag, "--url") == 0) {
+            url = value;
+        } else if (value != NULL && strcmp(flag, "--admin-key") == 0) {
+            key = value;
+        } else {
+            fprintf(stderr, "mopay demo: bad option %s (see mopay demo --help)\n", flag);
+            return false;
+        }
+    }
+    url = url != NULL && url[0] != '\0' ? url : DEMO_URL_DEFAULT;
+    size_t len = strlen(url);
+    while (len > 0 && url[len - 1] == '/') /* the paths bring their own */
+        len--;
+    if (len == 0 || len >= sizeof(d->url)) {
+        fprintf(stderr, "mopay demo: --url must be a server's address, such as %s\n", DEMO_URL_DEFAULT);
+        return false;
+    }
+    memcpy(d->url, url, len);
+    d->url[len] = '\0';
+    d->admin_key = key != NULL && key[0] != '\0' ? key : NULL;
+    return true;
+}
+
+static CURL *demo_curl_new(struct reply *r)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return NULL;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)DEMO_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)DEMO_REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    return c;
+}
+
+/* Everything after the options' first look: `d` is zeroed and freed by the caller. */
+static int demo_run(struct demo *d, int argc, char **argv)
+{
+    if (!options_read(d, argc, argv))
+        return 2;
+    d->curl = demo_curl_new(&d->last);
+    if (d->curl == NULL) {
+        fprintf(stderr, "mopay demo: cannot start libcurl\n");
+        return 1;
+    }
+    d->cny = mopay_currency_by_alpha("CNY", 3);
+    d->alice = (struct person){.name = "Alice Wang", .first = "Alice", .possessive = "her", .phone_prefix = "+86138"};
+    d->bob = (struct person){.name = "Bob Li", .first = "Bob", .possessive = "his", .phone_prefix = "+86139"};
+    int rc = story_run(d);
+    curl_easy_cleanup(d->curl);
+    json_decref(d->last.json);
+    return rc;
+}
+
+int mopay_cli_demo(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return usage();
+    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "mopay demo: cannot start libsodium or libcurl\n");
+        return 1;
+    }
+    int rc = 1;
+    struct demo *d = sodium_malloc(sizeof(*d)); /* it holds device keys and session tokens */
+    if (d == NULL) {
+        fprintf(stderr, "mopay demo: out of memory\n");
+    } else {
+        memset(d, 0, sizeof(*d));
+        rc = demo_run(d, argc, argv);
+        sodium_free(d);
+    }
+    curl_global_cleanup();
+    return rc;
+}
