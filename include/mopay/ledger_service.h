@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mopay/err.h"
 #include "mopay/ledger.h"
 #include "mopay/store.h"
 
@@ -38,6 +39,11 @@ size_t mopay_ledger_service_create_accounts(struct mopay_ledger_service *service
 size_t mopay_ledger_service_create_transfers(struct mopay_ledger_service *service,
                                              const struct mopay_ledger_transfer *transfers, size_t count,
                                              int64_t now_ns, uint8_t *results);
+
+/* The platform's own account of `kind` (bank_clearing, revenue, ...) in a currency (ISO 4217
+ * numeric), created with its first use; its id is fixed by (kind, currency). */
+enum mopay_err mopay_ledger_service_system_account(struct mopay_ledger_service *service, enum mopay_ledger_kind kind,
+                                                   uint16_t currency, int64_t now_ns, struct mopay_id *out);
 
 /* The sequencer hooks: tick voids expired pending transfers; before_commit appends the batch's
  * record and, with check_invariants, verifies the invariants (a broken one stops the process

@@ -69,11 +69,17 @@ struct mopay_order {
     enum mopay_order_status status;
     struct mopay_id payment_id; /* when paid */
     int64_t created_at_ns, expires_at_ns, paid_at_ns;
+    struct mopay_order *next_open; /* the list of open orders the tick expires */
 };
 
 struct mopay_merchant_options {
     const struct mopay_keys *keys;
     struct mopay_ledger_service *ledger;
+    /* Called on the sequencer for each order the tick expires, in its transaction (the API
+     * tells the merchant); NULL for none. */
+    enum mopay_err (*order_expired)(void *ctx, struct mopay_store *store, int64_t now_ns,
+                                    const struct mopay_order *order);
+    void *ctx;
 };
 
 struct mopay_merchant_state;

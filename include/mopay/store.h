@@ -119,6 +119,11 @@ static inline bool mopay_store_err_fatal(enum mopay_err err)
     return err == MOPAY_ERR_store_failed || err == MOPAY_ERR_store_unavailable;
 }
 
+/* record_put of a JSON object, which it frees (it takes the reference). */
+struct json_t;
+enum mopay_err mopay_store_record_put_json(struct mopay_store *store, const char *kind, const char *id,
+                                           struct json_t *json, int64_t updated_at_ns);
+
 /* Opens (creating when absent) the database named by `url` and applies pending migrations:
  *   sqlite:PATH             a file, its folder created when missing (sqlite::memory: for tests)
  *   postgres://... or postgresql://...   a libpq connection URI

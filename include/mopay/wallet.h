@@ -271,6 +271,21 @@ enum mopay_err mopay_wallet_p2p(struct mopay_wallet_state *w, struct mopay_store
                                 const struct mopay_currency *currency, int64_t amount_minor, const char *note,
                                 struct mopay_p2p *out);
 
+/* For the other modules that move a wallet's money (payments, refunds): the same limit checks
+ * and bookkeeping the wallet's own movements use. The checks change nothing; _outflow_count
+ * counts `amount` (negative: gives back one made at `made_ns`, which counts only the same UTC
+ * day) against today's limit and writes the wallet's record; _history_add appends an entry to
+ * its history (amount negative for money out). */
+enum mopay_err mopay_wallet_outflow_check(struct mopay_wallet_state *w, const struct mopay_wallet *wallet,
+                                          int64_t amount_minor, int64_t now_ns);
+enum mopay_err mopay_wallet_inflow_check(struct mopay_wallet_state *w, const struct mopay_wallet *wallet,
+                                         int64_t amount_minor, int64_t now_ns);
+enum mopay_err mopay_wallet_outflow_count(struct mopay_store *store, struct mopay_wallet *wallet,
+                                          int64_t amount_minor, int64_t made_ns, int64_t now_ns);
+enum mopay_err mopay_wallet_history_add(struct mopay_store *store, const struct mopay_wallet *wallet, int64_t now_ns,
+                                        const char *id, const char *type, int64_t amount_minor,
+                                        const char *counterparty, const char *note);
+
 /* The sequencer tick: late connector answers, and movements nobody answered voided. */
 enum mopay_err mopay_wallet_tick(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns);
 

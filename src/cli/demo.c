@@ -43,7 +43,7 @@ struct person {
     char phone[24];
     char id[DEMO_ID_BYTES], device_id[DEMO_ID_BYTES], wallet_id[DEMO_ID_BYTES];
     char token[128];
-    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    uint8_t sk[crypto_sign_SECRETKEYBYTES]; /* the device key */
     int64_t balance_minor; /* what the story's books say the wallet holds */
 };
 
@@ -288,10 +288,11 @@ static bool server_answers(struct demo *d)
 
 static bool signup(struct demo *d, struct person *p)
 {
-    crypto_sign_keypair(p->pk, p->sk);
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    crypto_sign_keypair(pk, p->sk);
     snprintf(p->phone, sizeof(p->phone), "%s%08" PRIu32, p->phone_prefix, randombytes_uniform(100000000));
     char pk64[sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, sodium_base64_VARIANT_ORIGINAL)], device[64];
-    sodium_bin2base64(pk64, sizeof(pk64), p->pk, sizeof(p->pk), sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(pk64, sizeof(pk64), pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
     snprintf(device, sizeof(device), "%s's phone", p->first);
     json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "phone", p->phone, "name", p->name, "country",
                              "CN", "pin", DEMO_PIN, "device", "public_key", pk64, "name", device);

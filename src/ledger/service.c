@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "mopay/assert.h"
 #include "mopay/limits.h"
 #include "mopay/log.h"
@@ -217,4 +219,23 @@ enum mopay_err mopay_ledger_service_recover(struct mopay_ledger_service *s, stru
     if (s->check_invariants)
         check_or_stop(s);
     return MOPAY_OK;
+}
+
+enum mopay_err mopay_ledger_service_system_account(struct mopay_ledger_service *s, enum mopay_ledger_kind kind,
+                                                   uint16_t currency, int64_t now_ns, struct mopay_id *out)
+{
+    /* A fixed id per (kind, currency), so every start and every replica names the same account. */
+    char name[64];
+    snprintf(name, sizeof(name), "mopay.system.%s.%u", mopay_ledger_kind_name(kind), (unsigned)currency);
+    crypto_generichash(out->bytes, 16, (const unsigned char *)name, strlen(name), NULL, 0);
+    if (mopay_ledger_account_get(mopay_ledger_service_ledger(s), out) != NULL)
+        return MOPAY_OK;
+    struct mopay_ledger_account a;
+    memset(&a, 0, sizeof(a));
+    a.id = *out;
+    a.currency = currency;
+    a.kind = (uint16_t)kind;
+    uint8_t result = 0;
+    mopay_ledger_service_create_accounts(s, &a, 1, now_ns, &result);
+    return result == MOPAY_LEDGER_ok ? MOPAY_OK : MOPAY_ERR_ledger_rejected;
 }

@@ -3,10 +3,14 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "internal.h"
+#include "mopay/json.h"
 #include "mopay/assert.h"
 #include "mopay/limits.h"
 
@@ -385,4 +389,17 @@ void mopay_store_copy_text(char *dst, size_t dst_cap, const char *src, size_t sr
     MOPAY_ASSERT(src_len < dst_cap);
     memcpy(dst, src, src_len);
     dst[src_len] = '\0';
+}
+
+enum mopay_err mopay_store_record_put_json(struct mopay_store *store, const char *kind, const char *id,
+                                           struct json_t *json, int64_t updated_at_ns)
+{
+    MOPAY_ASSERT(json != NULL);
+    size_t len;
+    char *text = mopay_json_dump(json, &len);
+    json_decref(json);
+    MOPAY_ASSERT(text != NULL);
+    enum mopay_err err = store->record_put(store, kind, id, text, len, updated_at_ns);
+    free(text);
+    return err;
 }

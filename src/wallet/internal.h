@@ -37,9 +37,6 @@ enum mopay_err record_source(struct mopay_store *store, int64_t now_ns, const st
 enum mopay_err record_movement(struct mopay_store *store, int64_t now_ns, const struct mopay_movement *m);
 enum mopay_err record_session(struct mopay_store *store, int64_t now_ns, const struct mopay_session *s);
 enum mopay_err record_session_delete(struct mopay_store *store, const struct mopay_session *s);
-/* Writes a JSON object as a record and frees it. */
-enum mopay_err record_put_json(struct mopay_store *store, const char *kind, const char *id, json_t *j,
-                               int64_t now_ns);
 
 /* Adding to memory: false when an index could not grow (out of memory). */
 bool state_customer_add(struct mopay_wallet_state *w, struct mopay_customer *c);
@@ -58,9 +55,6 @@ bool source_number(struct mopay_wallet_state *w, const struct mopay_funding_sour
 
 /* money.c */
 int64_t wallet_day_of(int64_t now_ns);
-/* The ledger account of a system kind for a currency, created on first use. */
-enum mopay_err system_account(struct mopay_wallet_state *w, enum mopay_ledger_kind kind,
-                              const struct mopay_currency *currency, int64_t now_ns, struct mopay_id *out);
 /* Limits: whether `amount` may leave the wallet today (limit_exceeded, insufficient_funds), or
  * come in under its balance cap (balance_limit_exceeded); and counting an outflow, or giving
  * back one made at `made_ns` (which counts only if it was made the same day). */

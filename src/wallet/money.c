@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "internal.h"
 #include "mopay/assert.h"
@@ -56,18 +55,6 @@ static enum mopay_err account_create(struct mopay_wallet_state *w, const struct 
     uint8_t result = 0;
     mopay_ledger_service_create_accounts(w->options.ledger, &a, 1, now_ns, &result);
     return result == MOPAY_LEDGER_ok ? MOPAY_OK : MOPAY_ERR_ledger_rejected;
-}
-
-enum mopay_err system_account(struct mopay_wallet_state *w, enum mopay_ledger_kind kind,
-                              const struct mopay_currency *currency, int64_t now_ns, struct mopay_id *out)
-{
-    /* A fixed id per (kind, currency), so every start and every replica names the same account. */
-    char name[48];
-    snprintf(name, sizeof(name), "mopay.system.%s.%s", mopay_ledger_kind_name(kind), currency->alpha);
-    crypto_generichash(out->bytes, 16, (const unsigned char *)name, strlen(name), NULL, 0);
-    if (mopay_ledger_account_get(ledger_of(w), out) != NULL)
-        return MOPAY_OK;
-    return account_create(w, out, kind, currency, 0, now_ns);
 }
 
 enum mopay_err mopay_wallet_open(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
@@ -186,4 +173,33 @@ enum mopay_err entry_append(struct mopay_store *store, const struct mopay_wallet
     enum mopay_err err = store->entry_append(store, owner, now_ns, id, text, len);
     free(text);
     return err;
+}
+
+enum mopay_err mopay_wallet_outflow_check(struct mopay_wallet_state *w, const struct mopay_wallet *wallet,
+                                          int64_t amount_minor, int64_t now_ns)
+{
+    return outflow_check(w, wallet, amount_minor, now_ns);
+}
+
+enum mopay_err mopay_wallet_inflow_check(struct mopay_wallet_state *w, const struct mopay_wallet *wallet,
+                                         int64_t amount_minor, int64_t now_ns)
+{
+    return inflow_check(w, wallet, amount_minor, now_ns);
+}
+
+enum mopay_err mopay_wallet_outflow_count(struct mopay_store *store, struct mopay_wallet *wallet,
+                                          int64_t amount_minor, int64_t made_ns, int64_t now_ns)
+{
+    if (amount_minor >= 0)
+        outflow_count(wallet, amount_minor, now_ns);
+    else
+        outflow_count_give_back(wallet, -amount_minor, made_ns, now_ns);
+    return record_wallet(store, now_ns, wallet);
+}
+
+enum mopay_err mopay_wallet_history_add(struct mopay_store *store, const struct mopay_wallet *wallet, int64_t now_ns,
+                                        const char *id, const char *type, int64_t amount_minor,
+                                        const char *counterparty, const char *note)
+{
+    return entry_append(store, wallet, now_ns, id, type, amount_minor, counterparty, note);
 }

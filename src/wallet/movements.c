@@ -128,7 +128,8 @@ static void connector_request(const struct mopay_movement *m, const char *number
 static enum mopay_err movement_reserve(struct mopay_wallet_state *w, struct mopay_movement *m, int64_t now_ns)
 {
     struct mopay_id clearing;
-    enum mopay_err err = system_account(w, MOPAY_LEDGER_KIND_BANK_CLEARING, m->wallet->currency, now_ns, &clearing);
+    enum mopay_err err = mopay_ledger_service_system_account(w->options.ledger, MOPAY_LEDGER_KIND_BANK_CLEARING,
+                                                             m->wallet->currency->numeric, now_ns, &clearing);
     if (err != MOPAY_OK)
         return err;
     struct mopay_ledger_transfer t;

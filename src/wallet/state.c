@@ -139,19 +139,6 @@ bool state_session_add(struct mopay_wallet_state *w, struct mopay_session *s)
 
 /* --- records --- */
 
-enum mopay_err record_put_json(struct mopay_store *store, const char *kind, const char *id, json_t *j,
-                               int64_t now_ns)
-{
-    MOPAY_ASSERT(j != NULL);
-    size_t len;
-    char *text = mopay_json_dump(j, &len);
-    json_decref(j);
-    MOPAY_ASSERT(text != NULL);
-    enum mopay_err err = store->record_put(store, kind, id, text, len, now_ns);
-    free(text);
-    return err;
-}
-
 static json_t *hex_json(const uint8_t *bytes, size_t len)
 {
     char hex[2 * 64 + 1];
@@ -185,7 +172,7 @@ enum mopay_err record_customer(struct mopay_wallet_state *w, struct mopay_store 
                           c->kyc_document_last4, "kyc_document_sealed", c->kyc_document_sealed, "frozen", c->frozen, "failed_pins", c->failed_pins,
                           "locked_until_ns", (json_int_t)c->locked_until_ns, "created_at_ns",
                           (json_int_t)c->created_at_ns);
-    return record_put_json(store, "customer", id, j, now_ns);
+    return mopay_store_record_put_json(store, "customer", id, j, now_ns);
 }
 
 enum mopay_err record_device(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
@@ -199,7 +186,7 @@ enum mopay_err record_device(struct mopay_wallet_state *w, struct mopay_store *s
                           sealed_json(w->options.keys->secret_seal, d->code_secret, sizeof(d->code_secret)),
                           "created_at_ns", (json_int_t)d->created_at_ns, "revoked_at_ns",
                           (json_int_t)d->revoked_at_ns, "last_signed_ns", (json_int_t)d->last_signed_ns);
-    return record_put_json(store, "device", id, j, now_ns);
+    return mopay_store_record_put_json(store, "device", id, j, now_ns);
 }
 
 enum mopay_err record_wallet(struct mopay_store *store, int64_t now_ns, const struct mopay_wallet *wallet)
@@ -211,7 +198,7 @@ enum mopay_err record_wallet(struct mopay_store *store, int64_t now_ns, const st
                           wallet->currency->alpha, "created_at_ns", (json_int_t)wallet->created_at_ns,
                           "outflow_day", (json_int_t)wallet->outflow_day, "outflow_minor",
                           (json_int_t)wallet->outflow_minor);
-    return record_put_json(store, "wallet", id, j, now_ns);
+    return mopay_store_record_put_json(store, "wallet", id, j, now_ns);
 }
 
 enum mopay_err record_source(struct mopay_store *store, int64_t now_ns, const struct mopay_funding_source *s)
@@ -227,7 +214,7 @@ enum mopay_err record_source(struct mopay_store *store, int64_t now_ns, const st
                           s->bank_code, "iban", s->iban, "last4", s->last4, "holder", s->holder, "primary",
                           s->primary, "backup", s->backup, "lost", s->lost, "number_sealed", b64,
                           "created_at_ns", (json_int_t)s->created_at_ns);
-    return record_put_json(store, "source", id, j, now_ns);
+    return mopay_store_record_put_json(store, "source", id, j, now_ns);
 }
 
 enum mopay_err record_movement(struct mopay_store *store, int64_t now_ns, const struct mopay_movement *m)
@@ -241,7 +228,7 @@ enum mopay_err record_movement(struct mopay_store *store, int64_t now_ns, const 
                           "status", (int)m->status, "decline_code", m->decline_code, "network_reference",
                           m->network_reference, "created_at_ns", (json_int_t)m->created_at_ns, "resolved_at_ns",
                           (json_int_t)m->resolved_at_ns, "expires_at_ns", (json_int_t)m->expires_at_ns);
-    return record_put_json(store, "movement", id, j, now_ns);
+    return mopay_store_record_put_json(store, "movement", id, j, now_ns);
 }
 
 static void session_id(const struct mopay_session *s, char out[MOPAY_ID_TEXT_BYTES])
@@ -260,7 +247,7 @@ enum mopay_err record_session(struct mopay_store *store, int64_t now_ns, const s
     json_t *j = json_pack("{s:o, s:s, s:s, s:I, s:I}", "hash", hex_json(s->hash, 32), "customer_id", customer,
                           "device_id", device, "created_at_ns", (json_int_t)s->created_at_ns, "expires_at_ns",
                           (json_int_t)s->expires_at_ns);
-    return record_put_json(store, "session", id, j, now_ns);
+    return mopay_store_record_put_json(store, "session", id, j, now_ns);
 }
 
 enum mopay_err record_session_delete(struct mopay_store *store, const struct mopay_session *s)
