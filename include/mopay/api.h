@@ -24,6 +24,8 @@ struct mopay_api_options {
     int64_t session_ttl_s;
     int64_t topup_pending_ttl_s;
     int64_t sim_callback_delay_s; /* the built-in network simulator's late answers */
+    int64_t pin_above_major;      /* payments this large wait for the PIN; 0: never */
+    int paycode_window_steps;
 };
 
 /* Loads what the API keeps in memory from `store`: admin keys, the ledger by replaying its log,
@@ -34,8 +36,12 @@ void mopay_api_free(struct mopay_api *api);
 
 /* Fills an HTTP configuration's routes, authenticator and app pointer. */
 void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *config);
-/* Called once the server runs, so /metrics can report the sequencer and the server. */
+/* Called once the server runs, so /metrics can report the sequencer and the server, and the
+ * webhook deliverer can submit its commands; with NULLs after they stopped. */
 void mopay_api_attach(struct mopay_api *api, struct mopay_seq *seq, struct mopay_http_server *server);
+/* Stops the API's own threads that submit commands (the webhook deliverer): call it before the
+ * sequencer stops. */
+void mopay_api_quiesce(struct mopay_api *api);
 
 /* The sequencer's hooks for the API's state: a tick every MOPAY_API_TICK_INTERVAL_NS voids
  * expired pending transfers and forgets idempotent replies older than MOPAY_IDEMPOTENCY_TTL_S;

@@ -32,6 +32,8 @@ struct mopay_config {
     long session_ttl_s;
     long topup_ttl_s;
     long sim_callback_delay_s;
+    long pin_above;
+    long paycode_window;
 };
 
 /* Which options a command takes. */

@@ -28,7 +28,8 @@
     X(FUNDING_SOURCE, "src")              \
     X(TOPUP, "top")                       \
     X(WITHDRAWAL, "wdr")                  \
-    X(SESSION, "ses")
+    X(SESSION, "ses")                     \
+    X(EVENT, "evt")
 
 enum mopay_id_kind {
 #define MOPAY_ID_KIND_ENUM(name, prefix) MOPAY_ID_##name,

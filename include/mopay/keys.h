@@ -13,7 +13,8 @@ struct mopay_keys {
     uint8_t api_key_hash[32]; /* keyed BLAKE2b of API keys and admin keys */
     uint8_t idem_seal[32];    /* secretbox of stored idempotent replies */
     uint8_t card_seal[32];    /* secretbox of card and bank account numbers */
-    uint8_t secret_seal[32];  /* secretbox of device secrets and identity document numbers */
+    uint8_t secret_seal[32];  /* secretbox of device secrets, document numbers, webhook secrets */
+    uint8_t nfc_issuer[32];   /* the issuer key NFC limited-use keys derive from (mopay/nfc.h) */
 };
 
 /* NULL with a reason in `err` when the key is malformed or the file cannot be read or made. */

@@ -50,4 +50,23 @@
 /* Connector (banks and card networks) */
 #define MOPAY_CONNECTOR_PENDING_MAX 4096               /* requests awaiting a late answer; more = declined "timeout" */
 
+/* Webhooks (the durable outbox and its delivery thread) */
+#define MOPAY_OUTBOX_PENDING_MAX 100000                /* undelivered events in memory; more = 503 overloaded */
+#define MOPAY_WEBHOOK_RETRY_FIRST_S 1                  /* then 2 s, 4 s, ... */
+#define MOPAY_WEBHOOK_RETRY_MAX_S 3600                 /* the longest wait between attempts */
+#define MOPAY_WEBHOOK_ATTEMPTS_MAX 15                  /* failed attempts before an event is dead */
+#define MOPAY_WEBHOOK_TIMEOUT_MS 5000                  /* one POST, connecting included */
+#define MOPAY_WEBHOOK_DELIVERY_BATCH_MAX 64            /* events POSTed per delivery round */
+#define MOPAY_WEBHOOK_IDLE_WAIT_MS 200                 /* the delivery thread's nap when nothing is due */
+#define MOPAY_WEBHOOK_BODY_BYTES_MAX (64 * 1024)
+#define MOPAY_WEBHOOK_URL_BYTES_MAX 512
+#define MOPAY_WEBHOOK_TYPE_BYTES_MAX 64                /* "payment.succeeded" */
+
+/* Payments */
+#define MOPAY_PAYMENT_CONFIRM_TTL_S (10 * 60)     /* a payment waits this long for its PIN */
+#define MOPAY_NFC_KEYS_PER_BATCH_MAX 20
+#define MOPAY_NFC_TAPS_PER_KEY_MAX 10
+#define MOPAY_NFC_TTL_S_MAX (30 * 86400)
+#define MOPAY_QR_GUID "com.mopay"                 /* mopay's template in merchant QR codes */
+
 #endif

@@ -76,6 +76,8 @@ struct mopay_device {
     int64_t created_at_ns;
     int64_t revoked_at_ns; /* 0: live */
     int64_t last_signed_ns; /* newest signed session timestamp: older or equal ones are replays */
+    uint32_t code_index;    /* names the device in its offline payment codes (mopay/paycode.h) */
+    int64_t code_last_step; /* the newest step a payment code of it paid: older ones are used */
     atomic_bool revoked;    /* read by event-loop threads when they authenticate a session */
 };
 
@@ -123,7 +125,7 @@ struct mopay_funding_source {
     char last4[5];
     char holder[MOPAY_NAME_BYTES_MAX + 1];
     bool primary, backup, lost;
-    uint8_t sealed_number[64];    /* the card or account number under the card seal */
+    uint8_t sealed_number[34 + MOPAY_SEAL_OVERHEAD]; /* the card, IBAN or account number (<= 34), sealed */
     size_t sealed_len;
     int64_t created_at_ns;
 };
@@ -198,6 +200,12 @@ enum mopay_err mopay_wallet_device_add(struct mopay_wallet_state *w, struct mopa
 /* The lost-phone button: its sessions stop authenticating at once. */
 enum mopay_err mopay_wallet_device_revoke(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                           struct mopay_device *d);
+
+/* The live or revoked device whose payment codes carry this index; NULL when none. */
+struct mopay_device *mopay_wallet_device_by_code(struct mopay_wallet_state *w, uint32_t code_index);
+/* A payment code of `step` paid: later codes of earlier or equal steps are used. */
+enum mopay_err mopay_wallet_code_used(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                      struct mopay_device *d, int64_t step);
 
 /* The checks before a session's PIN is verified: customer_locked, device_revoked, or
  * signature_invalid for a device that is not this customer's. */

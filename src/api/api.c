@@ -10,6 +10,9 @@
 #include "mopay/log.h"
 
 #define OPERATOR_OR_CUSTOMER (MOPAY_PRINCIPAL_OPERATOR | MOPAY_PRINCIPAL_CUSTOMER)
+#define OPERATOR_OR_MERCHANT (MOPAY_PRINCIPAL_OPERATOR | MOPAY_PRINCIPAL_MERCHANT)
+#define MERCHANT_OR_CUSTOMER (MOPAY_PRINCIPAL_MERCHANT | MOPAY_PRINCIPAL_CUSTOMER)
+#define ANYONE_SIGNED_IN (MOPAY_PRINCIPAL_OPERATOR | MOPAY_PRINCIPAL_MERCHANT | MOPAY_PRINCIPAL_CUSTOMER)
 
 /* The route table: every endpoint mopay serves. */
 static const struct mopay_route api_routes[] = {
@@ -47,6 +50,19 @@ static const struct mopay_route api_routes[] = {
     {"withdrawal_get", "GET", "/v1/withdrawals/{id}", OPERATOR_OR_CUSTOMER, 0, api_withdrawal_get},
     {"p2p_create", "POST", "/v1/transfers", MOPAY_PRINCIPAL_CUSTOMER, 0, api_p2p_create},
     {"test_clock_advance", "POST", "/v1/test-clock/advance", MOPAY_PRINCIPAL_OPERATOR, 0, api_test_clock_advance},
+    {"nfc_keys_create", "POST", "/v1/devices/{id}/nfc-keys", OPERATOR_OR_CUSTOMER, 0, api_nfc_keys_create},
+    {"merchants_create", "POST", "/v1/merchants", MOPAY_PRINCIPAL_OPERATOR, 0, api_merchants_create},
+    {"merchant_get", "GET", "/v1/merchants/{id}", OPERATOR_OR_MERCHANT, 0, api_merchant_get},
+    {"merchant_keys_create", "POST", "/v1/merchants/{id}/api-keys", OPERATOR_OR_MERCHANT, 0,
+     api_merchant_keys_create},
+    {"merchant_qr", "GET", "/v1/merchants/{id}/qr", OPERATOR_OR_MERCHANT, 0, api_merchant_qr_get},
+    {"orders_create", "POST", "/v1/orders", MOPAY_PRINCIPAL_MERCHANT, 0, api_orders_create},
+    {"order_get", "GET", "/v1/orders/{id}", ANYONE_SIGNED_IN, 0, api_order_get},
+    {"payments_create", "POST", "/v1/payments", MERCHANT_OR_CUSTOMER, 0, api_payments_create},
+    {"payment_get", "GET", "/v1/payments/{id}", ANYONE_SIGNED_IN, 0, api_payment_get},
+    {"payment_confirm", "POST", "/v1/payments/{id}/confirm", MOPAY_PRINCIPAL_CUSTOMER, 0, api_payment_confirm},
+    {"refunds_create", "POST", "/v1/refunds", MOPAY_PRINCIPAL_MERCHANT, 0, api_refunds_create},
+    {"refund_get", "GET", "/v1/refunds/{id}", ANYONE_SIGNED_IN, 0, api_refund_get},
 };
 
 static bool load_admin_key(void *ctx, const struct mopay_admin_key *key)
@@ -115,7 +131,7 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
     MOPAY_LOG_INFO("ledger recovered", "log_records=%llu accounts=%u transfers=%u ms=%lld",
                    (unsigned long long)records, mopay_ledger_account_count(ledger),
                    mopay_ledger_transfer_count(ledger), (long long)((mopay_clock_monotonic_ns() - t0) / 1000000));
-    if (!api_wallet_start(api, store, options, err, err_cap))
+    if (!api_wallet_start(api, store, options, err, err_cap) || !api_commerce_start(api, store, options, err, err_cap))
         goto fail;
     return api;
 fail:
@@ -128,6 +144,7 @@ void mopay_api_free(struct mopay_api *api)
     if (api == NULL)
         return;
     auth_deinit(&api->auth);
+    api_commerce_free(api);
     mopay_wallet_free(api->wallet);
     if (api->connector != NULL)
         api->connector->free(api->connector);
@@ -151,6 +168,10 @@ static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now
     enum mopay_err err = mopay_ledger_service_tick(api->ledger, store, now_ns);
     if (err == MOPAY_OK)
         err = mopay_wallet_tick(api->wallet, store, now_ns);
+    if (err == MOPAY_OK)
+        err = mopay_merchant_tick(api->merchant, store, now_ns);
+    if (err == MOPAY_OK)
+        err = mopay_pay_tick(api->pay, store, now_ns);
     if (err != MOPAY_OK)
         return err;
     int64_t deleted = 0;
@@ -179,6 +200,13 @@ void mopay_api_attach(struct mopay_api *api, struct mopay_seq *seq, struct mopay
 {
     api->seq = seq;
     api->server = server;
+    if (seq != NULL && mopay_outbox_start(api->outbox, seq) != MOPAY_OK)
+        MOPAY_LOG_ERROR("cannot start the webhook deliverer", "%s", "webhooks wait in the outbox until a restart");
+}
+
+void mopay_api_quiesce(struct mopay_api *api)
+{
+    mopay_outbox_stop(api->outbox);
 }
 
 enum mopay_err mopay_api_bootstrap_admin(struct mopay_store *store, const struct mopay_keys *keys, bool *created,

@@ -98,6 +98,14 @@ bool api_authenticate(void *ctx, const char *token, size_t len, struct mopay_pri
         mopay_id_format(MOPAY_ID_CUSTOMER, &customer, out->id);
         return true;
     }
+    if (len > 3 && memcmp(token, "sk_", 3) == 0) {
+        struct mopay_id merchant;
+        if (!mopay_merchant_key_find(api->merchant, hash, &merchant))
+            return false;
+        out->kind = MOPAY_PRINCIPAL_MERCHANT;
+        mopay_id_format(MOPAY_ID_MERCHANT, &merchant, out->id);
+        return true;
+    }
     bool found = false;
     struct auth_table *t = &api->auth;
     pthread_rwlock_rdlock(&t->lock);

@@ -142,6 +142,7 @@ json_t *api_device_json(const struct mopay_device *d, bool with_secret)
                           api_id_json(MOPAY_ID_CUSTOMER, &d->customer->id), "name", d->name, "status",
                           d->revoked_at_ns != 0 ? "revoked" : "active", "created_at", api_time_json(d->created_at_ns),
                           "revoked_at", api_time_json(d->revoked_at_ns));
+    json_object_set_new(j, "payment_code_index", json_integer(d->code_index));
     if (with_secret) {
         char b64[sodium_base64_ENCODED_LEN(MOPAY_DEVICE_SECRET_BYTES, sodium_base64_VARIANT_ORIGINAL)];
         sodium_bin2base64(b64, sizeof(b64), d->code_secret, sizeof(d->code_secret), sodium_base64_VARIANT_ORIGINAL);

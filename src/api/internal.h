@@ -5,6 +5,10 @@
 
 #include "mopay/api.h"
 #include "mopay/limits.h"
+#include "mopay/merchant.h"
+#include "mopay/outbox.h"
+#include "mopay/pay.h"
+#include "mopay/qr.h"
 
 /* Bearer credentials in memory: the keyed hash of each key, open addressing. Loop threads read
  * under the read lock; the sequencer thread alone writes. */
@@ -32,6 +36,9 @@ struct mopay_api {
     struct mopay_ledger_service *ledger;
     struct mopay_connector *connector;
     struct mopay_wallet_state *wallet;
+    struct mopay_merchant_state *merchant;
+    struct mopay_pay_state *pay;
+    struct mopay_outbox *outbox;
 };
 
 /* auth.c */
@@ -76,6 +83,38 @@ void api_withdrawals_create(struct mopay_http_request *req);
 void api_withdrawal_get(struct mopay_http_request *req);
 void api_p2p_create(struct mopay_http_request *req);
 void api_test_clock_advance(struct mopay_http_request *req);
+void api_merchants_create(struct mopay_http_request *req);
+void api_merchant_get(struct mopay_http_request *req);
+void api_merchant_keys_create(struct mopay_http_request *req);
+void api_merchant_qr_get(struct mopay_http_request *req);
+void api_orders_create(struct mopay_http_request *req);
+void api_order_get(struct mopay_http_request *req);
+void api_payments_create(struct mopay_http_request *req);
+void api_payment_get(struct mopay_http_request *req);
+void api_payment_confirm(struct mopay_http_request *req);
+void api_refunds_create(struct mopay_http_request *req);
+void api_refund_get(struct mopay_http_request *req);
+void api_nfc_keys_create(struct mopay_http_request *req);
+
+/* commerce.c: merchants, payments and their webhooks */
+bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
+                        char *err, size_t err_cap);
+void api_commerce_free(struct mopay_api *api);
+enum mopay_err api_order_created(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
+                                 const struct mopay_order *o);
+/* A merchant's QR payload: dynamic with amount_minor > 0, for an order when o is not NULL. */
+bool api_merchant_qr(const struct mopay_merchant *m, const struct mopay_order *o, int64_t amount_minor,
+                     const char *reference, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1]);
+bool api_order_qr(struct mopay_api *api, const struct mopay_order *o, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1]);
+/* merchants.c, orders.c, payments.c, refunds.c */
+bool api_url_ok(const struct mopay_str *url);
+struct mopay_merchant *api_merchant_visible(struct mopay_api *api, const struct mopay_principal *p,
+                                            const struct mopay_id *id);
+struct mopay_merchant *api_principal_merchant(struct mopay_api *api, const struct mopay_principal *p);
+json_t *api_order_json(struct mopay_api *api, const struct mopay_order *o);
+json_t *api_payment_json(const struct mopay_payment *x);
+json_t *api_refund_json(const struct mopay_refund *r);
+bool api_payment_visible(const struct mopay_principal *p, const struct mopay_payment *x);
 
 /* common.c: for the consumer endpoints. The readers reply with the error themselves and
  * return false; a missing resource or one the principal may not see is NULL (404). */

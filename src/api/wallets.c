@@ -178,9 +178,12 @@ static bool cursor_read(struct mopay_http_request *req, struct wallet_cmd *w)
     }
     struct mopay_id id;
     size_t id_len = ok ? len - (size_t)(dash + 1 - c) : 0;
-    ok = ok && (mopay_id_parse(MOPAY_ID_TRANSFER, dash + 1, id_len, &id) == MOPAY_OK ||
-                mopay_id_parse(MOPAY_ID_TOPUP, dash + 1, id_len, &id) == MOPAY_OK ||
-                mopay_id_parse(MOPAY_ID_WITHDRAWAL, dash + 1, id_len, &id) == MOPAY_OK);
+    static const enum mopay_id_kind kinds[] = {MOPAY_ID_TRANSFER, MOPAY_ID_TOPUP, MOPAY_ID_WITHDRAWAL,
+                                               MOPAY_ID_PAYMENT, MOPAY_ID_REFUND};
+    bool known = false;
+    for (size_t i = 0; ok && !known && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        known = mopay_id_parse(kinds[i], dash + 1, id_len, &id) == MOPAY_OK;
+    ok = ok && known;
     if (!ok) {
         mopay_http_reply_error(req, MOPAY_ERR_query_invalid, NULL, "cursor must be a next_cursor this endpoint gave");
         return false;

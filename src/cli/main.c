@@ -1,4 +1,4 @@
-/* mopay's command line: init, serve, errors, bench, demo, version. Everything a person reads
+/* mopay's command line: init, serve, errors, bench, demo, qr, version. Everything a person reads
  * goes to stderr; stdout carries only what a script would capture (the admin key, the error
  * table, bench results, the demo's story). */
 #include <signal.h>
@@ -11,6 +11,7 @@
 
 #include "bench.h"
 #include "demo.h"
+#include "qr.h"
 #include "mopay/api.h"
 #include "mopay/arena.h"
 #include "mopay/clock.h"
@@ -34,6 +35,7 @@ static int cmd_errors(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_version(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_demo(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_qr(const struct mopay_config *cfg, int argc, char **argv);
 
 static const struct command commands[] = {
     {"init", "create the database and print the first admin key", MOPAY_CONFIG_STORE, cmd_init},
@@ -42,6 +44,7 @@ static const struct command commands[] = {
     {"errors", "print the error-code registry (--markdown for the docs table)", 0, cmd_errors},
     {"bench", "benchmarks: 'mopay bench ledger' runs the ledger engine in process, durable", 0, cmd_bench},
     {"demo", "walk a small story through a running server over HTTP, saying what happens", 0, cmd_demo},
+    {"qr", "EMV merchant QR codes: 'mopay qr decode|encode|render'", 0, cmd_qr},
     {"version", "print the version", 0, cmd_version},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -168,6 +171,7 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
     sigwait(&signals, &sig);
     MOPAY_LOG_INFO("shutting down: draining requests", "signal=%d", sig);
     mopay_http_stop(server); /* no new requests; in-flight ones answered */
+    mopay_api_quiesce(api);  /* the webhook deliverer stops submitting */
     mopay_seq_stop(seq);     /* everything queued is applied and committed */
     mopay_api_attach(api, NULL, NULL);
     mopay_http_free(server);
@@ -201,6 +205,8 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
         .session_ttl_s = cfg->session_ttl_s,
         .topup_pending_ttl_s = cfg->topup_ttl_s,
         .sim_callback_delay_s = cfg->sim_callback_delay_s,
+        .pin_above_major = cfg->pin_above,
+        .paycode_window_steps = (int)cfg->paycode_window,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)
@@ -241,6 +247,12 @@ static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv)
     return mopay_cli_bench(argc, argv);
 }
 
+static int cmd_qr(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    return mopay_cli_qr(argc, argv);
+}
+
 static int cmd_demo(const struct mopay_config *cfg, int argc, char **argv)
 {
     (void)cfg;
@@ -271,7 +283,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (cmd->run == cmd_errors || cmd->run == cmd_bench || cmd->run == cmd_demo) /* they take their own flags */
+    if (cmd->run == cmd_errors || cmd->run == cmd_bench || cmd->run == cmd_demo ||
+        cmd->run == cmd_qr) /* they take their own flags */
         return cmd->run(NULL, argc - 1, argv + 1);
     struct mopay_config cfg;
     char err[512];

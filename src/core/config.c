@@ -68,6 +68,10 @@ static const struct option_spec option_specs[] = {
                 "seconds a top-up or withdrawal waits for the network's answer before it is voided"),
     LONG_OPTION(sim_callback_delay_s, "sim-callback-delay", "MOPAY_SIM_CALLBACK_DELAY", "30", MOPAY_CONFIG_STORE,
                 "seconds the built-in network simulator takes to answer a request that timed out"),
+    LONG_OPTION(pin_above, "payment-pin-above", "MOPAY_PAYMENT_PIN_ABOVE", "2000", MOPAY_CONFIG_STORE,
+                "payments of at least this many major units wait for the customer's PIN (0: never)"),
+    LONG_OPTION(paycode_window, "paycode-window", "MOPAY_PAYCODE_WINDOW", "4", MOPAY_CONFIG_STORE,
+                "offline payment codes this many 30-second steps old still pay (0 to 8)"),
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };

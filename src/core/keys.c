@@ -13,7 +13,7 @@
 #include "mopay/assert.h"
 
 #define KDF_CONTEXT "mopaykey"
-enum { SUBKEY_API_KEY_HASH = 1, SUBKEY_IDEM_SEAL = 2, SUBKEY_CARD_SEAL = 3, SUBKEY_SECRET_SEAL = 4 };
+enum { SUBKEY_API_KEY_HASH = 1, SUBKEY_IDEM_SEAL = 2, SUBKEY_CARD_SEAL = 3, SUBKEY_SECRET_SEAL = 4, SUBKEY_NFC_ISSUER = 5 };
 
 static bool master_from_hex(const char *hex, size_t len, uint8_t master[32])
 {
@@ -100,6 +100,7 @@ const struct mopay_keys *mopay_keys_load(const char *path, char *err, size_t err
     crypto_kdf_derive_from_key(keys->idem_seal, 32, SUBKEY_IDEM_SEAL, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->card_seal, 32, SUBKEY_CARD_SEAL, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->secret_seal, 32, SUBKEY_SECRET_SEAL, KDF_CONTEXT, master);
+    crypto_kdf_derive_from_key(keys->nfc_issuer, 32, SUBKEY_NFC_ISSUER, KDF_CONTEXT, master);
     sodium_free(master);
     sodium_mprotect_readonly(keys);
     return keys;

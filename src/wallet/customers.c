@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "mopay/assert.h"
+#include "mopay/paycode.h"
 
 struct mopay_customer *mopay_wallet_customer(struct mopay_wallet_state *w, const struct mopay_id *id)
 {
@@ -33,12 +34,43 @@ static size_t live_devices(const struct mopay_customer *c)
     return n;
 }
 
-static struct mopay_device *device_make(struct mopay_customer *c, int64_t now_ns, const uint8_t public_key[32],
-                                        const char *name, const uint8_t secret[MOPAY_DEVICE_SECRET_BYTES])
+/* A payment-code index no device has, drawn at random so that indexes reveal neither sign-up
+ * order nor how many customers there are; 0 when 64 draws all hit taken ones (the table is then
+ * far fuller than mopay is sized for). */
+static uint32_t code_index_draw(struct mopay_wallet_state *w)
 {
-    struct mopay_device *d = calloc(1, sizeof(*d));
+    for (int i = 0; i < 64; i++) {
+        uint32_t index = 1 + randombytes_uniform(MOPAY_PAYCODE_DEVICE_INDEX_MAX);
+        if (mopay_wallet_device_by_code(w, index) == NULL)
+            return index;
+    }
+    return 0;
+}
+
+struct mopay_device *mopay_wallet_device_by_code(struct mopay_wallet_state *w, uint32_t code_index)
+{
+    uint8_t key[16];
+    code_key(code_index, key);
+    return mopay_index_get(&w->codes, key);
+}
+
+enum mopay_err mopay_wallet_code_used(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                      struct mopay_device *d, int64_t step)
+{
+    MOPAY_ASSERT(step > d->code_last_step);
+    d->code_last_step = step;
+    return record_device(w, store, now_ns, d);
+}
+
+static struct mopay_device *device_make(struct mopay_wallet_state *w, struct mopay_customer *c, int64_t now_ns,
+                                        const uint8_t public_key[32], const char *name,
+                                        const uint8_t secret[MOPAY_DEVICE_SECRET_BYTES])
+{
+    uint32_t code_index = code_index_draw(w);
+    struct mopay_device *d = code_index != 0 ? calloc(1, sizeof(*d)) : NULL;
     if (d == NULL)
         return NULL;
+    d->code_index = code_index;
     mopay_id_new(now_ns, &d->id);
     d->customer = c;
     mopay_text_copy(d->name, sizeof(d->name), name);
@@ -55,7 +87,7 @@ enum mopay_err mopay_wallet_signup(struct mopay_wallet_state *w, struct mopay_st
     if (mopay_wallet_customer_by_phone(w, s->phone) != NULL)
         return MOPAY_ERR_phone_taken;
     struct mopay_customer *c = calloc(1, sizeof(*c));
-    struct mopay_device *d = c != NULL ? device_make(c, now_ns, s->public_key, s->device_name, s->code_secret) : NULL;
+    struct mopay_device *d = c != NULL ? device_make(w, c, now_ns, s->public_key, s->device_name, s->code_secret) : NULL;
     if (d == NULL) {
         free(c);
         return MOPAY_ERR_internal;
@@ -114,7 +146,7 @@ enum mopay_err mopay_wallet_device_add(struct mopay_wallet_state *w, struct mopa
     if (live_devices(c) >= MOPAY_DEVICES_PER_CUSTOMER_MAX ||
         c->device_count >= sizeof(c->devices) / sizeof(c->devices[0]))
         return MOPAY_ERR_devices_max;
-    struct mopay_device *d = device_make(c, now_ns, public_key, name, code_secret);
+    struct mopay_device *d = device_make(w, c, now_ns, public_key, name, code_secret);
     if (d == NULL || !state_device_add(w, d)) {
         free(d);
         return MOPAY_ERR_internal;

@@ -16,6 +16,7 @@ struct mopay_wallet_state {
     struct mopay_index customers; /* id -> customer */
     struct mopay_index phones;    /* key of phone -> customer */
     struct mopay_index devices;
+    struct mopay_index codes; /* payment-code index -> device */
     struct mopay_index wallets;
     struct mopay_index sources;
     struct mopay_index movements;
@@ -40,6 +41,8 @@ enum mopay_err record_session_delete(struct mopay_store *store, const struct mop
 
 /* Adding to memory: false when an index could not grow (out of memory). */
 bool state_customer_add(struct mopay_wallet_state *w, struct mopay_customer *c);
+/* The codes index's key for a payment-code index. */
+void code_key(uint32_t code_index, uint8_t key[16]);
 void state_customer_remove(struct mopay_wallet_state *w, struct mopay_customer *c);
 bool state_device_add(struct mopay_wallet_state *w, struct mopay_device *d);
 bool state_wallet_add(struct mopay_wallet_state *w, struct mopay_wallet *wallet);

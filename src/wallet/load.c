@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "mopay/assert.h"
+#include "mopay/paycode.h"
 
 struct load_ctx {
     struct mopay_wallet_state *w;
@@ -87,11 +88,13 @@ static bool load_device(void *arg, const char *id, const char *text, size_t len)
     json_t *j = json_loadb(text, len, 0, NULL);
     struct mopay_device *d = calloc(1, sizeof(*d));
     const char *did = NULL, *cid = NULL, *name = NULL, *key = NULL, *secret = NULL;
-    json_int_t created = 0, revoked = 0, signed_ns = 0;
+    json_int_t created = 0, revoked = 0, signed_ns = 0, code_index = 0, code_step = 0;
     bool ok = j != NULL && d != NULL &&
-              json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", &did, "customer_id", &cid, "name",
-                          &name, "public_key", &key, "code_secret_sealed", &secret, "created_at_ns", &created,
-                          "revoked_at_ns", &revoked, "last_signed_ns", &signed_ns) == 0 &&
+              json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", &did, "customer_id", &cid,
+                          "name", &name, "public_key", &key, "code_secret_sealed", &secret, "created_at_ns", &created,
+                          "revoked_at_ns", &revoked, "last_signed_ns", &signed_ns, "code_index", &code_index,
+                          "code_last_step", &code_step) == 0 &&
+              code_index > 0 && code_index <= MOPAY_PAYCODE_DEVICE_INDEX_MAX &&
               id_of(MOPAY_ID_DEVICE, did, &d->id) && (d->customer = customer_of(ctx, cid)) != NULL &&
               text_fits(name, d->name, sizeof(d->name)) && mopay_hex_decode(key, d->public_key, 32) &&
               mopay_unseal_b64(ctx->w->options.keys->secret_seal, secret, d->code_secret, sizeof(d->code_secret)) &&
@@ -104,6 +107,8 @@ static bool load_device(void *arg, const char *id, const char *text, size_t len)
     d->created_at_ns = created;
     d->revoked_at_ns = revoked;
     d->last_signed_ns = signed_ns;
+    d->code_index = (uint32_t)code_index;
+    d->code_last_step = code_step;
     atomic_store(&d->revoked, revoked != 0);
     if (!state_device_add(ctx->w, d)) {
         free(d);
@@ -141,11 +146,17 @@ static bool load_wallet(void *arg, const char *id, const char *text, size_t len)
     return true;
 }
 
-static bool source_sealed(struct mopay_funding_source *s, const char *b64)
+/* The sealed number, which must open under this master key (checked now, not at the first top-up). */
+static bool source_sealed(const struct load_ctx *ctx, struct mopay_funding_source *s, const char *b64)
 {
-    return b64 != NULL && sodium_base642bin(s->sealed_number, sizeof(s->sealed_number), b64, strlen(b64), NULL,
-                                            &s->sealed_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-           s->sealed_len > MOPAY_SEAL_OVERHEAD;
+    char plain[sizeof(s->sealed_number)];
+    bool ok = b64 != NULL &&
+              sodium_base642bin(s->sealed_number, sizeof(s->sealed_number), b64, strlen(b64), NULL, &s->sealed_len,
+                                NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+              s->sealed_len > MOPAY_SEAL_OVERHEAD &&
+              mopay_keys_open(ctx->w->options.keys->card_seal, s->sealed_number, s->sealed_len, plain);
+    sodium_memzero(plain, sizeof(plain));
+    return ok;
 }
 
 static bool load_source(void *arg, const char *id, const char *text, size_t len)
@@ -164,7 +175,7 @@ static bool load_source(void *arg, const char *id, const char *text, size_t len)
                           "created_at_ns", &created) == 0 &&
               id_of(MOPAY_ID_FUNDING_SOURCE, sid, &s->id) && (s->customer = customer_of(ctx, cid)) != NULL &&
               text_fits(bank, s->bank_code, sizeof(s->bank_code)) && text_fits(last4, s->last4, sizeof(s->last4)) &&
-              text_fits(holder, s->holder, sizeof(s->holder)) && source_sealed(s, sealed) &&
+              text_fits(holder, s->holder, sizeof(s->holder)) && source_sealed(ctx, s, sealed) &&
               s->customer->source_count < MOPAY_SOURCES_PER_CUSTOMER_MAX;
     if (ok)
         s->type = strcmp(type, "card") == 0 ? MOPAY_SOURCE_CARD : MOPAY_SOURCE_BANK_ACCOUNT;

@@ -21,7 +21,8 @@ struct mopay_wallet_state *mopay_wallet_new(const struct mopay_wallet_options *o
     w->options = *options;
     pthread_rwlock_init(&w->sessions_lock, NULL);
     bool ok = mopay_index_init(&w->customers, 1024) && mopay_index_init(&w->phones, 1024) &&
-              mopay_index_init(&w->devices, 1024) && mopay_index_init(&w->wallets, 1024) &&
+              mopay_index_init(&w->devices, 1024) && mopay_index_init(&w->codes, 1024) &&
+              mopay_index_init(&w->wallets, 1024) &&
               mopay_index_init(&w->sources, 1024) && mopay_index_init(&w->movements, 1024) &&
               mopay_index_init(&w->sessions, 1024);
     if (!ok) {
@@ -43,6 +44,7 @@ void mopay_wallet_free(struct mopay_wallet_state *w)
     if (w == NULL)
         return;
     mopay_index_deinit(&w->phones); /* the customers index owns them */
+    mopay_index_deinit(&w->codes);  /* and the devices index these */
     index_free_values(&w->customers);
     index_free_values(&w->devices);
     index_free_values(&w->wallets);
@@ -81,12 +83,24 @@ void state_customer_remove(struct mopay_wallet_state *w, struct mopay_customer *
     mopay_index_remove(&w->phones, key);
 }
 
+void code_key(uint32_t code_index, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    memcpy(key, &code_index, sizeof(code_index));
+}
+
 bool state_device_add(struct mopay_wallet_state *w, struct mopay_device *d)
 {
     struct mopay_customer *c = d->customer;
     MOPAY_ASSERT(c->device_count < sizeof(c->devices) / sizeof(c->devices[0]));
-    if (!mopay_index_put(&w->devices, d->id.bytes, d))
+    uint8_t key[16];
+    code_key(d->code_index, key);
+    if (!mopay_index_put(&w->codes, key, d))
         return false;
+    if (!mopay_index_put(&w->devices, d->id.bytes, d)) {
+        mopay_index_remove(&w->codes, key);
+        return false;
+    }
     c->devices[c->device_count++] = d;
     return true;
 }
@@ -181,11 +195,12 @@ enum mopay_err record_device(struct mopay_wallet_state *w, struct mopay_store *s
     char id[MOPAY_ID_TEXT_BYTES], customer[MOPAY_ID_TEXT_BYTES];
     id_text(MOPAY_ID_DEVICE, &d->id, id);
     id_text(MOPAY_ID_CUSTOMER, &d->customer->id, customer);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I}", "id", id, "customer_id", customer, "name",
-                          d->name, "public_key", hex_json(d->public_key, 32), "code_secret_sealed",
+    json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "id", id, "customer_id", customer,
+                          "name", d->name, "public_key", hex_json(d->public_key, 32), "code_secret_sealed",
                           sealed_json(w->options.keys->secret_seal, d->code_secret, sizeof(d->code_secret)),
                           "created_at_ns", (json_int_t)d->created_at_ns, "revoked_at_ns",
-                          (json_int_t)d->revoked_at_ns, "last_signed_ns", (json_int_t)d->last_signed_ns);
+                          (json_int_t)d->revoked_at_ns, "last_signed_ns", (json_int_t)d->last_signed_ns,
+                          "code_index", (json_int_t)d->code_index, "code_last_step", (json_int_t)d->code_last_step);
     return mopay_store_record_put_json(store, "device", id, j, now_ns);
 }
 

@@ -61,6 +61,7 @@ void person_signup(const struct server *s, struct person *p, const char *phone, 
     snprintf(p->id, sizeof(p->id), "%s", jstr(customer, "id"));
     snprintf(p->device_id, sizeof(p->device_id), "%s", jstr(device, "id"));
     snprintf(p->secret_b64, sizeof(p->secret_b64), "%s", jstr(device, "payment_code_secret"));
+    p->code_index = (uint32_t)json_integer_value(json_object_get(device, "payment_code_index"));
     assert_int_equal(json_integer_value(json_object_get(customer, "kyc_tier")), 0);
     response_free(&r);
 }

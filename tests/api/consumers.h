@@ -16,6 +16,7 @@ struct person {
     uint8_t pk[32], sk[64];
     char token[128];
     char secret_b64[64]; /* the device's payment-code secret */
+    uint32_t code_index; /* and the index its codes carry */
 };
 
 /* The server's manual clock starts here (--test-clock). */

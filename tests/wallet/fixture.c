@@ -65,13 +65,13 @@ static struct wt_spy *spy_new(const struct mopay_connector_sim_options *sim)
 
 /* --- worlds --- */
 
-void wt_world_start(struct wt *t, struct wt_world *out)
+enum mopay_err wt_world_try(struct wt *t, struct wt_world *out, bool recover, char *err, size_t err_cap)
 {
-    char err[256] = "";
     uint64_t records = 0;
+    memset(out, 0, sizeof(*out));
     out->ledger = mopay_ledger_service_new(&wt_ledger_limits, true);
     assert_non_null(out->ledger);
-    if (mopay_ledger_service_recover(out->ledger, t->store, &records, err, sizeof(err)) != MOPAY_OK)
+    if (recover && mopay_ledger_service_recover(out->ledger, t->store, &records, err, err_cap) != MOPAY_OK)
         fail_msg("ledger recovery: %s", err);
     out->spy = spy_new(&t->sim);
     struct mopay_wallet_options o = t->options;
@@ -80,7 +80,13 @@ void wt_world_start(struct wt *t, struct wt_world *out)
     o.connector = &out->spy->base;
     out->w = mopay_wallet_new(&o);
     assert_non_null(out->w);
-    if (mopay_wallet_load(out->w, t->store, err, sizeof(err)) != MOPAY_OK)
+    return mopay_wallet_load(out->w, t->store, err, err_cap);
+}
+
+void wt_world_start(struct wt *t, struct wt_world *out)
+{
+    char err[256] = "";
+    if (wt_world_try(t, out, true, err, sizeof(err)) != MOPAY_OK)
         fail_msg("wallet load: %s", err);
 }
 
@@ -163,7 +169,7 @@ struct mopay_customer *wt_signup(struct wt *t, int64_t now_ns, const char *name,
 {
     struct mopay_signup s;
     memset(&s, 0, sizeof(s));
-    snprintf(s.phone, sizeof(s.phone), "+1415555%04d", ++t->phones);
+    snprintf(s.phone, sizeof(s.phone), "+1415555%04u", (unsigned)(++t->phones % 10000));
     s.name = name;
     s.country = "US";
     memcpy(s.pin_hash, t->pin_hash, sizeof(s.pin_hash));

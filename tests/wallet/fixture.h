@@ -77,6 +77,9 @@ int wt_teardown(void **state);
  * a fresh wallet state loaded from the records (with t->options and t->sim as they are now). */
 void wt_world_start(struct wt *t, struct wt_world *out);
 void wt_world_stop(struct wt_world *world);
+/* The same, returning mopay_wallet_load's result (the world is made either way: stop it); with
+ * recover false the ledger is left empty. */
+enum mopay_err wt_world_try(struct wt *t, struct wt_world *out, bool recover, char *err, size_t err_cap);
 /* Stops the running world and starts another: a restart (the connector's late answers are lost). */
 void wt_restart(struct wt *t);
 

@@ -1,0 +1,106 @@
+#ifndef MOPAY_OUTBOX_H
+#define MOPAY_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "mopay/err.h"
+#include "mopay/id.h"
+#include "mopay/keys.h"
+#include "mopay/seq.h"
+#include "mopay/store.h"
+
+/* The durable webhook outbox and its delivery.
+ *
+ * An event is written as a record (kind "webhook") in the same batch transaction as the change
+ * that caused it, so it is durable exactly when the change is. Its body is rendered once, when it
+ * is added, and every attempt (also after a restart) sends those same bytes.
+ *
+ * All state changes happen on the sequencer thread. One delivery thread does the network I/O: it
+ * submits a command that takes up to MOPAY_WEBHOOK_DELIVERY_BATCH_MAX due events and marks them
+ * in flight, POSTs each one, then submits a command with the results. A 2xx answer is delivered
+ * (the record is deleted); anything else (no connection, timeout, 3xx, 4xx, 5xx) is a failed
+ * attempt, retried after retry_first_ns, then twice as long each time up to retry_max_ns; after
+ * attempts_max failed attempts the event is dead: kept in the store with status "failed" for the
+ * operator, no longer retried nor held in memory (but read and counted at each start).
+ *
+ * Delivery is at least once: a crash between a POST and the commit of its result sends the event
+ * again after the restart, so receivers dedupe by the Mopay-Event-Id header. Events are not
+ * delivered in order, not even per merchant: a retried event goes out after newer ones.
+ *
+ * Each POST carries
+ *   Content-Type: application/json
+ *   Mopay-Event-Id: evt_...
+ *   Mopay-Signature: t=<unix seconds>,v1=<lowercase hex HMAC-SHA256 of "<t>.<body>">
+ * keyed by the merchant's webhook secret. The secret is kept sealed under keys->secret_seal, in
+ * the record and in memory alike, and opened only to sign. */
+
+struct mopay_outbox_options {
+    const struct mopay_keys *keys; /* secret_seal seals the webhook secrets */
+    int64_t retry_first_ns;        /* wait before the first retry; doubled for each next one */
+    int64_t retry_max_ns;          /* the longest wait between attempts */
+    uint32_t attempts_max;         /* failed attempts before the event is dead */
+    int64_t request_timeout_ms;    /* one POST, connecting included */
+    size_t pending_max;            /* undelivered events in memory; more are refused (overloaded) */
+};
+
+/* Counted as the sequencer applies the changes, so they may run ahead of the commit by a batch. */
+struct mopay_outbox_stats {
+    uint64_t delivered;       /* events delivered since start */
+    uint64_t failed_attempts; /* attempts without a 2xx answer since start */
+    uint64_t dead;            /* dead events in the store: those loaded plus those since start */
+    uint64_t pending;         /* events in memory, waiting or in flight */
+};
+
+struct mopay_outbox;
+
+/* The policy of mopay/limits.h ("Webhooks") with `keys`. */
+struct mopay_outbox_options mopay_outbox_options_default(const struct mopay_keys *keys);
+
+/* NULL when out of memory. */
+struct mopay_outbox *mopay_outbox_new(const struct mopay_outbox_options *options);
+/* After mopay_outbox_stop, or without a start. */
+void mopay_outbox_free(struct mopay_outbox *outbox);
+
+/* Start-up, before mopay_outbox_start, on the thread that owns the store: every undelivered
+ * event back into memory, due at once or at its next attempt, and the dead ones counted.
+ * A record that does not parse or whose secret does not open under the keys, or more pending
+ * events than pending_max, stop the start with a reason in `err`. */
+enum mopay_err mopay_outbox_load(struct mopay_outbox *outbox, struct mopay_store *store, char *err,
+                                 size_t err_cap);
+
+/* On the sequencer thread, inside an apply: overloaded when `events` more would not fit in
+ * memory, MOPAY_OK otherwise. A command calls it among its checks, before it changes anything,
+ * so that its mopay_outbox_add calls cannot fail for room. */
+enum mopay_err mopay_outbox_check_room(const struct mopay_outbox *outbox, size_t events);
+
+/* On the sequencer thread, inside an apply: makes event evt_... with the body
+ *   {"id":"evt_...","type":<type>,"created_at":"<RFC 3339 of now_ns>","data":<data>}
+ * writes its record and queues it for delivery to `url` (an http or https URL the caller
+ * validated, at most MOPAY_WEBHOOK_URL_BYTES_MAX), signed with `secret`. `type` is at most
+ * MOPAY_WEBHOOK_TYPE_BYTES_MAX. `data` (an object) is taken over, also on failure. The body must
+ * fit MOPAY_WEBHOOK_BODY_BYTES_MAX: events are built by the server, not taken from outside, so
+ * breaking any of these is a programmer error.
+ *
+ * Call it last in the command, after every check: the sequencer does not roll back a failed
+ * command's writes, so an event added by a command that then fails would be committed and sent.
+ * Returns overloaded (having written nothing) when memory is full, which mopay_outbox_check_room
+ * rules out beforehand; store errors are the sequencer's fatal ones. */
+enum mopay_err mopay_outbox_add(struct mopay_outbox *outbox, struct mopay_store *store, int64_t now_ns,
+                                const char *merchant_id, const char *url, const uint8_t secret[32],
+                                const char *type, json_t *data, char id_out[MOPAY_ID_TEXT_BYTES]);
+
+/* Starts the delivery thread, which submits its commands to `seq`. internal when the thread or
+ * the HTTP client cannot be made. */
+enum mopay_err mopay_outbox_start(struct mopay_outbox *outbox, struct mopay_seq *seq);
+/* Finishes the round under way (POSTs not yet made are given back undone, so this waits for at
+ * most one request_timeout_ms plus two commands) and joins the thread. Call it before the
+ * sequencer stops: the round's results are a command. */
+void mopay_outbox_stop(struct mopay_outbox *outbox);
+
+/* Any thread. */
+void mopay_outbox_stats(const struct mopay_outbox *outbox, struct mopay_outbox_stats *out);
+
+#endif

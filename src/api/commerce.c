@@ -1,0 +1,137 @@
+/* The merchants' side of the API state: merchants and orders, payments and refunds, and the
+ * webhook outbox that tells merchants about them. Every state change of an order, payment or
+ * refund adds an event to the outbox inside the same batch transaction as the change. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+#include "mopay/qr.h"
+
+/* An event for the merchant, when it has a webhook URL. */
+static enum mopay_err merchant_event(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
+                                     const struct mopay_merchant *m, const char *type, json_t *data)
+{
+    if (m->webhook_url[0] == '\0') {
+        json_decref(data);
+        return MOPAY_OK;
+    }
+    char merchant[MOPAY_ID_TEXT_BYTES], id[MOPAY_ID_TEXT_BYTES];
+    mopay_id_format(MOPAY_ID_MERCHANT, &m->id, merchant);
+    return mopay_outbox_add(api->outbox, store, now_ns, merchant, m->webhook_url, m->webhook_secret, type, data, id);
+}
+
+static enum mopay_err on_order_expired(void *ctx, struct mopay_store *store, int64_t now_ns,
+                                       const struct mopay_order *o)
+{
+    struct mopay_api *api = ctx;
+    return merchant_event(api, store, now_ns, o->merchant, "order.expired", api_order_json(api, o));
+}
+
+static enum mopay_err on_payment(void *ctx, struct mopay_store *store, int64_t now_ns, const struct mopay_payment *x)
+{
+    struct mopay_api *api = ctx;
+    char type[48];
+    snprintf(type, sizeof(type), "payment.%s", mopay_payment_status_name(x->status));
+    enum mopay_err err = merchant_event(api, store, now_ns, x->merchant, type, api_payment_json(x));
+    if (err == MOPAY_OK && x->order != NULL && x->status == MOPAY_PAYMENT_SUCCEEDED)
+        err = merchant_event(api, store, now_ns, x->merchant, "order.paid", api_order_json(api, x->order));
+    return err;
+}
+
+static enum mopay_err on_refund(void *ctx, struct mopay_store *store, int64_t now_ns, const struct mopay_refund *r)
+{
+    struct mopay_api *api = ctx;
+    return merchant_event(api, store, now_ns, r->payment->merchant, "refund.succeeded", api_refund_json(r));
+}
+
+enum mopay_err api_order_created(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
+                                 const struct mopay_order *o)
+{
+    return merchant_event(api, store, now_ns, o->merchant, "order.created", api_order_json(api, o));
+}
+
+bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
+                        char *err, size_t err_cap)
+{
+    struct mopay_outbox_options oo = mopay_outbox_options_default(api->keys);
+    struct mopay_merchant_options mo = {.keys = api->keys, .ledger = api->ledger, .order_expired = on_order_expired,
+                                        .ctx = api};
+    if ((api->outbox = mopay_outbox_new(&oo)) == NULL || (api->merchant = mopay_merchant_state_new(&mo)) == NULL) {
+        snprintf(err, err_cap, "out of memory");
+        return false;
+    }
+    struct mopay_pay_options po = {.wallet = api->wallet,
+                                   .merchant = api->merchant,
+                                   .ledger = api->ledger,
+                                   .confirm_above_major = options->pin_above_major,
+                                   .confirm_ttl_s = MOPAY_PAYMENT_CONFIRM_TTL_S,
+                                   .paycode_window_steps = options->paycode_window_steps,
+                                   .nfc_issuer_key = api->keys->nfc_issuer,
+                                   .events = {.payment = on_payment, .refund = on_refund, .ctx = api}};
+    if (options->paycode_window_steps < 0 || options->paycode_window_steps > 8) {
+        snprintf(err, err_cap, "paycode-window must be 0 to 8 steps");
+        return false;
+    }
+    if ((api->pay = mopay_pay_new(&po)) == NULL) {
+        snprintf(err, err_cap, "out of memory");
+        return false;
+    }
+    return mopay_merchant_load(api->merchant, store, err, err_cap) == MOPAY_OK &&
+           mopay_pay_load(api->pay, store, err, err_cap) == MOPAY_OK &&
+           mopay_outbox_load(api->outbox, store, err, err_cap) == MOPAY_OK;
+}
+
+void api_commerce_free(struct mopay_api *api)
+{
+    mopay_pay_free(api->pay);
+    mopay_merchant_state_free(api->merchant);
+    mopay_outbox_free(api->outbox);
+}
+
+/* Up to `max` characters of `s` (UTF-8), whole characters only. */
+static void utf8_cut(const char *s, size_t max, char *out, size_t cap)
+{
+    size_t bytes = 0, chars = 0;
+    while (s[bytes] != '\0' && chars < max) {
+        size_t n = 1;
+        while ((s[bytes + n] & 0xC0) == 0x80)
+            n++;
+        if (bytes + n >= cap)
+            break;
+        bytes += n;
+        chars++;
+    }
+    memcpy(out, s, bytes);
+    out[bytes] = '\0';
+}
+
+bool api_merchant_qr(const struct mopay_merchant *m, const struct mopay_order *o, int64_t amount_minor,
+                     const char *reference, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1])
+{
+    char merchant[MOPAY_ID_TEXT_BYTES], order[MOPAY_ID_TEXT_BYTES], name[4 * 25 + 1], city[4 * 15 + 1];
+    mopay_id_format(MOPAY_ID_MERCHANT, &m->id, merchant);
+    if (o != NULL)
+        mopay_id_format(MOPAY_ID_ORDER, &o->id, order);
+    utf8_cut(m->name, 25, name, sizeof(name)); /* EMV's widths for 59 and 60 */
+    utf8_cut(m->city, 15, city, sizeof(city));
+    struct mopay_qr_input in = {.guid = MOPAY_QR_GUID,
+                                .merchant_id = merchant,
+                                .order_id = o != NULL ? order : NULL,
+                                .merchant_name = name,
+                                .merchant_city = city,
+                                .country = m->country,
+                                .mcc = m->mcc,
+                                .currency = m->currency,
+                                .dynamic = amount_minor > 0,
+                                .amount_minor = amount_minor,
+                                .reference = reference != NULL && reference[0] != '\0' ? reference : NULL};
+    size_t len = 0;
+    return mopay_qr_encode(&in, out, &len) == MOPAY_OK;
+}
+
+bool api_order_qr(struct mopay_api *api, const struct mopay_order *o, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1])
+{
+    (void)api;
+    return o->status == MOPAY_ORDER_OPEN && api_merchant_qr(o->merchant, o, o->amount_minor, o->reference, out);
+}

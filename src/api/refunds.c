@@ -1,0 +1,198 @@
+/* GET /v1/payments/{id}, POST /v1/payments/{id}/confirm, POST /v1/refunds, GET /v1/refunds/{id}. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+
+json_t *api_refund_json(const struct mopay_refund *r)
+{
+    const struct mopay_currency *c = r->payment->merchant->currency;
+    return json_pack("{s:o, s:o, s:s, s:o, s:s, s:o, s:s, s:o}", "id", api_id_json(MOPAY_ID_REFUND, &r->id),
+                     "payment_id", api_id_json(MOPAY_ID_PAYMENT, &r->payment->id), "status", "succeeded", "amount",
+                     api_money_json(r->amount_minor, c), "currency", c->alpha, "fee_returned",
+                     api_money_json(r->fee_returned_minor, c), "reason", r->reason, "created_at",
+                     api_time_json(r->created_at_ns));
+}
+
+enum payment_op { PAYMENT_GET, PAYMENT_CONFIRM, REFUND_CREATE, REFUND_GET };
+
+struct payment_op_cmd {
+    struct mopay_http_command base;
+    enum payment_op op;
+    struct mopay_id id;
+    struct mopay_str payment_text, amount_text, reason, pin;
+    int64_t amount_minor;
+    char pin_hash[MOPAY_PIN_HASH_BYTES];
+    bool pin_ok;
+    struct mopay_payment *payment;
+    struct mopay_refund *refund;
+};
+
+/* The amount is read here, where the payment's currency is known. */
+static enum mopay_err refund_create(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
+                                    struct payment_op_cmd *c)
+{
+    if (mopay_outbox_check_room(api->outbox, 1) != MOPAY_OK)
+        return MOPAY_ERR_overloaded; /* its webhook goes last, after its other writes */
+    if (c->amount_text.ptr != NULL) {
+        enum mopay_err err = mopay_money_parse(c->amount_text.ptr, c->amount_text.len, c->payment->merchant->currency, 0,
+                                               &c->amount_minor);
+        if (err == MOPAY_OK && c->amount_minor == 0)
+            err = MOPAY_ERR_amount_invalid;
+        if (err != MOPAY_OK) {
+            c->base.err_field = "/amount";
+            c->base.err_detail = "a positive decimal string in the payment's currency";
+            return err;
+        }
+    }
+    enum mopay_err err = mopay_pay_refund(api->pay, store, now_ns, c->payment, c->amount_minor,
+                                          c->reason.ptr != NULL ? c->reason.ptr : "", &c->refund);
+    if (err == MOPAY_ERR_refund_exceeds_payment)
+        c->base.err_field = "/amount";
+    return err;
+}
+
+static enum mopay_err payment_op_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
+{
+    struct payment_op_cmd *c = (struct payment_op_cmd *)cmd;
+    struct mopay_api *api = cmd->app;
+    const struct mopay_principal *p = mopay_http_principal(cmd->req);
+    if (c->op == REFUND_GET) {
+        c->refund = mopay_pay_refund_get(api->pay, &c->id);
+        c->payment = c->refund != NULL ? c->refund->payment : NULL;
+    } else {
+        c->payment = mopay_pay_payment(api->pay, &c->id);
+    }
+    if (c->payment == NULL || !api_payment_visible(p, c->payment)) {
+        cmd->err_detail = "nothing with this id";
+        cmd->err_field = c->op == REFUND_CREATE ? "/payment_id" : NULL;
+        return MOPAY_ERR_resource_not_found;
+    }
+    switch (c->op) {
+    case PAYMENT_CONFIRM:
+        if (!c->pin_ok)
+            return MOPAY_ERR_pin_incorrect;
+        if (mopay_outbox_check_room(api->outbox, 2) != MOPAY_OK)
+            return MOPAY_ERR_overloaded;
+        return mopay_pay_confirm(api->pay, store, now_ns, c->payment);
+    case REFUND_CREATE:
+        return refund_create(api, store, now_ns, c);
+    default:
+        return MOPAY_OK;
+    }
+}
+
+static json_t *payment_op_render(struct mopay_http_command *cmd, int *status)
+{
+    struct payment_op_cmd *c = (struct payment_op_cmd *)cmd;
+    *status = c->op == REFUND_CREATE ? 201 : 200;
+    return c->op == REFUND_CREATE || c->op == REFUND_GET ? api_refund_json(c->refund) : api_payment_json(c->payment);
+}
+
+static struct payment_op_cmd *payment_op_new(struct mopay_http_request *req, enum payment_op op)
+{
+    struct payment_op_cmd *c = mopay_http_command_new(req, sizeof(*c), payment_op_apply, payment_op_render);
+    if (c == NULL)
+        api_reply_oom(req);
+    else
+        c->op = op;
+    return c;
+}
+
+void api_payment_get(struct mopay_http_request *req)
+{
+    struct payment_op_cmd *c = payment_op_new(req, PAYMENT_GET);
+    if (c != NULL && api_path_id(req, 0, MOPAY_ID_PAYMENT, &c->id))
+        mopay_http_submit(req, &c->base);
+}
+
+void api_refund_get(struct mopay_http_request *req)
+{
+    struct payment_op_cmd *c = payment_op_new(req, REFUND_GET);
+    if (c != NULL && api_path_id(req, 0, MOPAY_ID_REFUND, &c->id))
+        mopay_http_submit(req, &c->base);
+}
+
+static const struct mopay_json_field refund_fields[] = {
+    {.name = "payment_id", .kind = MOPAY_JSON_STRING, .required = true,
+     .offset = offsetof(struct payment_op_cmd, payment_text), .min_len = 1, .max_len = 40},
+    {.name = "amount", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct payment_op_cmd, amount_text),
+     .min_len = 1, .max_len = 32},
+    {.name = "reason", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct payment_op_cmd, reason),
+     .max_len = MOPAY_DESCRIPTION_BYTES_MAX},
+    {0},
+};
+
+void api_refunds_create(struct mopay_http_request *req)
+{
+    struct payment_op_cmd *c = payment_op_new(req, REFUND_CREATE);
+    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), refund_fields, c) ||
+        !api_body_id(req, &c->payment_text, MOPAY_ID_PAYMENT, "/payment_id", &c->id) ||
+        (c->reason.ptr != NULL && !api_text_ok(req, &c->reason, "/reason")))
+        return;
+    mopay_http_submit(req, &c->base);
+}
+
+/* --- confirm: the PIN is checked off the loop, like a login's --- */
+
+static enum mopay_err confirm_lookup_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
+{
+    (void)store;
+    (void)now_ns;
+    struct payment_op_cmd *c = (struct payment_op_cmd *)cmd;
+    struct mopay_api *api = cmd->app;
+    c->payment = mopay_pay_payment(api->pay, &c->id);
+    if (c->payment == NULL || !api_payment_visible(mopay_http_principal(cmd->req), c->payment))
+        return MOPAY_ERR_resource_not_found;
+    if (c->payment->customer->locked_until_ns > now_ns)
+        return MOPAY_ERR_customer_locked;
+    memcpy(c->pin_hash, c->payment->customer->pin_hash, sizeof(c->pin_hash));
+    return MOPAY_OK;
+}
+
+static void confirm_verify(void *arg)
+{
+    struct payment_op_cmd *c = arg;
+    c->pin_ok = crypto_pwhash_str_verify(c->pin_hash, c->pin.ptr, c->pin.len) == 0;
+}
+
+static void confirm_verified(struct mopay_http_request *req, void *arg)
+{
+    struct payment_op_cmd *c = arg, *next = payment_op_new(req, PAYMENT_CONFIRM);
+    if (next == NULL)
+        return;
+    next->id = c->id;
+    next->pin_ok = c->pin_ok;
+    mopay_http_submit(req, &next->base);
+}
+
+static void confirm_then(struct mopay_http_command *cmd)
+{
+    mopay_http_offload(cmd->req, confirm_verify, confirm_verified, cmd);
+}
+
+static const struct mopay_json_field confirm_fields[] = {
+    {.name = "pin", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct payment_op_cmd, pin),
+     .min_len = 1, .max_len = 16},
+    {0},
+};
+
+void api_payment_confirm(struct mopay_http_request *req)
+{
+    struct payment_op_cmd *c = mopay_http_command_new(req, sizeof(*c), confirm_lookup_apply, NULL);
+    if (c == NULL) {
+        api_reply_oom(req);
+        return;
+    }
+    c->base.then = confirm_then;
+    if (!api_path_id(req, 0, MOPAY_ID_PAYMENT, &c->id) ||
+        !mopay_http_json_read(req, mopay_http_body(req), confirm_fields, c))
+        return;
+    if (mopay_pin_check(c->pin.ptr, c->pin.len) != MOPAY_OK) {
+        mopay_http_reply_error(req, MOPAY_ERR_pin_format_invalid, "/pin", "a PIN is exactly six digits");
+        return;
+    }
+    mopay_http_submit(req, &c->base);
+}

@@ -1,0 +1,26 @@
+#ifndef MOPAY_MERCHANT_INTERNAL_H
+#define MOPAY_MERCHANT_INTERNAL_H
+
+#include <jansson.h>
+
+#include "mopay/index.h"
+#include "mopay/merchant.h"
+#include "mopay/text.h"
+
+struct mopay_merchant_state {
+    struct mopay_merchant_options options;
+    struct mopay_index merchants;
+    struct mopay_index orders;
+    struct mopay_order *open_orders;
+    /* API keys: written on the sequencer thread, read by event-loop threads */
+    pthread_rwlock_t keys_lock;
+    struct mopay_index keys; /* first 16 bytes of the key hash -> merchant */
+};
+
+enum mopay_err merchant_record(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
+                               const struct mopay_merchant *merchant);
+enum mopay_err order_record(struct mopay_store *store, int64_t now_ns, const struct mopay_order *order);
+bool merchant_add(struct mopay_merchant_state *m, struct mopay_merchant *merchant);
+bool order_add(struct mopay_merchant_state *m, struct mopay_order *order);
+
+#endif

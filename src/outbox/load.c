@@ -1,0 +1,127 @@
+/* Start-up: the undelivered events back into memory, checked as they are read (the other side of
+ * the persistence boundary); dead events are counted, not held. A record that does not parse, or
+ * whose secret does not open under the master key, stops the start with a reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+
+struct load_ctx {
+    struct mopay_outbox *outbox;
+    char *err;
+    size_t err_cap;
+    bool failed;
+};
+
+static bool load_fail(struct load_ctx *ctx, const char *id, const char *why)
+{
+    snprintf(ctx->err, ctx->err_cap, "webhook record %s: %s", id, why);
+    ctx->failed = true;
+    return false;
+}
+
+static bool text_fits(const char *src, char *dst, size_t cap)
+{
+    size_t len = strlen(src);
+    if (len == 0 || len >= cap)
+        return false;
+    memcpy(dst, src, len + 1);
+    return true;
+}
+
+/* Decodes the sealed secret and checks that it opens; the secret itself is wiped at once. */
+static bool sealed_of(const struct mopay_outbox *o, const char *b64, uint8_t out[OUTBOX_SEALED_BYTES])
+{
+    uint8_t secret[32];
+    size_t len = 0;
+    bool ok = sodium_base642bin(out, OUTBOX_SEALED_BYTES, b64, strlen(b64), NULL, &len, NULL,
+                                sodium_base64_VARIANT_ORIGINAL) == 0 &&
+              len == OUTBOX_SEALED_BYTES && mopay_keys_open(o->options.keys->secret_seal, out, len, secret);
+    sodium_memzero(secret, sizeof(secret));
+    return ok;
+}
+
+static bool body_of(const char *body, size_t len, struct outbox_event *ev)
+{
+    if (len == 0 || len > MOPAY_WEBHOOK_BODY_BYTES_MAX || (ev->body = malloc(len + 1)) == NULL)
+        return false;
+    memcpy(ev->body, body, len + 1);
+    ev->body_len = len;
+    return true;
+}
+
+/* Fills `ev` from the record stored under `key`; *dead says whether it ran out of attempts (its
+ * body is then not kept). false when anything does not check. */
+static bool event_parse(const struct mopay_outbox *o, const char *key, json_t *j, struct outbox_event *ev,
+                        bool *dead)
+{
+    const char *id, *merchant, *type, *url, *sealed, *body, *status;
+    size_t body_len = 0;
+    int attempts = 0;
+    json_int_t next = 0, created = 0;
+    struct mopay_id merchant_id;
+    if (json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:s%, s:s, s:i, s:i, s:I, s:I}", "id", &id, "merchant_id",
+                    &merchant, "type", &type, "url", &url, "secret_sealed", &sealed, "body", &body, &body_len,
+                    "status", &status, "attempts", &attempts, "last_status", &ev->last_status,
+                    "next_attempt_at_ns", &next, "created_at_ns", &created) != 0)
+        return false;
+    *dead = strcmp(status, "failed") == 0;
+    bool ok = strcmp(id, key) == 0 && mopay_id_parse(MOPAY_ID_EVENT, id, strlen(id), &ev->id) == MOPAY_OK &&
+              text_fits(id, ev->id_text, sizeof(ev->id_text)) &&
+              mopay_id_parse(MOPAY_ID_MERCHANT, merchant, strlen(merchant), &merchant_id) == MOPAY_OK &&
+              text_fits(merchant, ev->merchant_id, sizeof(ev->merchant_id)) &&
+              text_fits(type, ev->type, sizeof(ev->type)) && text_fits(url, ev->url, sizeof(ev->url)) &&
+              sealed_of(o, sealed, ev->secret_sealed) && attempts >= 0 && created > 0 && next >= created &&
+              (*dead || strcmp(status, "pending") == 0);
+    if (!ok || *dead)
+        return ok;
+    ev->attempts = (uint32_t)attempts;
+    ev->next_attempt_at_ns = next;
+    ev->created_at_ns = created;
+    return body_of(body, body_len, ev); /* before the JSON, which holds it, is freed */
+}
+
+static bool load_event(void *arg, const char *key, const char *text, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    struct mopay_outbox *o = ctx->outbox;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    struct outbox_event *ev = calloc(1, sizeof(*ev));
+    bool dead = false;
+    bool ok = j != NULL && ev != NULL && event_parse(o, key, j, ev, &dead);
+    json_decref(j);
+    if (!ok) {
+        event_free(ev);
+        return load_fail(ctx, key, "malformed, its secret does not open under the master key, or out of memory");
+    }
+    if (dead) {
+        event_free(ev);
+        atomic_fetch_add(&o->dead, 1);
+        return true;
+    }
+    if (mopay_outbox_check_room(o, 1) != MOPAY_OK) {
+        event_free(ev);
+        return load_fail(ctx, key, "more pending events than the outbox holds (pending_max)");
+    }
+    heap_push(o, ev);
+    atomic_fetch_add(&o->pending, 1);
+    return true;
+}
+
+enum mopay_err mopay_outbox_load(struct mopay_outbox *o, struct mopay_store *store, char *err, size_t err_cap)
+{
+    MOPAY_ASSERT(!o->started);
+    struct load_ctx ctx = {o, err, err_cap, false};
+    enum mopay_err e = store->records_load(store, OUTBOX_KIND, load_event, &ctx);
+    if (ctx.failed)
+        return MOPAY_ERR_store_failed;
+    if (e != MOPAY_OK) {
+        snprintf(err, err_cap, "loading webhook records: %s", store->last_error);
+        return e;
+    }
+    return MOPAY_OK;
+}

@@ -1,0 +1,26 @@
+#ifndef MOPAY_PAY_INTERNAL_H
+#define MOPAY_PAY_INTERNAL_H
+
+#include <jansson.h>
+
+#include "mopay/index.h"
+#include "mopay/pay.h"
+#include "mopay/text.h"
+
+struct mopay_pay_state {
+    struct mopay_pay_options options;
+    struct mopay_index payments;
+    struct mopay_index refunds;
+    struct mopay_payment *unconfirmed; /* waiting for their PIN, newest first */
+    struct mopay_index nfc_tokens;     /* key of the token text -> token */
+};
+
+enum mopay_err nfc_record(struct mopay_store *store, int64_t now_ns, const struct mopay_nfc_token *t);
+bool nfc_add(struct mopay_pay_state *p, struct mopay_nfc_token *t);
+
+enum mopay_err payment_record(struct mopay_store *store, int64_t now_ns, const struct mopay_payment *payment);
+enum mopay_err refund_record(struct mopay_store *store, int64_t now_ns, const struct mopay_refund *refund);
+bool payment_add(struct mopay_pay_state *p, struct mopay_payment *payment);
+void payment_unconfirmed_unlink(struct mopay_pay_state *p, struct mopay_payment *payment);
+
+#endif

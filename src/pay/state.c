@@ -1,0 +1,115 @@
+/* Payments and refunds in memory, their records, and loading them at start. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mopay/assert.h"
+
+const char *mopay_payment_method_name(enum mopay_payment_method method)
+{
+    static const char *const names[] = {"qr_static", "qr_dynamic", "payment_code", "nfc", "online"};
+    MOPAY_ASSERT(method >= 0 && method <= MOPAY_PAY_ONLINE);
+    return names[method];
+}
+
+const char *mopay_payment_status_name(enum mopay_payment_status status)
+{
+    static const char *const names[] = {"succeeded", "declined", "requires_confirmation"};
+    MOPAY_ASSERT(status >= 0 && status <= MOPAY_PAYMENT_REQUIRES_CONFIRMATION);
+    return names[status];
+}
+
+struct mopay_pay_state *mopay_pay_new(const struct mopay_pay_options *options)
+{
+    MOPAY_ASSERT(options->wallet != NULL && options->merchant != NULL && options->ledger != NULL);
+    struct mopay_pay_state *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->options = *options;
+    if (!mopay_index_init(&p->payments, 1024) || !mopay_index_init(&p->refunds, 256) ||
+        !mopay_index_init(&p->nfc_tokens, 256)) {
+        mopay_pay_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void mopay_pay_free(struct mopay_pay_state *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; p->payments.slots != NULL && i < p->payments.capacity; i++)
+        free(p->payments.slots[i].value);
+    for (size_t i = 0; p->refunds.slots != NULL && i < p->refunds.capacity; i++)
+        free(p->refunds.slots[i].value);
+    for (size_t i = 0; p->nfc_tokens.slots != NULL && i < p->nfc_tokens.capacity; i++)
+        free(p->nfc_tokens.slots[i].value);
+    mopay_index_deinit(&p->payments);
+    mopay_index_deinit(&p->refunds);
+    mopay_index_deinit(&p->nfc_tokens);
+    free(p);
+}
+
+struct mopay_payment *mopay_pay_payment(struct mopay_pay_state *p, const struct mopay_id *id)
+{
+    return mopay_index_get(&p->payments, id->bytes);
+}
+
+struct mopay_refund *mopay_pay_refund_get(struct mopay_pay_state *p, const struct mopay_id *id)
+{
+    return mopay_index_get(&p->refunds, id->bytes);
+}
+
+bool payment_add(struct mopay_pay_state *p, struct mopay_payment *payment)
+{
+    if (!mopay_index_put(&p->payments, payment->id.bytes, payment))
+        return false;
+    if (payment->status == MOPAY_PAYMENT_REQUIRES_CONFIRMATION) {
+        payment->next_unconfirmed = p->unconfirmed;
+        p->unconfirmed = payment;
+    }
+    return true;
+}
+
+void payment_unconfirmed_unlink(struct mopay_pay_state *p, struct mopay_payment *payment)
+{
+    for (struct mopay_payment **link = &p->unconfirmed; *link != NULL; link = &(*link)->next_unconfirmed)
+        if (*link == payment) {
+            *link = payment->next_unconfirmed;
+            payment->next_unconfirmed = NULL;
+            return;
+        }
+}
+
+enum mopay_err payment_record(struct mopay_store *store, int64_t now_ns, const struct mopay_payment *x)
+{
+    char id[MOPAY_ID_TEXT_BYTES], merchant[MOPAY_ID_TEXT_BYTES], customer[MOPAY_ID_TEXT_BYTES],
+        wallet[MOPAY_ID_TEXT_BYTES], order[MOPAY_ID_TEXT_BYTES];
+    struct mopay_id none = {{0}};
+    mopay_id_format(MOPAY_ID_PAYMENT, &x->id, id);
+    mopay_id_format(MOPAY_ID_MERCHANT, &x->merchant->id, merchant);
+    mopay_id_format(MOPAY_ID_CUSTOMER, &x->customer->id, customer);
+    mopay_id_format(MOPAY_ID_WALLET, x->wallet != NULL ? &x->wallet->id : &none, wallet);
+    mopay_id_format(MOPAY_ID_ORDER, x->order != NULL ? &x->order->id : &none, order);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}", "id", id,
+                          "merchant_id", merchant, "customer_id", customer, "wallet_id", wallet, "order_id", order,
+                          "method", (int)x->method, "status", (int)x->status, "decline_code", x->decline_code,
+                          "amount_minor", (json_int_t)x->amount_minor, "tip_minor", (json_int_t)x->tip_minor,
+                          "fee_minor", (json_int_t)x->fee_minor, "refunded_minor", (json_int_t)x->refunded_minor,
+                          "fee_refunded_minor", (json_int_t)x->fee_refunded_minor, "reference", x->reference,
+                          "created_at_ns", (json_int_t)x->created_at_ns, "confirm_by_ns",
+                          (json_int_t)x->confirm_by_ns);
+    return mopay_store_record_put_json(store, "payment", id, j, now_ns);
+}
+
+enum mopay_err refund_record(struct mopay_store *store, int64_t now_ns, const struct mopay_refund *r)
+{
+    char id[MOPAY_ID_TEXT_BYTES], payment[MOPAY_ID_TEXT_BYTES];
+    mopay_id_format(MOPAY_ID_REFUND, &r->id, id);
+    mopay_id_format(MOPAY_ID_PAYMENT, &r->payment->id, payment);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:s, s:I}", "id", id, "payment_id", payment, "amount_minor",
+                          (json_int_t)r->amount_minor, "fee_returned_minor", (json_int_t)r->fee_returned_minor,
+                          "reason", r->reason, "created_at_ns", (json_int_t)r->created_at_ns);
+    return mopay_store_record_put_json(store, "refund", id, j, now_ns);
+}
