@@ -175,6 +175,16 @@ enum mopay_err mopay_pay_nfc_check(struct mopay_pay_state *p, int64_t now_ns, co
 enum mopay_err mopay_pay_nfc_spend(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
                                    struct mopay_nfc_token *t, uint16_t atc);
 
+/* Payment outcomes since start, by method (a payment that waited for its PIN counts once
+ * waiting and once more succeeded or declined), and refunds; any thread may read them. */
+#define MOPAY_PAY_METHODS 5
+#define MOPAY_PAY_STATUSES 3
+struct mopay_pay_stats {
+    uint64_t payments[MOPAY_PAY_METHODS][MOPAY_PAY_STATUSES];
+    uint64_t refunds;
+};
+void mopay_pay_stats(const struct mopay_pay_state *p, struct mopay_pay_stats *out);
+
 /* The sequencer tick: payments that waited too long for their PIN are declined. */
 enum mopay_err mopay_pay_tick(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns);
 

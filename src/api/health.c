@@ -47,6 +47,38 @@ static size_t seq_metrics(struct mopay_seq *seq, char *out, size_t cap)
     return n < cap ? n : cap - 1;
 }
 
+/* Payments by method and outcome, refunds, and the webhook outbox. */
+static size_t commerce_metrics(struct mopay_api *api, char *out, size_t cap)
+{
+    struct mopay_pay_stats ps;
+    struct mopay_outbox_stats os;
+    mopay_pay_stats(api->pay, &ps);
+    mopay_outbox_stats(api->outbox, &os);
+    size_t n = (size_t)snprintf(out, cap, "# HELP mopay_payments_total Payment outcomes, by method.\n"
+                                          "# TYPE mopay_payments_total counter\n");
+    for (int m = 0; m < MOPAY_PAY_METHODS && n < cap; m++)
+        for (int s = 0; s < MOPAY_PAY_STATUSES && n < cap; s++)
+            n += (size_t)snprintf(out + n, cap - n, "mopay_payments_total{method=\"%s\",outcome=\"%s\"} %llu\n",
+                                  mopay_payment_method_name((enum mopay_payment_method)m),
+                                  mopay_payment_status_name((enum mopay_payment_status)s),
+                                  (unsigned long long)ps.payments[m][s]);
+    if (n < cap)
+        n += (size_t)snprintf(
+            out + n, cap - n,
+            "# HELP mopay_refunds_total Refunds made.\n# TYPE mopay_refunds_total counter\nmopay_refunds_total %llu\n"
+            "# HELP mopay_webhooks_delivered_total Webhook events delivered.\n"
+            "# TYPE mopay_webhooks_delivered_total counter\nmopay_webhooks_delivered_total %llu\n"
+            "# HELP mopay_webhooks_failed_attempts_total Webhook attempts without a 2xx answer.\n"
+            "# TYPE mopay_webhooks_failed_attempts_total counter\nmopay_webhooks_failed_attempts_total %llu\n"
+            "# HELP mopay_webhooks_dead Webhook events given up on.\n"
+            "# TYPE mopay_webhooks_dead gauge\nmopay_webhooks_dead %llu\n"
+            "# HELP mopay_webhooks_pending Webhook events waiting or in flight.\n"
+            "# TYPE mopay_webhooks_pending gauge\nmopay_webhooks_pending %llu\n",
+            (unsigned long long)ps.refunds, (unsigned long long)os.delivered, (unsigned long long)os.failed_attempts,
+            (unsigned long long)os.dead, (unsigned long long)os.pending);
+    return n < cap ? n : cap - 1;
+}
+
 void api_metrics(struct mopay_http_request *req)
 {
     struct mopay_api *api = mopay_http_app(req);
@@ -54,7 +86,7 @@ void api_metrics(struct mopay_http_request *req)
     char *http_text;
     size_t http_len;
     mopay_http_metrics_render(mopay_http_server_of(req), arena, &http_text, &http_len);
-    size_t cap = http_len + 4096;
+    size_t cap = http_len + 8192;
     char *body = mopay_arena_alloc(arena, cap);
     if (body == NULL || http_text == NULL) {
         mopay_http_reply_error(req, MOPAY_ERR_internal, NULL, "out of memory rendering metrics");
@@ -68,5 +100,7 @@ void api_metrics(struct mopay_http_request *req)
                           MOPAY_VERSION, api->backend);
     if (api->seq != NULL && n < cap)
         n += seq_metrics(api->seq, body + n, cap - n);
+    if (n < cap)
+        n += commerce_metrics(api, body + n, cap - n);
     mopay_http_reply_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, n < cap ? n : cap - 1);
 }

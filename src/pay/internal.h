@@ -1,6 +1,8 @@
 #ifndef MOPAY_PAY_INTERNAL_H
 #define MOPAY_PAY_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include <jansson.h>
 
 #include "mopay/index.h"
@@ -13,6 +15,8 @@ struct mopay_pay_state {
     struct mopay_index refunds;
     struct mopay_payment *unconfirmed; /* waiting for their PIN, newest first */
     struct mopay_index nfc_tokens;     /* key of the token text -> token */
+    _Atomic uint64_t made[MOPAY_PAY_METHODS][MOPAY_PAY_STATUSES];
+    _Atomic uint64_t refunds_made;
 };
 
 enum mopay_err nfc_record(struct mopay_store *store, int64_t now_ns, const struct mopay_nfc_token *t);

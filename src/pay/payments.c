@@ -146,6 +146,7 @@ enum mopay_err mopay_pay_execute(struct mopay_pay_state *p, struct mopay_store *
         *out = NULL;
         return err;
     }
+    atomic_fetch_add(&p->made[x->method][x->status], 1);
     if (x->status == MOPAY_PAYMENT_REQUIRES_CONFIRMATION && err == MOPAY_OK) {
         x->next_unconfirmed = p->unconfirmed;
         p->unconfirmed = x;
@@ -161,7 +162,9 @@ enum mopay_err mopay_pay_confirm(struct mopay_pay_state *p, struct mopay_store *
     if (x->order != NULL && mopay_order_payable(x->order, now_ns) != MOPAY_OK)
         return mopay_order_payable(x->order, now_ns);
     payment_unconfirmed_unlink(p, x);
-    return settle(p, store, x, true, now_ns);
+    enum mopay_err err = settle(p, store, x, true, now_ns);
+    atomic_fetch_add(&p->made[x->method][x->status], 1);
+    return err;
 }
 
 enum mopay_err mopay_pay_tick(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns)
@@ -177,6 +180,7 @@ enum mopay_err mopay_pay_tick(struct mopay_pay_state *p, struct mopay_store *sto
         x->next_unconfirmed = NULL;
         x->status = MOPAY_PAYMENT_DECLINED;
         mopay_text_copy(x->decline_code, sizeof(x->decline_code), "confirmation_timeout");
+        atomic_fetch_add(&p->made[x->method][x->status], 1);
         enum mopay_err err = payment_record(store, now_ns, x);
         if (err == MOPAY_OK && p->options.events.payment != NULL)
             err = p->options.events.payment(p->options.events.ctx, store, now_ns, x);

@@ -77,6 +77,7 @@ enum mopay_err mopay_pay_refund(struct mopay_pay_state *p, struct mopay_store *s
         free(r); /* the ledger refused it whole, or it never reached it: nothing changed */
         return err;
     }
+    atomic_fetch_add(&p->refunds_made, 1);
     x->refunded_minor += amount_minor;
     x->fee_refunded_minor += r->fee_returned_minor;
     *out = r;

@@ -113,3 +113,11 @@ enum mopay_err refund_record(struct mopay_store *store, int64_t now_ns, const st
                           "reason", r->reason, "created_at_ns", (json_int_t)r->created_at_ns);
     return mopay_store_record_put_json(store, "refund", id, j, now_ns);
 }
+
+void mopay_pay_stats(const struct mopay_pay_state *p, struct mopay_pay_stats *out)
+{
+    for (int m = 0; m < MOPAY_PAY_METHODS; m++)
+        for (int s = 0; s < MOPAY_PAY_STATUSES; s++)
+            out->payments[m][s] = atomic_load(&p->made[m][s]);
+    out->refunds = atomic_load(&p->refunds_made);
+}
