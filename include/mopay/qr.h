@@ -183,12 +183,13 @@ struct mopay_qr_input {
     const char *mcc;           /* 4 digits, "5812" */
     const struct mopay_currency *currency;
     bool dynamic;              /* true: initiation 12 with amount_minor; false: 11, no amount */
+    struct mopay_qr_tip tip;   /* 55 (and 56 or 57) when kind is not NONE */
     int64_t amount_minor;      /* dynamic only: more than 0 */
     const char *reference;     /* NULL for none; 1..25 characters */
 };
 
-/* Writes the payload (objects 00, 01, 26, 52, 53, 54 when dynamic, 58, 59, 60, 62 when there is
- * a reference, 63) and a NUL into `out`, its length in bytes to *out_len. invalid_qr_value when
+/* Writes the payload (objects 00, 01, 26, 52, 53, 54 when dynamic, 55 with 56 or 57 when asked,
+ * 58, 59, 60, 62 when there is a reference, 63) and a NUL into `out`, its length in bytes to *out_len. invalid_qr_value when
  * a string is empty, too long for its field (template 26 included), not UTF-8 or has a control
  * character, the country is not an assigned ISO 3166-1 code, the MCC is not 4 digits, a dynamic
  * amount is not positive or does not fit EMV's 13 characters, or the payload would pass

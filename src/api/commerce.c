@@ -107,7 +107,7 @@ static void utf8_cut(const char *s, size_t max, char *out, size_t cap)
 }
 
 bool api_merchant_qr(const struct mopay_merchant *m, const struct mopay_order *o, int64_t amount_minor,
-                     const char *reference, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1])
+                     const char *reference, const struct mopay_qr_tip *tip, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1])
 {
     char merchant[MOPAY_ID_TEXT_BYTES], order[MOPAY_ID_TEXT_BYTES], name[4 * 25 + 1], city[4 * 15 + 1];
     mopay_id_format(MOPAY_ID_MERCHANT, &m->id, merchant);
@@ -125,7 +125,8 @@ bool api_merchant_qr(const struct mopay_merchant *m, const struct mopay_order *o
                                 .currency = m->currency,
                                 .dynamic = amount_minor > 0,
                                 .amount_minor = amount_minor,
-                                .reference = reference != NULL && reference[0] != '\0' ? reference : NULL};
+                                .reference = reference != NULL && reference[0] != '\0' ? reference : NULL,
+                                .tip = tip != NULL ? *tip : (struct mopay_qr_tip){.kind = MOPAY_QR_TIP_NONE}};
     size_t len = 0;
     return mopay_qr_encode(&in, out, &len) == MOPAY_OK;
 }
@@ -133,5 +134,5 @@ bool api_merchant_qr(const struct mopay_merchant *m, const struct mopay_order *o
 bool api_order_qr(struct mopay_api *api, const struct mopay_order *o, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1])
 {
     (void)api;
-    return o->status == MOPAY_ORDER_OPEN && api_merchant_qr(o->merchant, o, o->amount_minor, o->reference, out);
+    return o->status == MOPAY_ORDER_OPEN && api_merchant_qr(o->merchant, o, o->amount_minor, o->reference, NULL, out);
 }

@@ -17,8 +17,9 @@ struct qr_cmd {
     struct mopay_id id;
     enum qr_format format;
     int64_t amount_minor;
-    const char *amount_text, *reference;
-    size_t amount_len;
+    const char *amount_text, *reference, *fee_text;
+    size_t amount_len, fee_len;
+    struct mopay_qr_tip tip;
     char payload[MOPAY_QR_PAYLOAD_BYTES_MAX + 1];
 };
 
@@ -42,7 +43,14 @@ static enum mopay_err qr_apply(struct mopay_http_command *cmd, struct mopay_stor
             return err;
         }
     }
-    if (!api_merchant_qr(m, NULL, c->amount_minor, c->reference, c->payload)) {
+    if (c->tip.kind == MOPAY_QR_TIP_FIXED) {
+        enum mopay_err err = mopay_money_parse(c->fee_text, c->fee_len, m->currency, 0, &c->tip.fee_minor);
+        if (err != MOPAY_OK || c->tip.fee_minor == 0) {
+            cmd->err_detail = "fee: a positive decimal string in the merchant's currency";
+            return err != MOPAY_OK ? err : MOPAY_ERR_amount_invalid;
+        }
+    }
+    if (!api_merchant_qr(m, NULL, c->amount_minor, c->reference, &c->tip, c->payload)) {
         cmd->err_detail = "the amount or reference does not fit an EMV QR code";
         return MOPAY_ERR_query_invalid;
     }
@@ -71,6 +79,49 @@ static void qr_then(struct mopay_http_command *cmd)
     free(image);
 }
 
+/* A percentage of at most two digits and two decimals, 0.01 to 99.99, as basis points ("3.5" is
+ * 350); 0 when malformed. */
+static uint16_t percent_bps(const char *s, size_t len)
+{
+    const char *point = memchr(s, '.', len);
+    size_t whole_len = point != NULL ? (size_t)(point - s) : len;
+    size_t frac_len = point != NULL ? len - whole_len - 1 : 0;
+    if (whole_len < 1 || whole_len > 2 || (point != NULL && (frac_len < 1 || frac_len > 2)))
+        return 0;
+    unsigned bps = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s + i == point)
+            continue;
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        bps = bps * 10 + (unsigned)(s[i] - '0');
+    }
+    for (size_t i = frac_len; i < 2; i++)
+        bps *= 10;
+    return bps >= 1 && bps <= 9999 ? (uint16_t)bps : 0;
+}
+
+/* ?tip=prompt, ?fee=1.50 or ?fee_percent=3.5: what the code asks the payer to add (EMV 55). */
+static bool tip_read(struct mopay_http_request *req, struct qr_cmd *c)
+{
+    size_t len = 0;
+    bool bad[3] = {false, false, false};
+    const char *prompt = mopay_http_query(req, "tip", &len, &bad[0]);
+    c->fee_text = mopay_http_query(req, "fee", &c->fee_len, &bad[1]);
+    const char *percent = mopay_http_query(req, "fee_percent", &len, &bad[2]);
+    bool ok = !bad[0] && !bad[1] && !bad[2] && (prompt != NULL) + (c->fee_text != NULL) + (percent != NULL) <= 1 &&
+              (prompt == NULL || strcmp(prompt, "prompt") == 0);
+    c->tip.kind = prompt != NULL ? MOPAY_QR_TIP_PROMPT : c->fee_text != NULL ? MOPAY_QR_TIP_FIXED
+                  : percent != NULL                                           ? MOPAY_QR_TIP_PERCENT
+                                                                              : MOPAY_QR_TIP_NONE;
+    if (ok && percent != NULL)
+        ok = (c->tip.fee_bps = percent_bps(percent, len)) != 0;
+    if (!ok)
+        mopay_http_reply_error(req, MOPAY_ERR_query_invalid, NULL,
+                               "at most one of tip=prompt, fee=<amount>, fee_percent=<0.01 to 99.99>");
+    return ok;
+}
+
 void api_merchant_qr_get(struct mopay_http_request *req)
 {
     struct qr_cmd *c = mopay_http_command_new(req, sizeof(*c), qr_apply, NULL);
@@ -93,7 +144,7 @@ void api_merchant_qr_get(struct mopay_http_request *req)
                                "format is text, png or svg; amount a decimal; reference 1 to 25 characters");
         return;
     }
-    if (api_path_id(req, 0, MOPAY_ID_MERCHANT, &c->id))
+    if (tip_read(req, c) && api_path_id(req, 0, MOPAY_ID_MERCHANT, &c->id))
         mopay_http_submit(req, &c->base);
 }
 

@@ -102,9 +102,10 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
 void api_commerce_free(struct mopay_api *api);
 enum mopay_err api_order_created(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
                                  const struct mopay_order *o);
-/* A merchant's QR payload: dynamic with amount_minor > 0, for an order when o is not NULL. */
+/* A merchant's QR payload: dynamic with amount_minor > 0, for an order when o is not NULL,
+ * asking for a tip or convenience fee when tip is not NULL. */
 bool api_merchant_qr(const struct mopay_merchant *m, const struct mopay_order *o, int64_t amount_minor,
-                     const char *reference, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1]);
+                     const char *reference, const struct mopay_qr_tip *tip, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1]);
 bool api_order_qr(struct mopay_api *api, const struct mopay_order *o, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1]);
 /* merchants.c, orders.c, payments.c, refunds.c */
 bool api_url_ok(const struct mopay_str *url);

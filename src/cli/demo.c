@@ -24,6 +24,8 @@
 #include "demo.h"
 #include "mopay/assert.h"
 #include "mopay/money.h"
+#include "mopay/paycode.h"
+#include "mopay/qr.h"
 
 #define DEMO_URL_DEFAULT "http://127.0.0.1:8080"
 #define DEMO_URL_BYTES_MAX 512
@@ -34,6 +36,16 @@
 #define DEMO_ID_BYTES 48
 #define DEMO_PIN "482916"
 #define DEMO_RENT "460.00" /* over tier 0's daily outflow once dinner is paid, under tier 1's */
+/* The merchant chapter's amounts sit well inside tier 0's limits: Bob is still at tier 0, and
+ * Alice pays from what the withdrawal left her. */
+#define DEMO_SHOP_NAME "Noodle House"
+#define DEMO_SHOP_CITY "Shanghai"
+#define DEMO_SHOP_FEE_BPS 60
+#define DEMO_LUNCH "25.00"  /* Alice, at the counter, by the static QR code */
+#define DEMO_ORDER "38.50"  /* Bob's order, by its dynamic QR code */
+#define DEMO_CODE "12.00"   /* Bob, by his offline payment code */
+#define DEMO_REFUND "10.00" /* of Alice's lunch */
+#define DEMO_BPS_PER_UNIT 10000 /* fees are in hundredths of a percent */
 
 struct person {
     const char *name;         /* as they sign up */
@@ -44,7 +56,23 @@ struct person {
     char id[DEMO_ID_BYTES], device_id[DEMO_ID_BYTES], wallet_id[DEMO_ID_BYTES];
     char token[128];
     uint8_t sk[crypto_sign_SECRETKEYBYTES]; /* the device key */
+    uint8_t code_secret[MOPAY_PAYCODE_SECRET_BYTES]; /* the device's, for offline payment codes */
+    uint64_t code_index;                             /* and the index its codes carry */
     int64_t balance_minor; /* what the story's books say the wallet holds */
+};
+
+/* The merchant of the merchant chapter. */
+struct shop {
+    char id[DEMO_ID_BYTES];
+    char account_id[DEMO_ID_BYTES]; /* its ledger account: acc_ and the id's 32 hex digits */
+    char key[128];                  /* its API key, shown once */
+    int64_t fee_bps;
+    int64_t balance_minor; /* what the story's books say its account holds */
+    char lunch_id[DEMO_ID_BYTES]; /* Alice's payment, part of which it refunds */
+    int64_t lunch_fee_minor;
+    char order_id[DEMO_ID_BYTES];
+    char order_qr[MOPAY_QR_PAYLOAD_BYTES_MAX + 1];
+    char code[MOPAY_PAYCODE_BYTES]; /* the payment code Bob showed */
 };
 
 struct source {
@@ -70,6 +98,7 @@ struct demo {
     const char *step; /* the running step's name */
     struct person alice, bob;
     struct source visa, unionpay, declining, bank;
+    struct shop shop;
     struct reply last;
 };
 
@@ -286,6 +315,22 @@ static bool server_answers(struct demo *d)
     return true;
 }
 
+/* Keeps what the phone keeps of its new device: its id, and the secret and index of its offline
+ * payment codes (shown this once). */
+static bool device_keep(struct demo *d, struct person *p, json_t *device)
+{
+    copy(p->device_id, sizeof(p->device_id), device, "id");
+    const char *secret = str(device, "payment_code_secret");
+    json_int_t index = json_integer_value(json_object_get(device, "payment_code_index"));
+    size_t len = 0;
+    if (sodium_base642bin(p->code_secret, sizeof(p->code_secret), secret, strlen(secret), NULL, &len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        len != sizeof(p->code_secret) || index < 0 || index > (json_int_t)MOPAY_PAYCODE_DEVICE_INDEX_MAX)
+        return step_fail(d, "the new device should come with a payment-code secret and index");
+    p->code_index = (uint64_t)index;
+    return true;
+}
+
 static bool signup(struct demo *d, struct person *p)
 {
     uint8_t pk[crypto_sign_PUBLICKEYBYTES];
@@ -300,9 +345,10 @@ static bool signup(struct demo *d, struct person *p)
         return false;
     json_t *customer = json_object_get(d->last.json, "customer");
     copy(p->id, sizeof(p->id), customer, "id");
-    copy(p->device_id, sizeof(p->device_id), json_object_get(d->last.json, "device"), "id");
     if (json_integer_value(json_object_get(customer, "kyc_tier")) != 0)
         return step_fail(d, "a new customer should be at KYC tier 0");
+    if (!device_keep(d, p, json_object_get(d->last.json, "device")))
+        return false;
     printf("%s signs up as %s with a new Ed25519 key on %s phone: customer %s, KYC tier 0.\n", p->name, p->phone,
            p->possessive, p->id);
     return true;

@@ -85,6 +85,29 @@ static void put_template(struct writer *w, unsigned id, const unsigned sub_ids[]
     put_object(w, id, buf, t.len);
 }
 
+/* 55, and the fee it names: 56 a fixed amount, 57 a percentage ("3.5" for 350 basis points). */
+static void put_tip(struct writer *w, const struct mopay_qr_tip *tip, const struct mopay_currency *currency)
+{
+    static const char *const indicators[] = {"", "01", "02", "03"};
+    if (tip->kind == MOPAY_QR_TIP_NONE)
+        return;
+    put_object(w, MOPAY_QR_ID_TIP_INDICATOR, indicators[tip->kind], 2);
+    char value[MOPAY_MONEY_TEXT_BYTES];
+    int n = 0;
+    if (tip->kind == MOPAY_QR_TIP_FIXED) {
+        n = (int)mopay_money_format(tip->fee_minor, currency, value);
+        w->bad |= tip->fee_minor <= 0 || n > AMOUNT_CHARS_MAX;
+        put_object(w, MOPAY_QR_ID_FEE_FIXED, value, (size_t)n);
+    } else if (tip->kind == MOPAY_QR_TIP_PERCENT) {
+        unsigned bps = tip->fee_bps, whole = bps / 100, frac = bps % 100;
+        n = frac == 0 ? snprintf(value, sizeof(value), "%u", whole)
+            : frac % 10 == 0 ? snprintf(value, sizeof(value), "%u.%u", whole, frac / 10)
+                             : snprintf(value, sizeof(value), "%u.%02u", whole, frac);
+        w->bad |= bps == 0 || bps > 9999;
+        put_object(w, MOPAY_QR_ID_FEE_PERCENT, value, (size_t)n);
+    }
+}
+
 enum mopay_err mopay_qr_encode(const struct mopay_qr_input *in, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1],
                                size_t *out_len)
 {
@@ -112,6 +135,7 @@ enum mopay_err mopay_qr_encode(const struct mopay_qr_input *in, char out[MOPAY_Q
     put_object(&w, MOPAY_QR_ID_CURRENCY, currency, 3);
     if (in->dynamic)
         put_object(&w, MOPAY_QR_ID_AMOUNT, amount, amount_len);
+    put_tip(&w, &in->tip, in->currency);
     put_object(&w, MOPAY_QR_ID_COUNTRY, in->country, 2);
     put_object(&w, MOPAY_QR_ID_MERCHANT_NAME, in->merchant_name, strlen(in->merchant_name));
     put_object(&w, MOPAY_QR_ID_MERCHANT_CITY, in->merchant_city, strlen(in->merchant_city));

@@ -143,6 +143,42 @@ static void setup_world(void)
     expect("POST", "/v1/topups", payer.token, body, 201, NULL, NULL);
 }
 
+/* The merchant's static code with a tip indicator (EMV 55): paying 20.00 costs `total`. */
+static void qr_tip_pay(const char *query, const char *tip_body, const char *total, const char *tip)
+{
+    char path[160], qr[600], body[1024];
+    struct response r;
+    snprintf(path, sizeof(path), "/v1/merchants/%s/qr?format=text&%s", shop.id, query);
+    expect("GET", path, shop.key, NULL, 200, NULL, &r);
+    snprintf(qr, sizeof(qr), "%.*s", (int)r.len, r.body);
+    response_free(&r);
+    snprintf(body, sizeof(body), "{\"qr\":\"%s\",\"amount\":\"20.00\"%s}", qr, tip_body);
+    expect("POST", "/v1/payments", payer.token, body, 201, NULL, &r);
+    assert_string_equal(jstr(r.json, "amount"), total);
+    assert_string_equal(jstr(r.json, "tip"), tip);
+    response_free(&r);
+}
+
+static void qr_tips(void)
+{
+    qr_tip_pay("fee=1.50", "", "21.50", "1.50");
+    qr_tip_pay("fee_percent=3.5", "", "20.70", "0.70");
+    qr_tip_pay("tip=prompt", ",\"tip\":\"2.00\"", "22.00", "2.00");
+    qr_tip_pay("tip=prompt", "", "20.00", "0.00");
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/merchants/%s/qr?fee=1.00&fee_percent=2", shop.id);
+    expect("GET", path, shop.key, NULL, 400, "query_invalid", NULL);
+    snprintf(path, sizeof(path), "/v1/merchants/%s/qr?fee_percent=100", shop.id);
+    expect("GET", path, shop.key, NULL, 400, "query_invalid", NULL);
+    struct response r;
+    snprintf(path, sizeof(path), "/v1/merchants/%s/qr?format=text&fee=1.00", shop.id);
+    expect("GET", path, shop.key, NULL, 200, NULL, &r);
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"qr\":\"%.*s\",\"amount\":\"20.00\",\"tip\":\"1.00\"}", (int)r.len, r.body);
+    response_free(&r);
+    expect("POST", "/v1/payments", payer.token, body, 422, "field_invalid", NULL); /* a fixed fee takes no tip */
+}
+
 static void qr_payments(void)
 {
     char path[128], body[1024], id[48], status[32];
@@ -161,6 +197,7 @@ static void qr_payments(void)
     assert_string_equal(status, "succeeded");
     assert_int_equal(merchant_balance(&shop), 2500 - 15); /* 0.6 % fee */
     assert_int_equal(wallet_amount(&srv, payer.token, payer_wallet, "balance"), 90000 - 2500);
+    qr_tips();
     /* a QR code of another scheme is well-formed but not payable; a broken CRC is refused */
     pay(payer.token,
         "{\"qr\":\"00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865802BR5913"
@@ -397,6 +434,34 @@ static void webhooks(void)
     assert_int_equal(delivered("order.created"), 5);
 }
 
+/* The payer's history pages through payments and refunds by its cursor, newest first. */
+static void history_pages(void)
+{
+    char path[256], cursor[128] = "";
+    size_t seen = 0, refunds = 0, payments = 0;
+    for (int page = 0; page < 50; page++) {
+        snprintf(path, sizeof(path), "/v1/wallets/%s/transactions?limit=3%s%s", payer_wallet, cursor[0] ? "&cursor=" : "",
+                 cursor);
+        struct response r;
+        expect("GET", path, payer.token, NULL, 200, NULL, &r);
+        json_t *data = json_object_get(r.json, "data");
+        for (size_t i = 0; i < json_array_size(data); i++) {
+            const char *type = jstr(json_array_get(data, i), "type");
+            refunds += strcmp(type, "refund") == 0;
+            payments += strcmp(type, "payment") == 0;
+        }
+        seen += json_array_size(data);
+        const char *next = jstr(r.json, "next_cursor");
+        snprintf(cursor, sizeof(cursor), "%s", next != NULL ? next : "");
+        response_free(&r);
+        if (cursor[0] == '\0')
+            break;
+    }
+    assert_int_equal(refunds, 2);
+    assert_true(payments >= 10);
+    assert_int_equal(seen, payments + refunds + 1); /* and the top-up */
+}
+
 static void merchant_story(void **state)
 {
     (void)state;
@@ -406,6 +471,7 @@ static void merchant_story(void **state)
     code_payments();
     nfc_payments();
     refunds();
+    history_pages();
     revoked_device();
     webhooks();
     struct response r;

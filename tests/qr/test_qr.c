@@ -598,6 +598,33 @@ static void assert_round_trip(const struct mopay_qr_input *in)
     assert_int_equal(mopay_qr_amount(&qr, &amount), in->dynamic);
     assert_int_equal(amount, in->dynamic ? in->amount_minor : -1);
     assert_int_equal(mopay_qr_initiation(&qr), in->dynamic ? MOPAY_QR_INITIATION_DYNAMIC : MOPAY_QR_INITIATION_STATIC);
+    struct mopay_qr_tip tip;
+    mopay_qr_tip(&qr, &tip);
+    assert_int_equal(tip.kind, in->tip.kind);
+    assert_int_equal(tip.fee_minor, in->tip.fee_minor);
+    assert_int_equal(tip.fee_bps, in->tip.fee_bps);
+}
+
+/* The tip indicator and its fee, written and read back, for each kind. */
+static void encode_tips(void **state)
+{
+    (void)state;
+    struct mopay_qr_input in = input_base();
+    in.tip = (struct mopay_qr_tip){.kind = MOPAY_QR_TIP_PROMPT};
+    assert_round_trip(&in);
+    in.tip = (struct mopay_qr_tip){.kind = MOPAY_QR_TIP_FIXED, .fee_minor = 150};
+    assert_round_trip(&in);
+    static const uint16_t percents[] = {1, 10, 350, 1234, 9900, 9999};
+    for (size_t i = 0; i < sizeof(percents) / sizeof(percents[0]); i++) {
+        in.tip = (struct mopay_qr_tip){.kind = MOPAY_QR_TIP_PERCENT, .fee_bps = percents[i]};
+        assert_round_trip(&in);
+    }
+    char payload[MOPAY_QR_PAYLOAD_BYTES_MAX + 1];
+    size_t len;
+    in.tip = (struct mopay_qr_tip){.kind = MOPAY_QR_TIP_PERCENT, .fee_bps = 10000};
+    assert_int_equal(mopay_qr_encode(&in, payload, &len), MOPAY_ERR_invalid_qr_value);
+    in.tip = (struct mopay_qr_tip){.kind = MOPAY_QR_TIP_FIXED, .fee_minor = 0};
+    assert_int_equal(mopay_qr_encode(&in, payload, &len), MOPAY_ERR_invalid_qr_value);
 }
 
 static void encode_round_trips(void **state)
@@ -755,6 +782,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(decode_refuses_values),
         cmocka_unit_test(decode_tips),
         cmocka_unit_test(encode_round_trips),
+        cmocka_unit_test(encode_tips),
         cmocka_unit_test(encode_exact),
         cmocka_unit_test(encode_refusals),
         cmocka_unit_test(render_png_and_svg),
