@@ -298,31 +298,64 @@ static void nfc_tap(const char *token, const uint8_t luk[32], uint16_t atc, int6
              token, atc, amount, un, cg);
 }
 
+static json_t *nfc_batch; /* the keys of the last batch provisioned */
+
+/* Provisions a batch for the payer's device; returns its token in `token`. */
+static void nfc_provision(const char *body, char token[32])
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/devices/%s/nfc-keys", payer.device_id);
+    struct response r;
+    expect("POST", path, payer.token, body, 201, NULL, &r);
+    snprintf(token, 32, "%s", jstr(r.json, "token"));
+    json_decref(nfc_batch);
+    nfc_batch = json_incref(json_object_get(r.json, "keys"));
+    response_free(&r);
+}
+
+/* Key k of the last batch, as the phone received it. */
+static void nfc_luk(size_t k, uint8_t luk[32])
+{
+    const char *b64 = jstr(json_array_get(nfc_batch, k), "key");
+    size_t n = 0;
+    assert_non_null(b64);
+    assert_int_equal(sodium_base642bin(luk, 32, b64, strlen(b64), NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+    assert_int_equal(n, 32);
+}
+
 static void nfc_payments(void)
 {
-    char path[128], token[32], body[512], status[32];
-    uint8_t luk0[32];
-    struct response r;
-    snprintf(path, sizeof(path), "/v1/devices/%s/nfc-keys", payer.device_id);
-    expect("POST", path, payer.token, "{\"keys\":2,\"taps_per_key\":2}", 201, NULL, &r);
-    snprintf(token, sizeof(token), "%s", jstr(r.json, "token"));
-    json_t *k0 = json_array_get(json_object_get(r.json, "keys"), 0);
-    size_t n = 0;
-    assert_int_equal(sodium_base642bin(luk0, 32, jstr(k0, "key"), strlen(jstr(k0, "key")), NULL, &n, NULL,
-                                       sodium_base64_VARIANT_ORIGINAL),
-                     0);
-    assert_int_equal(json_integer_value(json_object_get(k0, "atc_first")), 1);
-    response_free(&r);
-    nfc_tap(token, luk0, 1, 800, body, sizeof(body));
+    char token[32], again[32], body[512], status[32];
+    uint8_t luk[32];
+    nfc_provision("{\"keys\":2,\"taps_per_key\":2}", token);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(nfc_batch, 0), "atc_first")), 1);
+    nfc_luk(0, luk);
+    nfc_tap(token, luk, 1, 800, body, sizeof(body));
     pay(shop.key, body, 201, NULL, NULL, status);
     assert_string_equal(status, "succeeded");
     pay(shop.key, body, 409, "nfc_replay", NULL, NULL);
-    nfc_tap(token, luk0, 2, 300, body, sizeof(body));
+    nfc_tap(token, luk, 2, 300, body, sizeof(body));
     pay(shop.key, body, 201, NULL, NULL, status);
-    nfc_tap(token, luk0, 1, 300, body, sizeof(body));
+    nfc_tap(token, luk, 1, 300, body, sizeof(body));
     pay(shop.key, body, 409, "nfc_counter_backwards", NULL, NULL);
-    nfc_tap(token, luk0, 3, 300, body, sizeof(body)); /* counter 3 belongs to the second key */
+    nfc_tap(token, luk, 3, 300, body, sizeof(body)); /* counter 3 belongs to the second key */
     pay(shop.key, body, 422, "nfc_cryptogram_invalid", NULL, NULL);
+    /* the second key: counters 3 and 4, then the batch is used up */
+    nfc_luk(1, luk);
+    nfc_tap(token, luk, 4, 300, body, sizeof(body));
+    pay(shop.key, body, 201, NULL, NULL, status);
+    nfc_tap(token, luk, 5, 300, body, sizeof(body));
+    pay(shop.key, body, 422, "nfc_key_exhausted", NULL, NULL);
+    /* a new batch that lasts a minute: the same token, the counter going on */
+    nfc_provision("{\"keys\":1,\"taps_per_key\":5,\"ttl_s\":60}", again);
+    assert_string_equal(again, token);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(nfc_batch, 0), "atc_first")), 5);
+    nfc_luk(0, luk);
+    clock_advance(61);
+    nfc_tap(token, luk, 5, 300, body, sizeof(body));
+    pay(shop.key, body, 422, "nfc_key_expired", NULL, NULL);
+    json_decref(nfc_batch);
+    nfc_batch = NULL;
 }
 
 static void refunds(void)
