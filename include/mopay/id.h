@@ -29,7 +29,8 @@
     X(TOPUP, "top")                       \
     X(WITHDRAWAL, "wdr")                  \
     X(SESSION, "ses")                     \
-    X(EVENT, "evt")
+    X(EVENT, "evt")                       \
+    X(BILL, "bil")
 
 enum mopay_id_kind {
 #define MOPAY_ID_KIND_ENUM(name, prefix) MOPAY_ID_##name,

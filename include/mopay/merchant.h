@@ -39,8 +39,11 @@ struct mopay_merchant_key {
     int64_t created_at_ns, revoked_at_ns;
 };
 
+enum mopay_merchant_kind { MOPAY_MERCHANT_SHOP, MOPAY_MERCHANT_BILLER };
+
 struct mopay_merchant {
     struct mopay_id id; /* also its ledger account's id */
+    enum mopay_merchant_kind kind; /* a biller takes bill payments */
     char name[MOPAY_MERCHANT_NAME_BYTES_MAX + 1];
     char mcc[5];
     char country[3];
@@ -90,6 +93,7 @@ enum mopay_err mopay_merchant_load(struct mopay_merchant_state *m, struct mopay_
                                    size_t err_cap);
 
 struct mopay_merchant_input {
+    enum mopay_merchant_kind kind;
     const char *name, *mcc, *country, *city;
     const struct mopay_currency *currency;
     int fee_bps;
@@ -127,6 +131,34 @@ struct mopay_order *mopay_order_get(struct mopay_merchant_state *m, const struct
 enum mopay_err mopay_order_payable(const struct mopay_order *order, int64_t now_ns);
 enum mopay_err mopay_order_mark_paid(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                      struct mopay_order *order, const struct mopay_id *payment_id);
+/* --- bills: what a biller's customers owe, by the reference they pay under --- */
+#define MOPAY_BILL_REFERENCE_BYTES_MAX 32
+enum mopay_bill_status { MOPAY_BILL_OPEN, MOPAY_BILL_PAID };
+struct mopay_bill {
+    struct mopay_id id;
+    struct mopay_merchant *biller;
+    char reference[MOPAY_BILL_REFERENCE_BYTES_MAX + 1]; /* the customer's account number at the biller */
+    int64_t amount_minor, due_minor; /* billed, and still owed */
+    int64_t due_at_ns;
+    bool partial_allowed;
+    enum mopay_bill_status status;
+    int64_t created_at_ns, paid_at_ns;
+};
+const char *mopay_bill_status_name(enum mopay_bill_status status);
+/* bill_exists when the reference has an open bill at this biller. */
+enum mopay_err mopay_bill_create(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
+                                 struct mopay_merchant *biller, const char *reference, int64_t amount_minor,
+                                 int64_t due_at_ns, bool partial_allowed, struct mopay_bill **out);
+struct mopay_bill *mopay_bill_get(struct mopay_merchant_state *m, const struct mopay_id *id);
+/* The open bill of a reference, or else the newest one; NULL when none. */
+struct mopay_bill *mopay_bill_find(struct mopay_merchant_state *m, const struct mopay_merchant *biller,
+                                   const char *reference);
+/* Whether `amount` may pay the bill now: bill_paid, bill_amount_invalid (more than owed, or part
+ * of a bill that must be paid whole). */
+enum mopay_err mopay_bill_payable(const struct mopay_bill *bill, int64_t amount_minor);
+enum mopay_err mopay_bill_pay(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
+                              struct mopay_bill *bill, int64_t amount_minor);
+
 /* The sequencer tick: open orders past their expiry become expired. */
 enum mopay_err mopay_merchant_tick(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns);
 

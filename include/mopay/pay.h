@@ -9,6 +9,7 @@
 #include "mopay/id.h"
 #include "mopay/merchant.h"
 #include "mopay/nfc.h"
+#include "mopay/offers.h"
 #include "mopay/store.h"
 #include "mopay/wallet.h"
 
@@ -36,6 +37,7 @@ enum mopay_payment_method {
     MOPAY_PAY_PAYMENT_CODE,
     MOPAY_PAY_NFC,
     MOPAY_PAY_ONLINE,
+    MOPAY_PAY_BILL,
 };
 const char *mopay_payment_method_name(enum mopay_payment_method method);
 
@@ -52,6 +54,18 @@ enum mopay_pay_code {
     MOPAY_PAY_CODE_FEE = 11,
     MOPAY_PAY_CODE_REFUND = 12,
     MOPAY_PAY_CODE_FEE_REFUND = 13,
+    MOPAY_PAY_CODE_FX = 14,          /* a cross-currency leg through the FX positions */
+    MOPAY_PAY_CODE_FX_FEE = 15,
+    MOPAY_PAY_CODE_DISCOUNT = 16,    /* a platform-funded coupon's share, from the offer budget */
+};
+
+/* A cross-currency payment's conversion, locked by a quote: the wallet pays wallet_minor in its
+ * currency, fx_fee_minor of it the FX fee (to revenue), and the rest converts at rate_units
+ * (mopay/fx.h's fixed point) to exactly the customer's share in the merchant's currency. */
+struct mopay_pay_fx {
+    struct mopay_id quote_id;
+    uint64_t rate_units;
+    int64_t wallet_minor, fx_fee_minor;
 };
 
 struct mopay_payment {
@@ -67,10 +81,25 @@ struct mopay_payment {
     int64_t tip_minor;    /* of which tip or convenience fee */
     int64_t fee_minor;    /* the merchant's fee to the platform */
     int64_t refunded_minor, fee_refunded_minor;
+    struct mopay_coupon *coupon; /* NULL: none */
+    int64_t discount_minor;      /* what the coupon took off amount_minor */
+    struct mopay_pay_fx fx;      /* wallet_minor 0: the wallet is in the merchant's currency */
+    int64_t wallet_refunded_minor; /* in the wallet's currency */
+    struct mopay_id bill_id;     /* a bill payment's bill; zero otherwise */
     char reference[MOPAY_REFERENCE_BYTES_MAX + 1];
     int64_t created_at_ns, confirm_by_ns;
     struct mopay_payment *next_unconfirmed;
 };
+
+/* What the customer pays in the merchant's currency, and in the wallet's. */
+static inline int64_t mopay_payment_share(const struct mopay_payment *x)
+{
+    return x->amount_minor - x->discount_minor;
+}
+static inline int64_t mopay_payment_wallet_amount(const struct mopay_payment *x)
+{
+    return x->fx.wallet_minor != 0 ? x->fx.wallet_minor : mopay_payment_share(x);
+}
 
 struct mopay_refund {
     struct mopay_id id;
@@ -102,6 +131,7 @@ struct mopay_nfc_token {
 };
 
 struct mopay_pay_options {
+    struct mopay_offers_state *offers;
     struct mopay_wallet_state *wallet;
     struct mopay_merchant_state *merchant;
     struct mopay_ledger_service *ledger;
@@ -129,6 +159,10 @@ struct mopay_pay_request {
     int64_t tip_minor;
     const char *reference;
     bool pin_verified;           /* the customer proved the PIN for this payment (skips the step-up) */
+    struct mopay_coupon *coupon; /* checked by mopay_coupon_discount; NULL: none */
+    int64_t discount_minor;
+    const struct mopay_pay_fx *fx; /* cross-currency; NULL: the wallet is in the merchant's currency */
+    struct mopay_bill *bill;     /* a bill payment; the amount is checked by mopay_bill_payable */
 };
 
 /* The pipeline. Errors (bad request, order not payable) change nothing and make no payment;
@@ -177,7 +211,7 @@ enum mopay_err mopay_pay_nfc_spend(struct mopay_pay_state *p, struct mopay_store
 
 /* Payment outcomes since start, by method (a payment that waited for its PIN counts once
  * waiting and once more succeeded or declined), and refunds; any thread may read them. */
-#define MOPAY_PAY_METHODS 5
+#define MOPAY_PAY_METHODS 6
 #define MOPAY_PAY_STATUSES 3
 struct mopay_pay_stats {
     uint64_t payments[MOPAY_PAY_METHODS][MOPAY_PAY_STATUSES];

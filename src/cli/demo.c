@@ -6,8 +6,10 @@
  * the story expects (statuses, problem codes, and every balance against the one the story's own
  * books predict), then says what happened. The first step that does not go as expected stops the
  * demo: stderr names the step, the request, and the server's status and body, and the exit status
- * is 1. Operator steps need an admin key; without one each is skipped with a line saying so.
- * Phone numbers are random per run, so the demo can run again and again on one database. */
+ * is 1. Operator steps need an admin key; without one each is skipped with a line saying so, and
+ * the merchant chapter (the operator signs its merchant up) with one line for the whole chapter.
+ * Phone numbers are random and the merchant new per run, so the demo can run again and again on
+ * one database. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -627,6 +629,300 @@ static bool alice_withdraws(struct demo *d)
     return true;
 }
 
+/* --- the merchant chapter --- */
+
+/* "0.6" for 60 hundredths of a percent. */
+static void percent_say(int64_t bps, char out[16])
+{
+    MOPAY_ASSERT(bps >= 0 && bps <= DEMO_BPS_PER_UNIT);
+    snprintf(out, 16, "%" PRId64 ".%02" PRId64, bps / 100, bps % 100);
+    size_t len = strlen(out);
+    while (out[len - 1] == '0')
+        out[--len] = '\0';
+    if (out[len - 1] == '.')
+        out[--len] = '\0';
+}
+
+/* The amount the server wrote under `key` in `j`, in minor units; false (the step failed) when it
+ * is not one. */
+static bool amount_read(struct demo *d, json_t *j, const char *key, int64_t *minor)
+{
+    const char *s = str(j, key);
+    if (mopay_money_parse(s, strlen(s), d->cny, MOPAY_MONEY_ALLOW_NEGATIVE, minor) != MOPAY_OK)
+        return step_fail(d, "%s should be an amount in CNY", key);
+    return true;
+}
+
+/* Reads the merchant's ledger account and checks that what it holds, credits less debits posted,
+ * is what the story's books say; the balance goes to `out`. */
+static bool shop_balance_check(struct demo *d, char out[MOPAY_MONEY_TEXT_BYTES])
+{
+    const struct shop *s = &d->shop;
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/ledger/accounts/%s", s->account_id);
+    int64_t credits = 0, debits = 0, balance = 0;
+    if (!call(d, "GET", path, d->admin_key, NULL) || !expect(d, 200, NULL) ||
+        !amount_read(d, d->last.json, "credits_posted", &credits) ||
+        !amount_read(d, d->last.json, "debits_posted", &debits))
+        return false;
+    mopay_money_format(s->balance_minor, d->cny, out);
+    if (!mopay_money_sub(credits, debits, &balance) || balance != s->balance_minor)
+        return step_fail(d, "%s's account should hold CNY %s", DEMO_SHOP_NAME, out);
+    return true;
+}
+
+/* Checks the payer's wallet and the merchant's account against the books; both balances out. */
+static bool both_balances_check(struct demo *d, const struct person *p, char mine[MOPAY_MONEY_TEXT_BYTES],
+                                char its[MOPAY_MONEY_TEXT_BYTES])
+{
+    return balance_check(d, p, mine) && shop_balance_check(d, its);
+}
+
+static bool text_is(const char *text, size_t len, const char *want)
+{
+    return text != NULL && len == strlen(want) && memcmp(text, want, len) == 0;
+}
+
+/* Reads `payload` as the payer's phone does, and checks it is the merchant's code: static with no
+ * amount when `amount` is NULL, dynamic for `amount` otherwise. */
+static bool qr_check(struct demo *d, const char *payload, const char *amount)
+{
+    struct mopay_qr qr;
+    if (mopay_qr_decode(payload, strlen(payload), &qr) != MOPAY_OK)
+        return step_fail(d, "the QR code should be an EMV merchant-presented payload");
+    size_t name_len = 0, city_len = 0, id_len = 0;
+    const char *name = mopay_qr_merchant_name(&qr, &name_len), *city = mopay_qr_merchant_city(&qr, &city_len);
+    const struct mopay_qr_object *account = mopay_qr_find(&qr, MOPAY_QR_ID_ACCOUNT_FIRST);
+    const char *id = mopay_qr_value(&qr, mopay_qr_find_sub(&qr, account, MOPAY_QR_SUB_MERCHANT_ID), &id_len);
+    if (!text_is(name, name_len, DEMO_SHOP_NAME) || !text_is(city, city_len, DEMO_SHOP_CITY) ||
+        !text_is(id, id_len, d->shop.id) || mopay_qr_currency(&qr) != d->cny)
+        return step_fail(d, "the QR code should name %s, %s, its merchant id and CNY", DEMO_SHOP_NAME, DEMO_SHOP_CITY);
+    int64_t minor = 0;
+    bool has_amount = mopay_qr_amount(&qr, &minor);
+    if (amount == NULL && (mopay_qr_initiation(&qr) != MOPAY_QR_INITIATION_STATIC || has_amount))
+        return step_fail(d, "the merchant's QR code should be static, with no amount");
+    if (amount != NULL &&
+        (mopay_qr_initiation(&qr) != MOPAY_QR_INITIATION_DYNAMIC || !has_amount || minor != minor_of(d, amount)))
+        return step_fail(d, "the order's QR code should be dynamic, for CNY %s", amount);
+    return true;
+}
+
+/* The merchant's fee on `minor`: fee_bps of it, rounded down, as the server takes it. */
+static int64_t fee_of(const struct shop *s, int64_t minor)
+{
+    MOPAY_ASSERT(minor >= 0 && minor <= INT64_MAX / DEMO_BPS_PER_UNIT);
+    return minor * s->fee_bps / DEMO_BPS_PER_UNIT;
+}
+
+/* A payment by `payer` to the merchant that must succeed for `amount`, with the fee the books
+ * predict (to `fee_minor`); the books then move the amount from the payer's wallet to the
+ * merchant's account, less the fee. The reply stays in d->last. */
+static bool payment_ok(struct demo *d, const char *token, json_t *body, struct person *payer, const char *amount,
+                       int64_t *fee_minor)
+{
+    if (!call(d, "POST", "/v1/payments", token, body) || !expect(d, 201, NULL))
+        return false;
+    json_t *j = d->last.json;
+    struct shop *s = &d->shop;
+    if (strcmp(str(j, "status"), "succeeded") != 0 || strcmp(str(j, "amount"), amount) != 0 ||
+        strcmp(str(j, "merchant_id"), s->id) != 0 || strcmp(str(j, "customer_id"), payer->id) != 0)
+        return step_fail(d, "%s's payment of CNY %s to %s should succeed", payer->first, amount, DEMO_SHOP_NAME);
+    int64_t minor = minor_of(d, amount), fee = fee_of(s, minor), charged = 0;
+    if (!amount_read(d, j, "fee", &charged))
+        return false;
+    if (charged != fee)
+        return step_fail(d, "the fee should be %" PRId64 " hundredths of a percent, rounded down", s->fee_bps);
+    story_moves(d, payer, NULL, amount);
+    MOPAY_ASSERT(mopay_money_add(s->balance_minor, minor - fee, &s->balance_minor));
+    *fee_minor = fee;
+    return true;
+}
+
+static bool operator_creates_shop(struct demo *d)
+{
+    struct shop *s = &d->shop;
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "name", DEMO_SHOP_NAME, "mcc", "5812", "country",
+                             "CN", "city", DEMO_SHOP_CITY, "currency", "CNY", "fee_bps", DEMO_SHOP_FEE_BPS,
+                             "settlement_account", "CN-ACC-001");
+    if (!call(d, "POST", "/v1/merchants", d->admin_key, body) || !expect(d, 201, NULL))
+        return false;
+    json_t *m = json_object_get(d->last.json, "merchant");
+    copy(s->id, sizeof(s->id), m, "id");
+    copy(s->key, sizeof(s->key), d->last.json, "api_key");
+    s->fee_bps = json_integer_value(json_object_get(m, "fee_bps"));
+    if (strncmp(s->id, "mch_", 4) != 0 || strlen(s->id) != 36 || strncmp(s->key, "sk_", 3) != 0 ||
+        strlen(s->key) < 8 || s->fee_bps != DEMO_SHOP_FEE_BPS)
+        return step_fail(d, "expected a merchant id, an API key and a fee of %d hundredths of a percent",
+                         DEMO_SHOP_FEE_BPS);
+    snprintf(s->account_id, sizeof(s->account_id), "acc_%s", s->id + 4);
+    char fee[16], balance[MOPAY_MONEY_TEXT_BYTES];
+    percent_say(s->fee_bps, fee);
+    if (!shop_balance_check(d, balance))
+        return false;
+    printf("The operator signs up a merchant: %s, a restaurant (MCC 5812) in %s, paid in CNY at a fee of %s %%. "
+           "It is merchant %s, with an API key of its own (sk_...%s, shown this once) and a ledger account "
+           "holding CNY %s.\n",
+           DEMO_SHOP_NAME, DEMO_SHOP_CITY, fee, s->id, s->key + strlen(s->key) - 4, balance);
+    return true;
+}
+
+static bool alice_pays_static_qr(struct demo *d)
+{
+    struct shop *s = &d->shop;
+    struct person *a = &d->alice;
+    char path[128], qr[MOPAY_QR_PAYLOAD_BYTES_MAX + 1];
+    snprintf(path, sizeof(path), "/v1/merchants/%s/qr?format=text", s->id);
+    if (!call(d, "GET", path, s->key, NULL))
+        return false;
+    if (d->last.status != 200 || d->last.len == 0 || d->last.len >= sizeof(qr))
+        return step_fail(d, "expected HTTP 200 and the QR code's payload");
+    memcpy(qr, d->last.body, d->last.len + 1); /* and its NUL */
+    if (!qr_check(d, qr, NULL))
+        return false;
+    int64_t fee_minor = 0;
+    if (!payment_ok(d, a->token, json_pack("{s:s, s:s}", "qr", qr, "amount", DEMO_LUNCH), a, DEMO_LUNCH, &fee_minor))
+        return false;
+    copy(s->lunch_id, sizeof(s->lunch_id), d->last.json, "id");
+    s->lunch_fee_minor = fee_minor;
+    char fee[MOPAY_MONEY_TEXT_BYTES], mine[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
+    mopay_money_format(fee_minor, d->cny, fee);
+    if (!both_balances_check(d, a, mine, its))
+        return false;
+    printf("Alice scans the QR code on %s's counter. It is static, the same for every customer; her phone reads "
+           "%s, %s, CNY, and asks her for the amount:\n  %s\n",
+           DEMO_SHOP_NAME, DEMO_SHOP_NAME, DEMO_SHOP_CITY, qr);
+    printf("She pays CNY %s for lunch: succeeded. %s pays a fee of CNY %s on it. Alice's balance: CNY %s. %s's "
+           "account: CNY %s.\n",
+           DEMO_LUNCH, DEMO_SHOP_NAME, fee, mine, DEMO_SHOP_NAME, its);
+    return true;
+}
+
+static bool bob_pays_order(struct demo *d)
+{
+    struct shop *s = &d->shop;
+    struct person *b = &d->bob;
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "amount", DEMO_ORDER, "currency", "CNY", "reference",
+                             "T12-0042", "description", "two bowls of beef noodles");
+    if (!call(d, "POST", "/v1/orders", s->key, body) || !expect(d, 201, NULL))
+        return false;
+    copy(s->order_id, sizeof(s->order_id), d->last.json, "id");
+    copy(s->order_qr, sizeof(s->order_qr), d->last.json, "qr");
+    if (strcmp(str(d->last.json, "status"), "open") != 0)
+        return step_fail(d, "a new order should be open");
+    if (!qr_check(d, s->order_qr, DEMO_ORDER))
+        return false;
+    int64_t fee_minor = 0;
+    if (!payment_ok(d, b->token, json_pack("{s:s}", "qr", s->order_qr), b, DEMO_ORDER, &fee_minor))
+        return false;
+    char fee[MOPAY_MONEY_TEXT_BYTES], his[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
+    mopay_money_format(fee_minor, d->cny, fee);
+    if (!both_balances_check(d, b, his, its))
+        return false;
+    printf("At table 12, %s rings up order %s for CNY %s, two bowls of beef noodles, and shows its QR code. "
+           "It is dynamic, made for this order, and carries the amount:\n  %s\n",
+           DEMO_SHOP_NAME, s->order_id, DEMO_ORDER, s->order_qr);
+    printf("Bob scans it and pays: succeeded. %s pays a fee of CNY %s. Bob's balance: CNY %s. %s's account: CNY "
+           "%s.\n",
+           DEMO_SHOP_NAME, fee, his, DEMO_SHOP_NAME, its);
+    return true;
+}
+
+static bool bob_pays_order_again(struct demo *d)
+{
+    struct shop *s = &d->shop;
+    struct person *b = &d->bob;
+    if (!call(d, "POST", "/v1/payments", b->token, json_pack("{s:s}", "qr", s->order_qr)) ||
+        !expect(d, 409, "order_paid"))
+        return false;
+    char path[128], his[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
+    snprintf(path, sizeof(path), "/v1/orders/%s", s->order_id);
+    if (!call(d, "GET", path, s->key, NULL) || !expect(d, 200, NULL))
+        return false;
+    if (strcmp(str(d->last.json, "status"), "paid") != 0)
+        return step_fail(d, "the order should be paid");
+    if (!both_balances_check(d, b, his, its))
+        return false;
+    printf("Bob scans the same code again: refused (order_paid), as the order is paid. Nothing moved: Bob's balance "
+           "is CNY %s, %s's account CNY %s.\n",
+           his, DEMO_SHOP_NAME, its);
+    return true;
+}
+
+/* Bob's phone makes the code offline, from the time and what his device got at sign-up. */
+static bool shop_scans_bob_code(struct demo *d)
+{
+    struct shop *s = &d->shop;
+    struct person *b = &d->bob;
+    time_t now = time(NULL);
+    MOPAY_ASSERT(now >= 0);
+    mopay_paycode_make(b->code_secret, b->code_index, (int64_t)now, s->code);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "payment_code", s->code, "amount", DEMO_CODE, "currency",
+                             "CNY", "reference", "T07-0043");
+    int64_t fee_minor = 0;
+    if (!payment_ok(d, s->key, body, b, DEMO_CODE, &fee_minor))
+        return false;
+    char fee[MOPAY_MONEY_TEXT_BYTES], his[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
+    mopay_money_format(fee_minor, d->cny, fee);
+    if (!both_balances_check(d, b, his, its))
+        return false;
+    const char *c = s->code; /* 87 | index (8) | step hint (1) | OTP (7) */
+    printf("Back for dumplings, Bob has no signal. His phone shows his offline payment code, %s: mopay's prefix "
+           "%.2s, his device's index %.8s from sign-up, %c for the time step, and %s, a one-time password from the "
+           "time and his device's secret. %s scans it for CNY %s: succeeded, a fee of CNY %s. Bob's balance: CNY "
+           "%s. %s's account: CNY %s.\n",
+           c, c, c + 2, c[10], c + 11, DEMO_SHOP_NAME, DEMO_CODE, fee, his, DEMO_SHOP_NAME, its);
+    return true;
+}
+
+static bool shop_scans_code_again(struct demo *d)
+{
+    struct shop *s = &d->shop;
+    json_t *body = json_pack("{s:s, s:s, s:s}", "payment_code", s->code, "amount", DEMO_CODE, "currency", "CNY");
+    if (!call(d, "POST", "/v1/payments", s->key, body) || !expect(d, 409, "payment_code_used"))
+        return false;
+    char his[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
+    if (!both_balances_check(d, &d->bob, his, its))
+        return false;
+    printf("The cashier scans the same code again: refused (payment_code_used), as a code pays once. Nothing "
+           "moved: Bob's balance is CNY %s, %s's account CNY %s.\n",
+           his, DEMO_SHOP_NAME, its);
+    return true;
+}
+
+/* The fee comes back in proportion to the refund, rounded down (this refund does not complete
+ * the payment, which would return exactly what is left of the fee). */
+static bool shop_refunds_alice(struct demo *d)
+{
+    struct shop *s = &d->shop;
+    struct person *a = &d->alice;
+    json_t *body = json_pack("{s:s, s:s, s:s}", "payment_id", s->lunch_id, "amount", DEMO_REFUND, "reason",
+                             "the spring rolls never came");
+    if (!call(d, "POST", "/v1/refunds", s->key, body) || !expect(d, 201, NULL))
+        return false;
+    json_t *j = d->last.json;
+    if (strcmp(str(j, "status"), "succeeded") != 0 || strcmp(str(j, "amount"), DEMO_REFUND) != 0 ||
+        strcmp(str(j, "payment_id"), s->lunch_id) != 0)
+        return step_fail(d, "the refund of CNY %s of Alice's lunch should succeed", DEMO_REFUND);
+    int64_t minor = minor_of(d, DEMO_REFUND), lunch = minor_of(d, DEMO_LUNCH), returned = 0;
+    MOPAY_ASSERT(minor < lunch && s->lunch_fee_minor <= INT64_MAX / minor);
+    int64_t fee_back = s->lunch_fee_minor * minor / lunch;
+    if (!amount_read(d, j, "fee_returned", &returned))
+        return false;
+    if (returned != fee_back)
+        return step_fail(d, "the fee should come back in proportion to the refund, rounded down");
+    story_moves(d, NULL, a, DEMO_REFUND);
+    MOPAY_ASSERT(mopay_money_add(s->balance_minor, fee_back - minor, &s->balance_minor));
+    char fee[MOPAY_MONEY_TEXT_BYTES], mine[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
+    mopay_money_format(fee_back, d->cny, fee);
+    if (!both_balances_check(d, a, mine, its))
+        return false;
+    printf("%s refunds CNY %s of Alice's CNY %s lunch, \"the spring rolls never came\": succeeded. The money "
+           "comes out of its account, and CNY %s of the fee it paid comes back to it (fee_returned). Alice's "
+           "balance: CNY %s. %s's account: CNY %s.\n",
+           DEMO_SHOP_NAME, DEMO_REFUND, DEMO_LUNCH, fee, mine, DEMO_SHOP_NAME, its);
+    return true;
+}
+
 static bool operator_checks_ledger(struct demo *d)
 {
     if (!call(d, "GET", "/v1/ledger/check", d->admin_key, NULL) || !expect(d, 200, NULL))
@@ -644,30 +940,51 @@ static bool operator_checks_ledger(struct demo *d)
 /* --- the story --- */
 
 struct step {
-    const char *name; /* what stderr calls it when it goes wrong */
-    bool operator;    /* needs the admin key */
+    const char *name;    /* what stderr calls it when it goes wrong */
+    bool operator;       /* needs the admin key */
+    const char *chapter; /* NULL, or the chapter it belongs to: skipped as one, set apart by blank lines */
     bool (*run)(struct demo *d);
 };
 
+static const char merchant_chapter[] = "the merchant chapter (" DEMO_SHOP_NAME
+                                       "'s QR codes, an order, a payment code and a refund)";
+
 static const struct step steps[] = {
-    {"the server answers", false, server_answers},
-    {"Alice and Bob sign up", false, both_sign_up},
-    {"Alice and Bob log in", false, both_log_in},
-    {"Alice opens a CNY wallet", false, alice_opens_wallet},
-    {"Alice adds her Visa and a backup UnionPay card", false, alice_adds_cards},
-    {"Alice tops up CNY 300.00", false, alice_tops_up},
-    {"Alice sends Bob CNY 50.00 by phone number", false, alice_pays_bob},
-    {"both histories", false, both_histories},
-    {"a top-up from a card that declines", false, alice_card_declines},
-    {"Alice tops up CNY 300.00 more", false, alice_tops_up_more},
-    {"a transfer over the tier-0 daily limit", false, alice_hits_daily_limit},
-    {"the operator verifies Alice's ID", true, operator_verifies_alice},
-    {"the same transfer at KYC tier 1", true, alice_pays_rent},
-    {"Alice reports her Visa lost", false, alice_loses_visa},
-    {"Alice withdraws CNY 20.00 to her bank account", false, alice_withdraws},
-    {"the ledger check", true, operator_checks_ledger},
+    {"the server answers", false, NULL, server_answers},
+    {"Alice and Bob sign up", false, NULL, both_sign_up},
+    {"Alice and Bob log in", false, NULL, both_log_in},
+    {"Alice opens a CNY wallet", false, NULL, alice_opens_wallet},
+    {"Alice adds her Visa and a backup UnionPay card", false, NULL, alice_adds_cards},
+    {"Alice tops up CNY 300.00", false, NULL, alice_tops_up},
+    {"Alice sends Bob CNY 50.00 by phone number", false, NULL, alice_pays_bob},
+    {"both histories", false, NULL, both_histories},
+    {"a top-up from a card that declines", false, NULL, alice_card_declines},
+    {"Alice tops up CNY 300.00 more", false, NULL, alice_tops_up_more},
+    {"a transfer over the tier-0 daily limit", false, NULL, alice_hits_daily_limit},
+    {"the operator verifies Alice's ID", true, NULL, operator_verifies_alice},
+    {"the same transfer at KYC tier 1", true, NULL, alice_pays_rent},
+    {"Alice reports her Visa lost", false, NULL, alice_loses_visa},
+    {"Alice withdraws CNY 20.00 to her bank account", false, NULL, alice_withdraws},
+    {"the operator signs up " DEMO_SHOP_NAME, true, merchant_chapter, operator_creates_shop},
+    {"Alice pays CNY " DEMO_LUNCH " by the static QR code", true, merchant_chapter, alice_pays_static_qr},
+    {"Bob pays an order's dynamic QR code", true, merchant_chapter, bob_pays_order},
+    {"Bob pays the paid order again", true, merchant_chapter, bob_pays_order_again},
+    {DEMO_SHOP_NAME " scans Bob's payment code", true, merchant_chapter, shop_scans_bob_code},
+    {DEMO_SHOP_NAME " scans the same payment code again", true, merchant_chapter, shop_scans_code_again},
+    {DEMO_SHOP_NAME " refunds CNY " DEMO_REFUND " of Alice's payment", true, merchant_chapter, shop_refunds_alice},
+    {"the ledger check", true, NULL, operator_checks_ledger},
 };
 #define STEP_COUNT (sizeof(steps) / sizeof(steps[0]))
+
+/* Says that step i is skipped, once for a whole chapter; returns whether it said so. */
+static bool step_skip_say(size_t i)
+{
+    const char *chapter = steps[i].chapter;
+    if (chapter != NULL && i > 0 && steps[i - 1].chapter == chapter)
+        return false;
+    printf("(Skipped, as it needs the admin key: %s.)\n", chapter != NULL ? chapter : steps[i].name);
+    return true;
+}
 
 /* Runs the steps in order; stops at the first that does not go as expected. */
 static int story_run(struct demo *d)
@@ -676,16 +993,21 @@ static int story_run(struct demo *d)
     for (size_t i = 0; i < STEP_COUNT; i++) {
         d->step = steps[i].name;
         if (steps[i].operator && d->admin_key == NULL) {
-            printf("(Skipped, as it needs the admin key: %s.)\n", steps[i].name);
-            skipped++;
-        } else if (!steps[i].run(d)) {
-            return 1;
+            if (step_skip_say(i))
+                skipped++;
+            continue;
         }
+        if (i > 0 && steps[i].chapter != steps[i - 1].chapter)
+            printf("\n"); /* a chapter begins or ends */
+        if (!steps[i].run(d))
+            return 1;
     }
     if (skipped == 0)
         printf("\nEvery step went as expected.\n");
     else
-        printf("\nEvery step went as expected; %zu operator steps were skipped (no --admin-key).\n", skipped);
+        printf("\nEvery step went as expected; %zu parts of the story that need the operator were skipped "
+               "(no --admin-key).\n",
+               skipped);
     return 0;
 }
 
@@ -694,8 +1016,9 @@ static int usage(void)
     printf("Usage: mopay demo [--url URL] [--admin-key KEY]\n\n"
            "Seeds a small world on a running mopay server and walks through it over HTTP, saying what\n"
            "happens: sign-up, log-in, top-ups, a payment by phone number, a declined card, the daily\n"
-           "limit, an ID check, a lost card, a withdrawal and the ledger check. New phone numbers each\n"
-           "run, so it can run again on the same database.\n\n"
+           "limit, an ID check, a lost card, a withdrawal; then a merchant, paid by its static QR code,\n"
+           "an order's dynamic one and an offline payment code, and a refund; and the ledger check.\n"
+           "New phone numbers and a new merchant each run, so it can run again on the same database.\n\n"
            "  --url URL        the server (default %s, or MOPAY_URL)\n"
            "  --admin-key KEY  an operator key (or MOPAY_ADMIN_KEY); without one the operator's steps\n"
            "                   are skipped\n\n"

@@ -12,6 +12,8 @@ struct mopay_merchant_state {
     struct mopay_index merchants;
     struct mopay_index orders;
     struct mopay_order *open_orders;
+    struct mopay_index bills;      /* id -> bill */
+    struct mopay_index references; /* key of (biller, reference) -> its latest bill */
     /* API keys: written on the sequencer thread, read by event-loop threads */
     pthread_rwlock_t keys_lock;
     struct mopay_index keys; /* first 16 bytes of the key hash -> merchant */
@@ -22,5 +24,8 @@ enum mopay_err merchant_record(struct mopay_merchant_state *m, struct mopay_stor
 enum mopay_err order_record(struct mopay_store *store, int64_t now_ns, const struct mopay_order *order);
 bool merchant_add(struct mopay_merchant_state *m, struct mopay_merchant *merchant);
 bool order_add(struct mopay_merchant_state *m, struct mopay_order *order);
+bool bill_add(struct mopay_merchant_state *m, struct mopay_bill *bill);
+enum mopay_err bill_record(struct mopay_store *store, int64_t now_ns, const struct mopay_bill *bill);
+bool bill_read(struct mopay_merchant_state *m, json_t *j, struct mopay_bill *b);
 
 #endif

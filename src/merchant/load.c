@@ -53,7 +53,9 @@ static bool merchant_read(struct load_ctx *ctx, json_t *j, struct mopay_merchant
                *settlement = NULL, *url = NULL, *secret = NULL;
     json_t *keys = NULL;
     json_int_t created = 0;
-    bool ok = json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:I}", "id", &id, "name", &name,
+    int kind = 0;
+    bool ok = json_unpack(j, "{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:I}", "id", &id, "kind",
+                          &kind, "name", &name,
                           "mcc", &mcc, "country", &country, "city", &city, "currency", &currency, "fee_bps",
                           &x->fee_bps, "settlement_account", &settlement, "webhook_url", &url,
                           "webhook_secret_sealed", &secret, "keys", &keys, "created_at_ns", &created) == 0 &&
@@ -66,8 +68,10 @@ static bool merchant_read(struct load_ctx *ctx, json_t *j, struct mopay_merchant
               mopay_unseal_b64(ctx->m->options.keys->secret_seal, secret, x->webhook_secret,
                                MOPAY_WEBHOOK_SECRET_BYTES) &&
               keys_read(keys, x) && x->fee_bps >= 0 && x->fee_bps <= MOPAY_FEE_BPS_MAX &&
+              (kind == MOPAY_MERCHANT_SHOP || kind == MOPAY_MERCHANT_BILLER) &&
               mopay_ledger_account_get(mopay_ledger_service_ledger(ctx->m->options.ledger), &x->id) != NULL;
     x->created_at_ns = created;
+    x->kind = (enum mopay_merchant_kind)kind;
     return ok;
 }
 
@@ -130,6 +134,20 @@ static bool load_order(void *arg, const char *id, const char *text, size_t len)
     return true;
 }
 
+static bool load_bill(void *arg, const char *id, const char *text, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    struct mopay_bill *b = calloc(1, sizeof(*b));
+    bool ok = j != NULL && b != NULL && bill_read(ctx->m, j, b) && bill_add(ctx->m, b);
+    json_decref(j);
+    if (!ok) {
+        free(b);
+        return load_fail(ctx, "bill", id, "malformed, its biller missing, or out of memory");
+    }
+    return true;
+}
+
 enum mopay_err mopay_merchant_load(struct mopay_merchant_state *m, struct mopay_store *store, char *err,
                                    size_t err_cap)
 {
@@ -137,6 +155,8 @@ enum mopay_err mopay_merchant_load(struct mopay_merchant_state *m, struct mopay_
     enum mopay_err e = store->records_load(store, "merchant", load_merchant, &ctx);
     if (e == MOPAY_OK && !ctx.failed)
         e = store->records_load(store, "order", load_order, &ctx);
+    if (e == MOPAY_OK && !ctx.failed)
+        e = store->records_load(store, "bill", load_bill, &ctx);
     if (ctx.failed)
         return MOPAY_ERR_store_failed;
     if (e != MOPAY_OK)

@@ -40,6 +40,7 @@ enum mopay_err mopay_merchant_create(struct mopay_merchant_state *m, struct mopa
     if (merchant == NULL)
         return MOPAY_ERR_internal;
     mopay_id_new(now_ns, &merchant->id);
+    merchant->kind = in->kind;
     mopay_text_copy(merchant->name, sizeof(merchant->name), in->name);
     mopay_text_copy(merchant->mcc, sizeof(merchant->mcc), in->mcc);
     mopay_text_copy(merchant->country, sizeof(merchant->country), in->country);

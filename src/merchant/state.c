@@ -18,7 +18,8 @@ struct mopay_merchant_state *mopay_merchant_state_new(const struct mopay_merchan
     m->options = *options;
     pthread_rwlock_init(&m->keys_lock, NULL);
     if (!mopay_index_init(&m->merchants, 256) || !mopay_index_init(&m->orders, 1024) ||
-        !mopay_index_init(&m->keys, 256)) {
+        !mopay_index_init(&m->keys, 256) || !mopay_index_init(&m->bills, 256) ||
+        !mopay_index_init(&m->references, 256)) {
         mopay_merchant_state_free(m);
         return NULL;
     }
@@ -33,8 +34,12 @@ void mopay_merchant_state_free(struct mopay_merchant_state *m)
         free(m->merchants.slots[i].value);
     for (size_t i = 0; m->orders.slots != NULL && i < m->orders.capacity; i++)
         free(m->orders.slots[i].value);
+    for (size_t i = 0; m->bills.slots != NULL && i < m->bills.capacity; i++)
+        free(m->bills.slots[i].value);
     mopay_index_deinit(&m->merchants);
     mopay_index_deinit(&m->orders);
+    mopay_index_deinit(&m->bills);
+    mopay_index_deinit(&m->references);
     mopay_index_deinit(&m->keys);
     pthread_rwlock_destroy(&m->keys_lock);
     free(m);
@@ -110,7 +115,8 @@ enum mopay_err merchant_record(struct mopay_merchant_state *m, struct mopay_stor
     char id[MOPAY_ID_TEXT_BYTES], secret[MOPAY_SEALED_B64_BYTES];
     mopay_id_format(MOPAY_ID_MERCHANT, &merchant->id, id);
     mopay_seal_b64(m->options.keys->secret_seal, merchant->webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES, secret);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:I}", "id", id, "name",
+    json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:I}", "id", id, "kind",
+                          (int)merchant->kind, "name",
                           merchant->name, "mcc", merchant->mcc, "country", merchant->country, "city", merchant->city,
                           "currency", merchant->currency->alpha, "fee_bps", merchant->fee_bps,
                           "settlement_account", merchant->settlement_account, "webhook_url", merchant->webhook_url,

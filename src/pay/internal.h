@@ -19,6 +19,19 @@ struct mopay_pay_state {
     _Atomic uint64_t refunds_made;
 };
 
+/* payments.c: ledger chains, shared with refunds */
+#define PAY_LEGS_MAX 6
+struct chain {
+    struct mopay_ledger_transfer t[PAY_LEGS_MAX];
+    size_t n;
+};
+/* Adds a leg (none for amount 0). */
+void chain_leg(struct chain *c, const struct mopay_id *debit, const struct mopay_id *credit, int64_t amount,
+               uint16_t currency, uint16_t code, int64_t now_ns);
+enum mopay_err chain_post(struct mopay_pay_state *p, struct chain *c, int64_t now_ns);
+enum mopay_err platform_account(struct mopay_pay_state *p, enum mopay_ledger_kind kind,
+                                const struct mopay_currency *c, int64_t now_ns, struct mopay_id *out);
+
 enum mopay_err nfc_record(struct mopay_store *store, int64_t now_ns, const struct mopay_nfc_token *t);
 bool nfc_add(struct mopay_pay_state *p, struct mopay_nfc_token *t);
 

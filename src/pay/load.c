@@ -46,19 +46,40 @@ static bool payment_links(struct load_ctx *ctx, struct mopay_payment *x, const c
            (zero_id(&order) || x->order != NULL);
 }
 
+static bool payment_extras_read(struct load_ctx *ctx, json_t *e, struct mopay_payment *x)
+{
+    const char *coupon = NULL, *quote = NULL, *bill = NULL;
+    json_int_t discount = 0, rate = 0, wallet = 0, fx_fee = 0, refunded = 0;
+    struct mopay_id coupon_id;
+    bool ok = json_unpack(e, "{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s}", "coupon_id", &coupon, "discount_minor",
+                          &discount, "quote_id", &quote, "rate_units", &rate, "wallet_minor", &wallet, "fx_fee_minor",
+                          &fx_fee, "wallet_refunded_minor", &refunded, "bill_id", &bill) == 0 &&
+              id_of(MOPAY_ID_COUPON, coupon, &coupon_id) && id_of(MOPAY_ID_QUOTE, quote, &x->fx.quote_id) &&
+              id_of(MOPAY_ID_BILL, bill, &x->bill_id) && discount >= 0 && discount < x->amount_minor && rate >= 0 &&
+              wallet >= 0 && fx_fee >= 0 && fx_fee <= wallet && refunded >= 0;
+    if (!ok)
+        return false;
+    x->coupon = zero_id(&coupon_id) ? NULL : mopay_coupon_get(ctx->p->options.offers, &coupon_id);
+    x->discount_minor = discount;
+    x->fx.rate_units = (uint64_t)rate, x->fx.wallet_minor = wallet, x->fx.fx_fee_minor = fx_fee;
+    x->wallet_refunded_minor = refunded;
+    return zero_id(&coupon_id) || x->coupon != NULL;
+}
+
 static bool payment_read(struct load_ctx *ctx, json_t *j, struct mopay_payment *x)
 {
     const char *id = NULL, *ids[4] = {NULL}, *code = NULL, *reference = NULL;
+    json_t *extras = NULL;
     int method = 0, status = 0;
     json_int_t amount = 0, tip = 0, fee = 0, refunded = 0, fee_refunded = 0, created = 0, confirm_by = 0;
-    bool ok = json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}", "id",
+    bool ok = json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:o}", "id",
                           &id, "merchant_id", &ids[0], "customer_id", &ids[1], "wallet_id", &ids[2], "order_id",
                           &ids[3], "method", &method, "status", &status, "decline_code", &code, "amount_minor",
                           &amount, "tip_minor", &tip, "fee_minor", &fee, "refunded_minor", &refunded,
                           "fee_refunded_minor", &fee_refunded, "reference", &reference, "created_at_ns", &created,
-                          "confirm_by_ns", &confirm_by) == 0 &&
+                          "confirm_by_ns", &confirm_by, "extras", &extras) == 0 &&
               id_of(MOPAY_ID_PAYMENT, id, &x->id) && payment_links(ctx, x, ids) && method >= 0 &&
-              method <= MOPAY_PAY_ONLINE && status >= 0 && status <= MOPAY_PAYMENT_REQUIRES_CONFIRMATION &&
+              method <= MOPAY_PAY_BILL && status >= 0 && status <= MOPAY_PAYMENT_REQUIRES_CONFIRMATION &&
               strlen(code) < sizeof(x->decline_code) && strlen(reference) < sizeof(x->reference) && amount > 0 &&
               tip >= 0 && tip <= amount && fee >= 0 && fee <= amount && refunded >= 0 && refunded <= amount &&
               fee_refunded >= 0 && fee_refunded <= fee;
@@ -71,7 +92,7 @@ static bool payment_read(struct load_ctx *ctx, json_t *j, struct mopay_payment *
     x->amount_minor = amount, x->tip_minor = tip, x->fee_minor = fee;
     x->refunded_minor = refunded, x->fee_refunded_minor = fee_refunded;
     x->created_at_ns = created, x->confirm_by_ns = confirm_by;
-    return true;
+    return payment_extras_read(ctx, extras, x);
 }
 
 static bool load_payment(void *arg, const char *id, const char *text, size_t len)

@@ -10,8 +10,11 @@ static enum mopay_err authorize(const struct mopay_payment *x)
 {
     if (x->customer->frozen)
         return MOPAY_ERR_customer_frozen;
-    if (x->wallet == NULL || x->wallet->currency != x->merchant->currency)
-        return MOPAY_ERR_currency_mismatch; /* cross-border payments run at a quote's rate (FX) */
+    if (x->wallet == NULL)
+        return MOPAY_ERR_wallet_not_found;
+    bool same = x->wallet->currency == x->merchant->currency;
+    if (same != (x->fx.wallet_minor == 0))
+        return MOPAY_ERR_currency_mismatch; /* across currencies only at a quote's rate */
     return MOPAY_OK;
 }
 
@@ -29,45 +32,96 @@ static enum mopay_err risk(struct mopay_pay_state *p, const struct mopay_payment
                            int64_t now_ns, bool *step_up)
 {
     *step_up = false;
-    enum mopay_err err = mopay_wallet_outflow_check(p->options.wallet, x->wallet, x->amount_minor, now_ns);
+    int64_t paid = mopay_payment_wallet_amount(x);
+    enum mopay_err err = mopay_wallet_outflow_check(p->options.wallet, x->wallet, paid, now_ns);
     if (err != MOPAY_OK)
         return err;
     int64_t threshold = p->options.confirm_above_major;
-    *step_up = !pin_verified && threshold > 0 && x->amount_minor >= major_to_minor(threshold, x->wallet->currency);
+    *step_up = !pin_verified && threshold > 0 && paid >= major_to_minor(threshold, x->wallet->currency);
     return MOPAY_OK;
 }
 
-/* wallet -> merchant for the amount, merchant -> revenue for the fee: linked, so both or none. */
+void chain_leg(struct chain *c, const struct mopay_id *debit, const struct mopay_id *credit, int64_t amount,
+               uint16_t currency, uint16_t code, int64_t now_ns)
+{
+    if (amount == 0)
+        return;
+    MOPAY_ASSERT(amount > 0 && c->n < PAY_LEGS_MAX);
+    struct mopay_ledger_transfer *t = &c->t[c->n++];
+    memset(t, 0, sizeof(*t));
+    mopay_id_new(now_ns, &t->id);
+    t->debit_account_id = *debit;
+    t->credit_account_id = *credit;
+    t->amount = (uint64_t)amount;
+    t->currency = currency;
+    t->code = code;
+}
+
+/* Posts the chain, linked: all of it or none. insufficient_funds when a leg out of a wallet or a
+ * merchant found too little. */
+enum mopay_err chain_post(struct mopay_pay_state *p, struct chain *c, int64_t now_ns)
+{
+    for (size_t i = 0; i + 1 < c->n; i++)
+        c->t[i].flags |= MOPAY_LEDGER_LINKED;
+    uint8_t results[PAY_LEGS_MAX] = {0};
+    if (mopay_ledger_service_create_transfers(p->options.ledger, c->t, c->n, now_ns, results) == c->n)
+        return MOPAY_OK;
+    for (size_t i = 0; i < c->n; i++)
+        if (results[i] == MOPAY_LEDGER_exceeds_credits)
+            return MOPAY_ERR_insufficient_funds;
+    return MOPAY_ERR_ledger_rejected;
+}
+
+/* A platform account of the payment's ledger. */
+enum mopay_err platform_account(struct mopay_pay_state *p, enum mopay_ledger_kind kind,
+                                const struct mopay_currency *c, int64_t now_ns, struct mopay_id *out)
+{
+    return mopay_ledger_service_system_account(p->options.ledger, kind, c->numeric, now_ns, out);
+}
+
+/* The customer's share reaches the merchant: straight from the wallet, or across currencies
+ * through the FX positions (the wallet's currency in, the merchant's out), the FX fee to revenue. */
+static enum mopay_err chain_customer_share(struct mopay_pay_state *p, const struct mopay_payment *x, struct chain *c,
+                                           int64_t now_ns)
+{
+    const struct mopay_currency *m = x->merchant->currency, *w = x->wallet->currency;
+    int64_t share = mopay_payment_share(x);
+    if (x->fx.wallet_minor == 0) {
+        chain_leg(c, &x->wallet->id, &x->merchant->id, share, m->numeric, MOPAY_PAY_CODE_PAYMENT, now_ns);
+        return MOPAY_OK;
+    }
+    struct mopay_id pos_w, pos_m, revenue_w;
+    enum mopay_err err = platform_account(p, MOPAY_LEDGER_KIND_FX_POSITION, w, now_ns, &pos_w);
+    if (err == MOPAY_OK)
+        err = platform_account(p, MOPAY_LEDGER_KIND_FX_POSITION, m, now_ns, &pos_m);
+    if (err == MOPAY_OK)
+        err = platform_account(p, MOPAY_LEDGER_KIND_REVENUE, w, now_ns, &revenue_w);
+    if (err != MOPAY_OK)
+        return err;
+    chain_leg(c, &x->wallet->id, &pos_w, x->fx.wallet_minor - x->fx.fx_fee_minor, w->numeric, MOPAY_PAY_CODE_FX, now_ns);
+    chain_leg(c, &x->wallet->id, &revenue_w, x->fx.fx_fee_minor, w->numeric, MOPAY_PAY_CODE_FX_FEE, now_ns);
+    chain_leg(c, &pos_m, &x->merchant->id, share, m->numeric, MOPAY_PAY_CODE_FX, now_ns);
+    return MOPAY_OK;
+}
+
+/* The whole payment as one linked chain: the customer's share, a platform-funded coupon's share
+ * from the offer budget, and the merchant's fee to revenue. */
 static enum mopay_err ledger_post(struct mopay_pay_state *p, const struct mopay_payment *x, int64_t now_ns)
 {
-    struct mopay_ledger_transfer t[2];
-    memset(t, 0, sizeof(t));
-    uint16_t currency = x->merchant->currency->numeric;
-    mopay_id_new(now_ns, &t[0].id);
-    t[0].debit_account_id = x->wallet->id;
-    t[0].credit_account_id = x->merchant->id;
-    t[0].amount = (uint64_t)x->amount_minor;
-    t[0].currency = currency;
-    t[0].code = MOPAY_PAY_CODE_PAYMENT;
-    size_t count = 1;
-    if (x->fee_minor > 0) {
-        enum mopay_err err = mopay_ledger_service_system_account(p->options.ledger, MOPAY_LEDGER_KIND_REVENUE,
-                                                                 currency, now_ns, &t[1].credit_account_id);
-        if (err != MOPAY_OK)
-            return err;
-        t[0].flags = MOPAY_LEDGER_LINKED;
-        mopay_id_new(now_ns, &t[1].id);
-        t[1].debit_account_id = x->merchant->id;
-        t[1].amount = (uint64_t)x->fee_minor;
-        t[1].currency = currency;
-        t[1].code = MOPAY_PAY_CODE_FEE;
-        count = 2;
+    struct chain c = {.n = 0};
+    const struct mopay_currency *m = x->merchant->currency;
+    enum mopay_err err = chain_customer_share(p, x, &c, now_ns);
+    if (err == MOPAY_OK && x->coupon != NULL && x->coupon->offer->funder == MOPAY_OFFER_PLATFORM_FUNDED) {
+        struct mopay_id budget;
+        if ((err = platform_account(p, MOPAY_LEDGER_KIND_OFFER_BUDGET, m, now_ns, &budget)) == MOPAY_OK)
+            chain_leg(&c, &budget, &x->merchant->id, x->discount_minor, m->numeric, MOPAY_PAY_CODE_DISCOUNT, now_ns);
     }
-    uint8_t results[2] = {0, 0};
-    size_t ok = mopay_ledger_service_create_transfers(p->options.ledger, t, count, now_ns, results);
-    if (ok == count)
-        return MOPAY_OK;
-    return results[0] == MOPAY_LEDGER_exceeds_credits ? MOPAY_ERR_insufficient_funds : MOPAY_ERR_ledger_rejected;
+    if (err == MOPAY_OK && x->fee_minor > 0) {
+        struct mopay_id revenue;
+        if ((err = platform_account(p, MOPAY_LEDGER_KIND_REVENUE, m, now_ns, &revenue)) == MOPAY_OK)
+            chain_leg(&c, &x->merchant->id, &revenue, x->fee_minor, m->numeric, MOPAY_PAY_CODE_FEE, now_ns);
+    }
+    return err == MOPAY_OK ? chain_post(p, &c, now_ns) : err;
 }
 
 /* What a succeeded payment changes besides the ledger. */
@@ -76,12 +130,20 @@ static enum mopay_err bookkeeping(struct mopay_pay_state *p, struct mopay_store 
 {
     char id[MOPAY_ID_TEXT_BYTES];
     mopay_id_format(MOPAY_ID_PAYMENT, &x->id, id);
-    enum mopay_err err = mopay_wallet_outflow_count(store, x->wallet, x->amount_minor, now_ns, now_ns);
+    int64_t paid = mopay_payment_wallet_amount(x);
+    enum mopay_err err = mopay_wallet_outflow_count(store, x->wallet, paid, now_ns, now_ns);
     if (err == MOPAY_OK)
-        err = mopay_wallet_history_add(store, x->wallet, now_ns, id, "payment", -x->amount_minor, x->merchant->name,
-                                       x->reference);
+        err = mopay_wallet_history_add(store, x->wallet, now_ns, id, x->method == MOPAY_PAY_BILL ? "bill" : "payment",
+                                       -paid, x->merchant->name, x->reference);
     if (err == MOPAY_OK && x->order != NULL)
         err = mopay_order_mark_paid(p->options.merchant, store, now_ns, x->order, &x->id);
+    if (err == MOPAY_OK && x->coupon != NULL)
+        err = mopay_coupon_redeem(p->options.offers, store, now_ns, x->coupon, &x->id, x->discount_minor);
+    if (err == MOPAY_OK && x->method == MOPAY_PAY_BILL) {
+        struct mopay_bill *bill = mopay_bill_get(p->options.merchant, &x->bill_id);
+        MOPAY_ASSERT(bill != NULL);
+        err = mopay_bill_pay(p->options.merchant, store, now_ns, bill, x->amount_minor);
+    }
     return err;
 }
 
@@ -125,12 +187,23 @@ enum mopay_err mopay_pay_execute(struct mopay_pay_state *p, struct mopay_store *
     x->merchant = req->merchant;
     x->customer = req->customer;
     x->wallet = req->wallet != NULL ? req->wallet : mopay_wallet_of(req->customer, req->merchant->currency);
+    if (req->wallet == NULL && req->fx != NULL)
+        x->wallet = NULL; /* a cross-currency payment names the wallet its quote sells from */
     MOPAY_ASSERT(x->wallet == NULL || x->wallet->customer == req->customer);
+    MOPAY_ASSERT(req->coupon == NULL || (req->discount_minor > 0 && req->discount_minor < req->amount_minor));
     x->order = req->order;
     x->method = req->method;
     x->amount_minor = req->amount_minor;
     x->tip_minor = req->tip_minor;
-    x->fee_minor = mopay_merchant_fee(req->merchant, req->amount_minor);
+    x->coupon = req->coupon;
+    x->discount_minor = req->coupon != NULL ? req->discount_minor : 0;
+    if (req->fx != NULL)
+        x->fx = *req->fx;
+    if (req->bill != NULL)
+        x->bill_id = req->bill->id;
+    /* the fee is on what the merchant receives: a merchant-funded discount is not received */
+    bool merchant_funded = x->coupon != NULL && x->coupon->offer->funder == MOPAY_OFFER_MERCHANT_FUNDED;
+    x->fee_minor = mopay_merchant_fee(req->merchant, req->amount_minor - (merchant_funded ? x->discount_minor : 0));
     mopay_text_copy(x->reference, sizeof(x->reference), req->reference != NULL ? req->reference : "");
     x->created_at_ns = now_ns;
     x->confirm_by_ns = now_ns + p->options.confirm_ttl_s * 1000000000;

@@ -8,8 +8,8 @@
 
 const char *mopay_payment_method_name(enum mopay_payment_method method)
 {
-    static const char *const names[] = {"qr_static", "qr_dynamic", "payment_code", "nfc", "online"};
-    MOPAY_ASSERT(method >= 0 && method <= MOPAY_PAY_ONLINE);
+    static const char *const names[] = {"qr_static", "qr_dynamic", "payment_code", "nfc", "online", "bill"};
+    MOPAY_ASSERT(method >= 0 && method <= MOPAY_PAY_BILL);
     return names[method];
 }
 
@@ -82,6 +82,20 @@ void payment_unconfirmed_unlink(struct mopay_pay_state *p, struct mopay_payment 
         }
 }
 
+/* The parts of a payment only some payments have: a coupon, a conversion, a bill. */
+static json_t *payment_extras_json(const struct mopay_payment *x)
+{
+    char coupon[MOPAY_ID_TEXT_BYTES], quote[MOPAY_ID_TEXT_BYTES], bill[MOPAY_ID_TEXT_BYTES];
+    struct mopay_id none = {{0}};
+    mopay_id_format(MOPAY_ID_COUPON, x->coupon != NULL ? &x->coupon->id : &none, coupon);
+    mopay_id_format(MOPAY_ID_QUOTE, &x->fx.quote_id, quote);
+    mopay_id_format(MOPAY_ID_BILL, &x->bill_id, bill);
+    return json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s}", "coupon_id", coupon, "discount_minor",
+                     (json_int_t)x->discount_minor, "quote_id", quote, "rate_units", (json_int_t)x->fx.rate_units,
+                     "wallet_minor", (json_int_t)x->fx.wallet_minor, "fx_fee_minor", (json_int_t)x->fx.fx_fee_minor,
+                     "wallet_refunded_minor", (json_int_t)x->wallet_refunded_minor, "bill_id", bill);
+}
+
 enum mopay_err payment_record(struct mopay_store *store, int64_t now_ns, const struct mopay_payment *x)
 {
     char id[MOPAY_ID_TEXT_BYTES], merchant[MOPAY_ID_TEXT_BYTES], customer[MOPAY_ID_TEXT_BYTES],
@@ -92,14 +106,14 @@ enum mopay_err payment_record(struct mopay_store *store, int64_t now_ns, const s
     mopay_id_format(MOPAY_ID_CUSTOMER, &x->customer->id, customer);
     mopay_id_format(MOPAY_ID_WALLET, x->wallet != NULL ? &x->wallet->id : &none, wallet);
     mopay_id_format(MOPAY_ID_ORDER, x->order != NULL ? &x->order->id : &none, order);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}", "id", id,
-                          "merchant_id", merchant, "customer_id", customer, "wallet_id", wallet, "order_id", order,
-                          "method", (int)x->method, "status", (int)x->status, "decline_code", x->decline_code,
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:o}",
+                          "id", id, "merchant_id", merchant, "customer_id", customer, "wallet_id", wallet, "order_id",
+                          order, "method", (int)x->method, "status", (int)x->status, "decline_code", x->decline_code,
                           "amount_minor", (json_int_t)x->amount_minor, "tip_minor", (json_int_t)x->tip_minor,
                           "fee_minor", (json_int_t)x->fee_minor, "refunded_minor", (json_int_t)x->refunded_minor,
                           "fee_refunded_minor", (json_int_t)x->fee_refunded_minor, "reference", x->reference,
                           "created_at_ns", (json_int_t)x->created_at_ns, "confirm_by_ns",
-                          (json_int_t)x->confirm_by_ns);
+                          (json_int_t)x->confirm_by_ns, "extras", payment_extras_json(x));
     return mopay_store_record_put_json(store, "payment", id, j, now_ns);
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `mopay demo` against a real server on its real clock: the story runs end to end twice on one
-# database (new phone numbers each run), says what happened at the key steps and exits 0; without
-# an admin key the operator's steps are skipped; a refused key, a bad option and a server that is
-# not running are clear errors.
+# database (new phone numbers and a new merchant each run), says what happened at the key steps,
+# merchant chapter included, and exits 0; without an admin key the operator's steps, and the
+# merchant chapter as a whole, are skipped; a refused key, a bad option and a server that is not
+# running are clear errors.
 . "$(dirname "$0")/lib.sh"
 
 start_server
@@ -26,15 +27,41 @@ for run in run1 run2; do
         "for the rent again: succeeded. Her balance: CNY 90.00. Bob's: CNY 510.00." \
         "her backup UnionPay ending 0005 is now her primary card" \
         "withdraws CNY 20.00 to it: succeeded. Her balance: CNY 70.00." \
+        "The operator signs up a merchant: Noodle House, a restaurant (MCC 5812) in Shanghai, paid in CNY at a fee of 0.6 %. It is merchant mch_" \
+        "with an API key of its own (sk_..." \
+        "She pays CNY 25.00 for lunch: succeeded. Noodle House pays a fee of CNY 0.15 on it. Alice's balance: CNY 45.00. Noodle House's account: CNY 24.85." \
+        "Bob scans it and pays: succeeded. Noodle House pays a fee of CNY 0.23. Bob's balance: CNY 471.50. Noodle House's account: CNY 63.12." \
+        "Bob scans the same code again: refused (order_paid), as the order is paid. Nothing moved: Bob's balance is CNY 471.50, Noodle House's account CNY 63.12." \
+        "Noodle House scans it for CNY 12.00: succeeded, a fee of CNY 0.07. Bob's balance: CNY 459.50. Noodle House's account: CNY 75.05." \
+        "refused (payment_code_used), as a code pays once. Nothing moved: Bob's balance is CNY 459.50, Noodle House's account CNY 75.05." \
+        "CNY 0.06 of the fee it paid comes back to it (fee_returned). Alice's balance: CNY 55.00. Noodle House's account: CNY 65.11." \
         "the ledger check: ok." \
         "Every step went as expected."; do
         grep -qF "$line" "$WORK/$run" || fail "$run does not say: $line"
     done
+    # the payloads as the phones read them, and Bob's code as his phone made it
+    grep -qE '^  00020101021126[0-9]{2}0009com\.mopay0136mch_[0-9a-f]{32}.*5912Noodle House6008Shanghai6304[0-9A-F]{4}$' \
+        "$WORK/$run" || fail "$run does not show the static QR payload"
+    grep -qE '^  00020101021226.*540538\.50.*62120508T12-00426304[0-9A-F]{4}$' "$WORK/$run" ||
+        fail "$run does not show the order's dynamic QR payload"
+    grep -qE 'offline payment code, 87[0-9]{16}: ' "$WORK/$run" || fail "$run does not show Bob's payment code"
+    # the merchant chapter comes after the consumer steps, and the ledger check last of all
+    grep -v '^$' "$WORK/$run" | tail -n 3 | head -n 1 | grep -qF "Noodle House refunds CNY 10.00 of Alice's" ||
+        fail "$run: the refund should be the merchant chapter's last step"
+    grep -v '^$' "$WORK/$run" | tail -n 2 | head -n 1 | grep -qF "the ledger check: ok." ||
+        fail "$run: the ledger check should be the story's last step"
+    [ "$(grep -n 'withdraws CNY 20.00' "$WORK/$run" | cut -d: -f1)" -lt \
+        "$(grep -n 'The operator signs up a merchant' "$WORK/$run" | cut -d: -f1)" ] ||
+        fail "$run: the merchant chapter should come after the consumer steps"
 done
 
 env -u MOPAY_ADMIN_KEY "$MOPAY" demo --url "$url" >"$WORK/nokey" 2>"$WORK/err" ||
     fail "a run without an admin key exited non-zero: $(cat "$WORK/err")"
-[ "$(grep -c '^(Skipped, as it needs the admin key' "$WORK/nokey")" -eq 3 ] || fail "three operator steps are skipped"
+[ "$(grep -c '^(Skipped, as it needs the admin key' "$WORK/nokey")" -eq 4 ] ||
+    fail "two operator steps, the merchant chapter and the ledger check are skipped, one line each"
+grep -qF "(Skipped, as it needs the admin key: the merchant chapter (Noodle House's" "$WORK/nokey" ||
+    fail "the merchant chapter is skipped with a line"
+! grep -q 'Noodle House pays a fee' "$WORK/nokey" || fail "without the operator, nobody pays Noodle House"
 grep -qF "withdraws CNY 20.00 to it: succeeded. Her balance: CNY 530.00." "$WORK/nokey" ||
     fail "without the operator, the story goes on with the money Alice kept"
 
