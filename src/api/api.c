@@ -63,6 +63,14 @@ static const struct mopay_route api_routes[] = {
     {"payment_confirm", "POST", "/v1/payments/{id}/confirm", MOPAY_PRINCIPAL_CUSTOMER, 0, api_payment_confirm},
     {"refunds_create", "POST", "/v1/refunds", MOPAY_PRINCIPAL_MERCHANT, 0, api_refunds_create},
     {"refund_get", "GET", "/v1/refunds/{id}", ANYONE_SIGNED_IN, 0, api_refund_get},
+    {"offers_create", "POST", "/v1/offers", OPERATOR_OR_MERCHANT, 0, api_offers_create},
+    {"offer_get", "GET", "/v1/offers/{id}", ANYONE_SIGNED_IN, 0, api_offer_get},
+    {"offer_claim", "POST", "/v1/offers/{id}/claim", MOPAY_PRINCIPAL_CUSTOMER, 0, api_offer_claim},
+    {"coupons_list", "GET", "/v1/coupons", MOPAY_PRINCIPAL_CUSTOMER, 0, api_coupons_list},
+    {"billers_create", "POST", "/v1/billers", MOPAY_PRINCIPAL_OPERATOR, 0, api_billers_create},
+    {"bills_create", "POST", "/v1/bills", OPERATOR_OR_MERCHANT, 0, api_bills_create},
+    {"bills_find", "GET", "/v1/bills", ANYONE_SIGNED_IN, 0, api_bills_find},
+    {"bill_payments_create", "POST", "/v1/bill-payments", MOPAY_PRINCIPAL_CUSTOMER, 0, api_bill_payments_create},
 };
 
 static bool load_admin_key(void *ctx, const struct mopay_admin_key *key)

@@ -61,7 +61,12 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
         snprintf(err, err_cap, "out of memory");
         return false;
     }
-    struct mopay_pay_options po = {.wallet = api->wallet,
+    if ((api->offers = mopay_offers_new(api->merchant, api->wallet)) == NULL) {
+        snprintf(err, err_cap, "out of memory");
+        return false;
+    }
+    struct mopay_pay_options po = {.offers = api->offers,
+                                   .wallet = api->wallet,
                                    .merchant = api->merchant,
                                    .ledger = api->ledger,
                                    .confirm_above_major = options->pin_above_major,
@@ -78,6 +83,7 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
         return false;
     }
     return mopay_merchant_load(api->merchant, store, err, err_cap) == MOPAY_OK &&
+           mopay_offers_load(api->offers, store, err, err_cap) == MOPAY_OK &&
            mopay_pay_load(api->pay, store, err, err_cap) == MOPAY_OK &&
            mopay_outbox_load(api->outbox, store, err, err_cap) == MOPAY_OK;
 }
@@ -85,6 +91,7 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
 void api_commerce_free(struct mopay_api *api)
 {
     mopay_pay_free(api->pay);
+    mopay_offers_free(api->offers);
     mopay_merchant_state_free(api->merchant);
     mopay_outbox_free(api->outbox);
 }

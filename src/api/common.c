@@ -234,3 +234,25 @@ json_t *api_movement_json(const struct mopay_movement *m)
         json_object_set_new(j, "decline_code", json_string(m->decline_code));
     return j;
 }
+
+/* A percentage of at most two digits and two decimals, 0.01 to 99.99, as basis points ("3.5" is
+ * 350); 0 when malformed. */
+uint16_t api_percent_bps(const char *s, size_t len)
+{
+    const char *point = memchr(s, '.', len);
+    size_t whole_len = point != NULL ? (size_t)(point - s) : len;
+    size_t frac_len = point != NULL ? len - whole_len - 1 : 0;
+    if (whole_len < 1 || whole_len > 2 || (point != NULL && (frac_len < 1 || frac_len > 2)))
+        return 0;
+    unsigned bps = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s + i == point)
+            continue;
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        bps = bps * 10 + (unsigned)(s[i] - '0');
+    }
+    for (size_t i = frac_len; i < 2; i++)
+        bps *= 10;
+    return bps >= 1 && bps <= 9999 ? (uint16_t)bps : 0;
+}

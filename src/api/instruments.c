@@ -79,28 +79,6 @@ static void qr_then(struct mopay_http_command *cmd)
     free(image);
 }
 
-/* A percentage of at most two digits and two decimals, 0.01 to 99.99, as basis points ("3.5" is
- * 350); 0 when malformed. */
-static uint16_t percent_bps(const char *s, size_t len)
-{
-    const char *point = memchr(s, '.', len);
-    size_t whole_len = point != NULL ? (size_t)(point - s) : len;
-    size_t frac_len = point != NULL ? len - whole_len - 1 : 0;
-    if (whole_len < 1 || whole_len > 2 || (point != NULL && (frac_len < 1 || frac_len > 2)))
-        return 0;
-    unsigned bps = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s + i == point)
-            continue;
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        bps = bps * 10 + (unsigned)(s[i] - '0');
-    }
-    for (size_t i = frac_len; i < 2; i++)
-        bps *= 10;
-    return bps >= 1 && bps <= 9999 ? (uint16_t)bps : 0;
-}
-
 /* ?tip=prompt, ?fee=1.50 or ?fee_percent=3.5: what the code asks the payer to add (EMV 55). */
 static bool tip_read(struct mopay_http_request *req, struct qr_cmd *c)
 {
@@ -115,7 +93,7 @@ static bool tip_read(struct mopay_http_request *req, struct qr_cmd *c)
                   : percent != NULL                                           ? MOPAY_QR_TIP_PERCENT
                                                                               : MOPAY_QR_TIP_NONE;
     if (ok && percent != NULL)
-        ok = (c->tip.fee_bps = percent_bps(percent, len)) != 0;
+        ok = (c->tip.fee_bps = api_percent_bps(percent, len)) != 0;
     if (!ok)
         mopay_http_reply_error(req, MOPAY_ERR_query_invalid, NULL,
                                "at most one of tip=prompt, fee=<amount>, fee_percent=<0.01 to 99.99>");

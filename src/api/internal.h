@@ -6,6 +6,7 @@
 #include "mopay/api.h"
 #include "mopay/limits.h"
 #include "mopay/merchant.h"
+#include "mopay/offers.h"
 #include "mopay/outbox.h"
 #include "mopay/pay.h"
 #include "mopay/qr.h"
@@ -37,6 +38,7 @@ struct mopay_api {
     struct mopay_connector *connector;
     struct mopay_wallet_state *wallet;
     struct mopay_merchant_state *merchant;
+    struct mopay_offers_state *offers;
     struct mopay_pay_state *pay;
     struct mopay_outbox *outbox;
 };
@@ -95,6 +97,16 @@ void api_payment_confirm(struct mopay_http_request *req);
 void api_refunds_create(struct mopay_http_request *req);
 void api_refund_get(struct mopay_http_request *req);
 void api_nfc_keys_create(struct mopay_http_request *req);
+void api_offers_create(struct mopay_http_request *req);
+void api_offer_get(struct mopay_http_request *req);
+void api_offer_claim(struct mopay_http_request *req);
+void api_coupons_list(struct mopay_http_request *req);
+void api_billers_create(struct mopay_http_request *req);
+void api_bills_create(struct mopay_http_request *req);
+void api_bills_find(struct mopay_http_request *req);
+void api_bill_payments_create(struct mopay_http_request *req);
+json_t *api_offer_json(const struct mopay_offer *x);
+json_t *api_coupon_json(const struct mopay_coupon *c);
 
 /* commerce.c: merchants, payments and their webhooks */
 bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
@@ -129,6 +141,9 @@ bool api_amount_read(struct mopay_http_request *req, const struct mopay_str *amo
 /* Display text without control characters. */
 bool api_text_ok(struct mopay_http_request *req, const struct mopay_str *s, const char *pointer);
 bool api_limit_read(struct mopay_http_request *req, size_t *out);
+/* A percentage of at most two digits and two decimals, 0.01 to 99.99, as basis points; 0 when
+ * malformed. */
+uint16_t api_percent_bps(const char *s, size_t len);
 bool api_is_operator(struct mopay_http_request *req);
 /* On the sequencer thread: the customer, when the principal is the operator or this customer. */
 struct mopay_customer *api_customer_visible(struct mopay_api *api, const struct mopay_principal *p,

@@ -27,8 +27,9 @@ static json_t *merchant_json(const struct mopay_merchant *m)
                                               m->keys[i].revoked_at_ns != 0 ? "revoked" : "active", "created_at",
                                               api_time_json(m->keys[i].created_at_ns), "revoked_at",
                                               api_time_json(m->keys[i].revoked_at_ns)));
-    return json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:o}", "id",
-                     api_id_json(MOPAY_ID_MERCHANT, &m->id), "name", m->name, "mcc", m->mcc, "country", m->country,
+    return json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:o}", "id",
+                     api_id_json(MOPAY_ID_MERCHANT, &m->id), "kind", m->kind == MOPAY_MERCHANT_BILLER ? "biller" : "merchant",
+                     "name", m->name, "mcc", m->mcc, "country", m->country,
                      "city", m->city, "currency", m->currency->alpha, "fee_bps", m->fee_bps, "settlement_account",
                      m->settlement_account, "webhook_url", m->webhook_url, "api_keys", keys, "created_at",
                      api_time_json(m->created_at_ns));
@@ -139,7 +140,7 @@ static bool merchant_check(struct mopay_http_request *req, struct merchant_creat
            api_text_ok(req, &c->settlement, "/settlement_account");
 }
 
-void api_merchants_create(struct mopay_http_request *req)
+static void merchant_create(struct mopay_http_request *req, enum mopay_merchant_kind kind)
 {
     struct merchant_create *c = mopay_http_command_new(req, sizeof(*c), merchant_create_apply, merchant_create_render);
     if (c == NULL) {
@@ -149,13 +150,24 @@ void api_merchants_create(struct mopay_http_request *req)
     if (!mopay_http_json_read(req, mopay_http_body(req), merchant_fields, c) || !merchant_check(req, c))
         return;
     struct mopay_api *api = mopay_http_app(req);
-    c->in = (struct mopay_merchant_input){.name = c->name.ptr, .mcc = c->mcc.ptr, .country = c->country.ptr,
+    c->in = (struct mopay_merchant_input){.kind = kind, .name = c->name.ptr, .mcc = c->mcc.ptr, .country = c->country.ptr,
                                           .city = c->city.ptr, .currency = c->in.currency, .fee_bps = (int)c->fee_bps,
                                           .settlement_account = c->settlement.ptr,
                                           .webhook_url = c->webhook_url.ptr != NULL ? c->webhook_url.ptr : ""};
     randombytes_buf(c->in.webhook_secret, sizeof(c->in.webhook_secret));
     merchant_key_make(api->keys, c->in.key, c->in.key_hash);
     mopay_http_submit(req, &c->base);
+}
+
+void api_merchants_create(struct mopay_http_request *req)
+{
+    merchant_create(req, MOPAY_MERCHANT_SHOP);
+}
+
+/* A biller is a merchant that takes bill payments (a utility, a phone company). */
+void api_billers_create(struct mopay_http_request *req)
+{
+    merchant_create(req, MOPAY_MERCHANT_BILLER);
 }
 
 /* --- GET /v1/merchants/{id}, POST /v1/merchants/{id}/api-keys --- */

@@ -34,6 +34,14 @@ json_t *api_payment_json(const struct mopay_payment *x)
         json_object_set_new(j, "order_id", api_id_json(MOPAY_ID_ORDER, &x->order->id));
     if (x->reference[0] != '\0')
         json_object_set_new(j, "reference", json_string(x->reference));
+    if (x->coupon != NULL) {
+        json_object_set_new(j, "coupon_id", api_id_json(MOPAY_ID_COUPON, &x->coupon->id));
+        json_object_set_new(j, "discount", api_money_json(x->discount_minor, c));
+    }
+    if (x->wallet != NULL) {
+        json_object_set_new(j, "wallet_amount", api_money_json(mopay_payment_wallet_amount(x), x->wallet->currency));
+        json_object_set_new(j, "wallet_currency", json_string(x->wallet->currency->alpha));
+    }
     if (x->status == MOPAY_PAYMENT_DECLINED)
         json_object_set_new(j, "decline_code", json_string(x->decline_code));
     if (x->status == MOPAY_PAYMENT_REQUIRES_CONFIRMATION)
@@ -59,10 +67,12 @@ enum payment_way { WAY_QR, WAY_ORDER, WAY_CODE, WAY_NFC };
 struct payment_cmd {
     struct mopay_http_command base;
     /* the body */
-    struct mopay_str qr_text, amount_text, tip_text, wallet_text, order_text, code_text, currency_text, reference;
+    struct mopay_str qr_text, amount_text, tip_text, wallet_text, order_text, code_text, currency_text, reference,
+        coupon_text;
     struct mopay_str nfc_token, nfc_amount, nfc_currency, nfc_un, nfc_cryptogram;
     int64_t nfc_atc;
-    bool nfc_given, wallet_given;
+    bool nfc_given, wallet_given, coupon_given;
+    struct mopay_id coupon_id;
     /* what the handler worked out */
     enum payment_way way;
     struct mopay_id merchant_id, order_id, wallet_id;
@@ -160,6 +170,22 @@ static enum mopay_err resolve_merchant(struct mopay_api *api, struct payment_cmd
     return MOPAY_OK;
 }
 
+/* The coupon's discount on the amount before any tip. */
+static enum mopay_err coupon_apply(struct mopay_api *api, struct payment_cmd *c, int64_t now_ns,
+                                   struct mopay_pay_request *req)
+{
+    c->base.err_field = "/coupon_id";
+    req->coupon = mopay_coupon_get(api->offers, &c->coupon_id);
+    if (req->coupon == NULL)
+        return MOPAY_ERR_coupon_not_usable;
+    enum mopay_err err = mopay_coupon_discount(req->coupon, req->customer, req->merchant,
+                                               req->amount_minor - req->tip_minor, now_ns, &req->discount_minor);
+    if (err != MOPAY_OK)
+        return err;
+    c->base.err_field = NULL;
+    return MOPAY_OK;
+}
+
 static enum mopay_err payment_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
 {
     struct payment_cmd *c = (struct payment_cmd *)cmd;
@@ -190,6 +216,8 @@ static enum mopay_err payment_apply(struct mopay_http_command *cmd, struct mopay
             return MOPAY_ERR_wallet_not_found;
         }
     }
+    if (c->coupon_given && (err = coupon_apply(api, c, now_ns, &req)) != MOPAY_OK)
+        return err;
     err = mopay_pay_execute(api->pay, store, now_ns, &req, &c->payment);
     return err == MOPAY_OK ? spend_instrument(api, store, c, now_ns) : err;
 }
@@ -230,6 +258,8 @@ static const struct mopay_json_field payment_fields[] = {
     {.name = "reference", .kind = MOPAY_JSON_STRING, .offset = PC(reference), .max_len = 25},
     {.name = "wallet_id", .kind = MOPAY_JSON_STRING, .offset = PC(wallet_text), .min_len = 1, .max_len = 40,
      .present = MOPAY_JSON_PRESENT(struct payment_cmd, wallet_given)},
+    {.name = "coupon_id", .kind = MOPAY_JSON_STRING, .offset = PC(coupon_text), .min_len = 1, .max_len = 40,
+     .present = MOPAY_JSON_PRESENT(struct payment_cmd, coupon_given)},
     {0},
 };
 
@@ -418,11 +448,12 @@ static bool way_read(struct mopay_http_request *req, struct payment_cmd *c)
                                         : "a customer scans QR codes and pays orders");
         return false;
     }
-    if (c->wallet_given && !customer) {
+    if ((c->wallet_given || c->coupon_given) && !customer) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/wallet_id", "the customer's code picks the wallet");
         return false;
     }
-    return !c->wallet_given || api_body_id(req, &c->wallet_text, MOPAY_ID_WALLET, "/wallet_id", &c->wallet_id);
+    return (!c->wallet_given || api_body_id(req, &c->wallet_text, MOPAY_ID_WALLET, "/wallet_id", &c->wallet_id)) &&
+           (!c->coupon_given || api_body_id(req, &c->coupon_text, MOPAY_ID_COUPON, "/coupon_id", &c->coupon_id));
 }
 
 void api_payments_create(struct mopay_http_request *req)
