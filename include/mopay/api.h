@@ -26,6 +26,9 @@ struct mopay_api_options {
     int64_t sim_callback_delay_s; /* the built-in network simulator's late answers */
     int64_t pin_above_major;      /* payments this large wait for the PIN; 0: never */
     int paycode_window_steps;
+    const char *fx_spreads;       /* mopay_quotes_spreads_parse */
+    int64_t fx_rate_max_age_s;
+    const char *tax_rules;        /* mopay_taxrules_parse, over the built-in rules */
 };
 
 /* Loads what the API keeps in memory from `store`: admin keys, the ledger by replaying its log,

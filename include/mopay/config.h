@@ -34,6 +34,9 @@ struct mopay_config {
     long sim_callback_delay_s;
     long pin_above;
     long paycode_window;
+    char fx_spreads[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    long fx_rate_max_age_s;
+    char tax_rules[MOPAY_CONFIG_VALUE_BYTES_MAX];
 };
 
 /* Which options a command takes. */

@@ -294,6 +294,11 @@ enum mopay_err mopay_wallet_history_add(struct mopay_store *store, const struct 
                                         const char *id, const char *type, int64_t amount_minor,
                                         const char *counterparty, const char *note);
 
+/* The wallet's receivable account (kind receivable, created on first use): what its customer owes
+ * the platform, booked there rather than by taking the wallet below zero. */
+enum mopay_err mopay_wallet_receivable(struct mopay_wallet_state *w, const struct mopay_wallet *wallet, int64_t now_ns,
+                                       struct mopay_id *out);
+
 /* The sequencer tick: late connector answers, and movements nobody answered voided. */
 enum mopay_err mopay_wallet_tick(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns);
 

@@ -71,6 +71,14 @@ static const struct mopay_route api_routes[] = {
     {"bills_create", "POST", "/v1/bills", OPERATOR_OR_MERCHANT, 0, api_bills_create},
     {"bills_find", "GET", "/v1/bills", ANYONE_SIGNED_IN, 0, api_bills_find},
     {"bill_payments_create", "POST", "/v1/bill-payments", MOPAY_PRINCIPAL_CUSTOMER, 0, api_bill_payments_create},
+    {"fx_rates_put", "PUT", "/v1/fx/rates", MOPAY_PRINCIPAL_OPERATOR, 0, api_fx_rates_put},
+    {"fx_rates_list", "GET", "/v1/fx/rates", ANYONE_SIGNED_IN, 0, api_fx_rates_list},
+    {"fx_quotes_create", "POST", "/v1/fx/quotes", MOPAY_PRINCIPAL_CUSTOMER, 0, api_fx_quotes_create},
+    {"fx_quote_get", "GET", "/v1/fx/quotes/{id}", OPERATOR_OR_CUSTOMER, 0, api_fx_quote_get},
+    {"tax_refunds_create", "POST", "/v1/tax-refunds", MOPAY_PRINCIPAL_CUSTOMER, 0, api_tax_refunds_create},
+    {"tax_refund_get", "GET", "/v1/tax-refunds/{id}", OPERATOR_OR_CUSTOMER, 0, api_tax_refund_get},
+    {"tax_refund_validate", "POST", "/v1/tax-refunds/{id}/validate", MOPAY_PRINCIPAL_OPERATOR, 0,
+     api_tax_refund_validate},
 };
 
 static bool load_admin_key(void *ctx, const struct mopay_admin_key *key)
@@ -180,6 +188,8 @@ static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now
         err = mopay_merchant_tick(api->merchant, store, now_ns);
     if (err == MOPAY_OK)
         err = mopay_pay_tick(api->pay, store, now_ns);
+    if (err == MOPAY_OK)
+        err = mopay_tax_tick(api->tax, store, now_ns);
     if (err != MOPAY_OK)
         return err;
     int64_t deleted = 0;

@@ -31,6 +31,9 @@ static enum mopay_err on_order_expired(void *ctx, struct mopay_store *store, int
 static enum mopay_err on_payment(void *ctx, struct mopay_store *store, int64_t now_ns, const struct mopay_payment *x)
 {
     struct mopay_api *api = ctx;
+    enum mopay_err tax = mopay_tax_on_payment(api->tax, store, now_ns, x); /* a tax-free order's form */
+    if (tax != MOPAY_OK)
+        return tax;
     char type[48];
     snprintf(type, sizeof(type), "payment.%s", mopay_payment_status_name(x->status));
     enum mopay_err err = merchant_event(api, store, now_ns, x->merchant, type, api_payment_json(x));
@@ -65,6 +68,14 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
         snprintf(err, err_cap, "out of memory");
         return false;
     }
+    struct mopay_quotes_options qo = {.rate_max_age_s = options->fx_rate_max_age_s};
+    if (mopay_quotes_spreads_parse(options->fx_spreads != NULL ? options->fx_spreads : "50", &qo, err, err_cap) !=
+        MOPAY_OK)
+        return false;
+    if ((api->quotes = mopay_quotes_new(&qo, api->wallet)) == NULL) {
+        snprintf(err, err_cap, "out of memory");
+        return false;
+    }
     struct mopay_pay_options po = {.offers = api->offers,
                                    .wallet = api->wallet,
                                    .merchant = api->merchant,
@@ -82,15 +93,28 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
         snprintf(err, err_cap, "out of memory");
         return false;
     }
+    struct mopay_taxrules rules;
+    mopay_taxrules_defaults(&rules);
+    if (options->tax_rules != NULL && options->tax_rules[0] != '\0' &&
+        mopay_taxrules_parse(options->tax_rules, strlen(options->tax_rules), &rules, err, err_cap) != MOPAY_OK)
+        return false;
+    if ((api->tax = mopay_tax_new(&rules, api->pay, api->wallet, api->ledger)) == NULL) {
+        snprintf(err, err_cap, "out of memory");
+        return false;
+    }
     return mopay_merchant_load(api->merchant, store, err, err_cap) == MOPAY_OK &&
            mopay_offers_load(api->offers, store, err, err_cap) == MOPAY_OK &&
+           mopay_quotes_load(api->quotes, store, err, err_cap) == MOPAY_OK &&
            mopay_pay_load(api->pay, store, err, err_cap) == MOPAY_OK &&
+           mopay_tax_load(api->tax, store, err, err_cap) == MOPAY_OK &&
            mopay_outbox_load(api->outbox, store, err, err_cap) == MOPAY_OK;
 }
 
 void api_commerce_free(struct mopay_api *api)
 {
+    mopay_tax_free(api->tax);
     mopay_pay_free(api->pay);
+    mopay_quotes_free(api->quotes);
     mopay_offers_free(api->offers);
     mopay_merchant_state_free(api->merchant);
     mopay_outbox_free(api->outbox);

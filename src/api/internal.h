@@ -7,6 +7,8 @@
 #include "mopay/limits.h"
 #include "mopay/merchant.h"
 #include "mopay/offers.h"
+#include "mopay/quotes.h"
+#include "mopay/tax.h"
 #include "mopay/outbox.h"
 #include "mopay/pay.h"
 #include "mopay/qr.h"
@@ -39,7 +41,9 @@ struct mopay_api {
     struct mopay_wallet_state *wallet;
     struct mopay_merchant_state *merchant;
     struct mopay_offers_state *offers;
+    struct mopay_quotes_state *quotes;
     struct mopay_pay_state *pay;
+    struct mopay_tax_state *tax;
     struct mopay_outbox *outbox;
 };
 
@@ -106,6 +110,15 @@ void api_bills_create(struct mopay_http_request *req);
 void api_bills_find(struct mopay_http_request *req);
 void api_bill_payments_create(struct mopay_http_request *req);
 json_t *api_offer_json(const struct mopay_offer *x);
+void api_fx_rates_put(struct mopay_http_request *req);
+void api_fx_rates_list(struct mopay_http_request *req);
+void api_fx_quotes_create(struct mopay_http_request *req);
+void api_fx_quote_get(struct mopay_http_request *req);
+void api_tax_refunds_create(struct mopay_http_request *req);
+void api_tax_refund_get(struct mopay_http_request *req);
+void api_tax_refund_validate(struct mopay_http_request *req);
+json_t *api_quote_json(const struct mopay_quote *x);
+json_t *api_tax_form_json(const struct mopay_tax_form *f);
 json_t *api_coupon_json(const struct mopay_coupon *c);
 
 /* commerce.c: merchants, payments and their webhooks */

@@ -38,6 +38,12 @@ json_t *api_payment_json(const struct mopay_payment *x)
         json_object_set_new(j, "coupon_id", api_id_json(MOPAY_ID_COUPON, &x->coupon->id));
         json_object_set_new(j, "discount", api_money_json(x->discount_minor, c));
     }
+    if (x->fx.wallet_minor != 0) {
+        char rate[MOPAY_FX_RATE_TEXT_BYTES];
+        mopay_fx_rate_format((struct mopay_fx_rate){x->fx.rate_units}, rate);
+        json_object_set_new(j, "fx", json_pack("{s:o, s:s, s:o}", "quote_id", api_id_json(MOPAY_ID_QUOTE, &x->fx.quote_id),
+                                               "rate", rate, "fee", api_money_json(x->fx.fx_fee_minor, x->wallet->currency)));
+    }
     if (x->wallet != NULL) {
         json_object_set_new(j, "wallet_amount", api_money_json(mopay_payment_wallet_amount(x), x->wallet->currency));
         json_object_set_new(j, "wallet_currency", json_string(x->wallet->currency->alpha));
@@ -68,11 +74,13 @@ struct payment_cmd {
     struct mopay_http_command base;
     /* the body */
     struct mopay_str qr_text, amount_text, tip_text, wallet_text, order_text, code_text, currency_text, reference,
-        coupon_text;
+        coupon_text, quote_text;
     struct mopay_str nfc_token, nfc_amount, nfc_currency, nfc_un, nfc_cryptogram;
     int64_t nfc_atc;
-    bool nfc_given, wallet_given, coupon_given;
-    struct mopay_id coupon_id;
+    bool nfc_given, wallet_given, coupon_given, quote_given;
+    struct mopay_id coupon_id, quote_id;
+    struct mopay_pay_fx fx;
+    struct mopay_quote *quote;
     /* what the handler worked out */
     enum payment_way way;
     struct mopay_id merchant_id, order_id, wallet_id;
@@ -170,6 +178,43 @@ static enum mopay_err resolve_merchant(struct mopay_api *api, struct payment_cmd
     return MOPAY_OK;
 }
 
+/* The wallet a customer pays from: named, the one its quote sells from, the one in the
+ * merchant's currency, or else its first (its home wallet). */
+static struct mopay_wallet *payer_wallet(struct mopay_api *api, struct payment_cmd *c,
+                                         const struct mopay_pay_request *req)
+{
+    if (c->wallet_given) {
+        struct mopay_wallet *w = mopay_wallet_get(api->wallet, &c->wallet_id);
+        return w != NULL && w->customer == req->customer ? w : NULL;
+    }
+    if (c->quote != NULL)
+        return mopay_wallet_of(req->customer, c->quote->q.sell);
+    struct mopay_wallet *same = mopay_wallet_of(req->customer, req->merchant->currency);
+    return same != NULL || req->customer->wallet_count == 0 ? same : req->customer->wallets[0];
+}
+
+/* Across currencies, the payment runs at a quote's rate: the one named, or one made on the spot
+ * for exactly the customer's share, which the result shows. */
+static enum mopay_err fx_apply(struct mopay_api *api, struct mopay_store *store, struct payment_cmd *c,
+                               int64_t now_ns, struct mopay_pay_request *req)
+{
+    const struct mopay_currency *sell = req->wallet->currency, *buy = req->merchant->currency;
+    int64_t share = req->amount_minor - req->discount_minor;
+    enum mopay_err err = MOPAY_OK;
+    c->base.err_field = "/quote_id";
+    if (c->quote != NULL)
+        err = mopay_quote_usable(c->quote, req->customer, sell, buy, share, now_ns);
+    else if (sell != buy)
+        err = mopay_quote_create(api->quotes, store, now_ns, req->customer, sell, buy, 0, share, 0, &c->quote);
+    if (err != MOPAY_OK || sell == buy)
+        return err;
+    c->base.err_field = NULL;
+    c->fx = (struct mopay_pay_fx){.quote_id = c->quote->id, .rate_units = c->quote->q.rate.units,
+                                  .wallet_minor = c->quote->q.sell_minor, .fx_fee_minor = c->quote->q.fee_minor};
+    req->fx = &c->fx;
+    return MOPAY_OK;
+}
+
 /* The coupon's discount on the amount before any tip. */
 static enum mopay_err coupon_apply(struct mopay_api *api, struct payment_cmd *c, int64_t now_ns,
                                    struct mopay_pay_request *req)
@@ -209,16 +254,21 @@ static enum mopay_err payment_apply(struct mopay_http_command *cmd, struct mopay
     }
     if (err != MOPAY_OK)
         return err;
-    if (c->wallet_given) {
-        req.wallet = mopay_wallet_get(api->wallet, &c->wallet_id);
-        if (req.wallet == NULL || req.wallet->customer != req.customer) {
-            cmd->err_field = "/wallet_id";
-            return MOPAY_ERR_wallet_not_found;
-        }
+    if (c->quote_given && (c->quote = mopay_quote_get(api->quotes, &c->quote_id)) == NULL) {
+        cmd->err_field = "/quote_id";
+        return MOPAY_ERR_resource_not_found;
+    }
+    if ((req.wallet = payer_wallet(api, c, &req)) == NULL) {
+        cmd->err_field = c->wallet_given ? "/wallet_id" : NULL;
+        return MOPAY_ERR_wallet_not_found;
     }
     if (c->coupon_given && (err = coupon_apply(api, c, now_ns, &req)) != MOPAY_OK)
         return err;
+    if ((err = fx_apply(api, store, c, now_ns, &req)) != MOPAY_OK)
+        return err;
     err = mopay_pay_execute(api->pay, store, now_ns, &req, &c->payment);
+    if (err == MOPAY_OK && c->quote != NULL && c->payment->status != MOPAY_PAYMENT_DECLINED)
+        err = mopay_quote_use(api->quotes, store, now_ns, c->quote, &c->payment->id);
     return err == MOPAY_OK ? spend_instrument(api, store, c, now_ns) : err;
 }
 
@@ -260,6 +310,8 @@ static const struct mopay_json_field payment_fields[] = {
      .present = MOPAY_JSON_PRESENT(struct payment_cmd, wallet_given)},
     {.name = "coupon_id", .kind = MOPAY_JSON_STRING, .offset = PC(coupon_text), .min_len = 1, .max_len = 40,
      .present = MOPAY_JSON_PRESENT(struct payment_cmd, coupon_given)},
+    {.name = "quote_id", .kind = MOPAY_JSON_STRING, .offset = PC(quote_text), .min_len = 1, .max_len = 40,
+     .present = MOPAY_JSON_PRESENT(struct payment_cmd, quote_given)},
     {0},
 };
 
@@ -448,12 +500,13 @@ static bool way_read(struct mopay_http_request *req, struct payment_cmd *c)
                                         : "a customer scans QR codes and pays orders");
         return false;
     }
-    if ((c->wallet_given || c->coupon_given) && !customer) {
+    if ((c->wallet_given || c->coupon_given || c->quote_given) && !customer) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/wallet_id", "the customer's code picks the wallet");
         return false;
     }
     return (!c->wallet_given || api_body_id(req, &c->wallet_text, MOPAY_ID_WALLET, "/wallet_id", &c->wallet_id)) &&
-           (!c->coupon_given || api_body_id(req, &c->coupon_text, MOPAY_ID_COUPON, "/coupon_id", &c->coupon_id));
+           (!c->coupon_given || api_body_id(req, &c->coupon_text, MOPAY_ID_COUPON, "/coupon_id", &c->coupon_id)) &&
+           (!c->quote_given || api_body_id(req, &c->quote_text, MOPAY_ID_QUOTE, "/quote_id", &c->quote_id));
 }
 
 void api_payments_create(struct mopay_http_request *req)

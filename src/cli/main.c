@@ -207,6 +207,9 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
         .sim_callback_delay_s = cfg->sim_callback_delay_s,
         .pin_above_major = cfg->pin_above,
         .paycode_window_steps = (int)cfg->paycode_window,
+        .fx_spreads = cfg->fx_spreads,
+        .fx_rate_max_age_s = cfg->fx_rate_max_age_s,
+        .tax_rules = cfg->tax_rules,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)

@@ -72,6 +72,12 @@ static const struct option_spec option_specs[] = {
                 "payments of at least this many major units wait for the customer's PIN (0: never)"),
     LONG_OPTION(paycode_window, "paycode-window", "MOPAY_PAYCODE_WINDOW", "4", MOPAY_CONFIG_STORE,
                 "offline payment codes this many 30-second steps old still pay (0 to 8)"),
+    STRING_OPTION(fx_spreads, "fx-spreads", "MOPAY_FX_SPREADS", "50", MOPAY_CONFIG_STORE,
+                  "FX spread in basis points, for every corridor or by corridor: '*:50,CNY/USD:30'"),
+    LONG_OPTION(fx_rate_max_age_s, "fx-rate-max-age", "MOPAY_FX_RATE_MAX_AGE", "3600", MOPAY_CONFIG_STORE,
+                "seconds a mid rate may be old and still quoted"),
+    STRING_OPTION(tax_rules, "tax-rules", "MOPAY_TAX_RULES", "", MOPAY_CONFIG_STORE,
+                  "tourist tax-refund rules added to or replacing the built-in ones (include/mopay/taxrules.h)"),
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };

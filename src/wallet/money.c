@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 
 #include "internal.h"
 #include "mopay/assert.h"
@@ -202,4 +204,17 @@ enum mopay_err mopay_wallet_history_add(struct mopay_store *store, const struct 
                                         const char *counterparty, const char *note)
 {
     return entry_append(store, wallet, now_ns, id, type, amount_minor, counterparty, note);
+}
+
+enum mopay_err mopay_wallet_receivable(struct mopay_wallet_state *w, const struct mopay_wallet *wallet, int64_t now_ns,
+                                       struct mopay_id *out)
+{
+    /* a fixed id per wallet, so that every start finds the same account */
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, (const unsigned char *)"mopay.receivable", 16, 16);
+    crypto_generichash_update(&st, wallet->id.bytes, 16);
+    crypto_generichash_final(&st, out->bytes, 16);
+    if (mopay_ledger_account_get(ledger_of(w), out) != NULL)
+        return MOPAY_OK;
+    return account_create(w, out, MOPAY_LEDGER_KIND_RECEIVABLE, wallet->currency, 0, now_ns);
 }
