@@ -139,6 +139,7 @@ struct mopay_merchant *api_merchant_visible(struct mopay_api *api, const struct 
 struct mopay_merchant *api_principal_merchant(struct mopay_api *api, const struct mopay_principal *p);
 json_t *api_order_json(struct mopay_api *api, const struct mopay_order *o);
 json_t *api_payment_json(const struct mopay_payment *x);
+json_t *api_payment_json_full(struct mopay_api *api, const struct mopay_payment *x);
 json_t *api_refund_json(const struct mopay_refund *r);
 bool api_payment_visible(const struct mopay_principal *p, const struct mopay_payment *x);
 

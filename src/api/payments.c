@@ -55,6 +55,16 @@ json_t *api_payment_json(const struct mopay_payment *x)
     return j;
 }
 
+/* The payment with its tax-free form, when it has one. */
+json_t *api_payment_json_full(struct mopay_api *api, const struct mopay_payment *x)
+{
+    json_t *j = api_payment_json(x);
+    const struct mopay_tax_form *f = mopay_tax_form(api->tax, &x->id);
+    if (f != NULL)
+        json_object_set_new(j, "tax_free_form", api_tax_form_json(f));
+    return j;
+}
+
 /* Who can see a payment: the operator, its merchant, its customer. */
 bool api_payment_visible(const struct mopay_principal *p, const struct mopay_payment *x)
 {
@@ -276,7 +286,7 @@ static json_t *payment_render(struct mopay_http_command *cmd, int *status)
 {
     struct payment_cmd *c = (struct payment_cmd *)cmd;
     *status = 201;
-    return api_payment_json(c->payment);
+    return api_payment_json_full(cmd->app, c->payment);
 }
 
 #define PC(m) offsetof(struct payment_cmd, m)

@@ -88,7 +88,8 @@ static json_t *payment_op_render(struct mopay_http_command *cmd, int *status)
 {
     struct payment_op_cmd *c = (struct payment_op_cmd *)cmd;
     *status = c->op == REFUND_CREATE ? 201 : 200;
-    return c->op == REFUND_CREATE || c->op == REFUND_GET ? api_refund_json(c->refund) : api_payment_json(c->payment);
+    return c->op == REFUND_CREATE || c->op == REFUND_GET ? api_refund_json(c->refund)
+                                                         : api_payment_json_full(cmd->app, c->payment);
 }
 
 static struct payment_op_cmd *payment_op_new(struct mopay_http_request *req, enum payment_op op)

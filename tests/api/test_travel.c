@@ -274,6 +274,7 @@ static void tax_refund(const char *gross, const char *vat, char *refund_id, long
     struct response r;
     expect("POST", "/v1/payments", traveller.token, body, 201, NULL, &r);
     snprintf(pay_id, sizeof(pay_id), "%s", jstr(r.json, "id"));
+    assert_true(json_is_true(json_object_get(json_object_get(r.json, "tax_free_form"), "eligible")));
     response_free(&r);
     long long before = wallet_cny();
     snprintf(body, sizeof(body), "{\"payment_ids\":[\"%s\"]}", pay_id);
@@ -286,6 +287,41 @@ static void tax_refund(const char *gross, const char *vat, char *refund_id, long
     assert_true(*credited > 0);
     assert_int_equal(wallet_cny(), before + *credited);
     expect("POST", "/v1/tax-refunds", traveller.token, body, 422, "tax_form_unusable", NULL); /* once */
+}
+
+/* A second traveller gets a refund and then sends everything away: the claw-back will find
+ * nothing to take and book it all as owed. Returns what was credited. */
+static long long short_wallet_refund(char refund_id[48])
+{
+    struct person t2;
+    person_signup(&srv, &t2, "+8613900000002", "Zhao Min", "CN");
+    person_login(&srv, &t2, clock_s);
+    struct response r;
+    char wallet[48], body[1024], qr[600], pay_id[48];
+    expect("POST", "/v1/wallets", t2.token, "{\"currency\":\"CNY\"}", 201, NULL, &r);
+    snprintf(wallet, sizeof(wallet), "%s", jstr(r.json, "id"));
+    response_free(&r);
+    expect("POST", "/v1/funding-sources", t2.token,
+           "{\"type\":\"card\",\"card\":{\"number\":\"4242424242424242\",\"exp_month\":1,\"exp_year\":2031,\"holder\":\"Z\"}}",
+           201, NULL, NULL);
+    snprintf(body, sizeof(body), "{\"wallet_id\":\"%s\",\"amount\":\"250.00\",\"currency\":\"CNY\"}", wallet);
+    expect("POST", "/v1/topups", t2.token, body, 201, NULL, NULL);
+    order(&krw_shop, "33000", "KRW", ",\"tax_free\":{\"vat_amount\":\"3000\"}", qr, NULL);
+    snprintf(body, sizeof(body), "{\"qr\":\"%s\"}", qr);
+    expect("POST", "/v1/payments", t2.token, body, 201, NULL, &r);
+    snprintf(pay_id, sizeof(pay_id), "%s", jstr(r.json, "id"));
+    response_free(&r);
+    snprintf(body, sizeof(body), "{\"payment_ids\":[\"%s\"]}", pay_id);
+    expect("POST", "/v1/tax-refunds", t2.token, body, 201, NULL, &r);
+    snprintf(refund_id, 48, "%s", jstr(r.json, "id"));
+    long long credited = minor_of(jstr(r.json, "credited"));
+    response_free(&r);
+    long long left = wallet_amount(&srv, t2.token, wallet, "balance");
+    snprintf(body, sizeof(body), "{\"to\":{\"phone\":\"%s\"},\"amount\":\"%lld.%02lld\",\"currency\":\"CNY\"}",
+             traveller.phone, left / 100, left % 100);
+    expect("POST", "/v1/transfers", t2.token, body, 201, NULL, NULL);
+    assert_int_equal(wallet_amount(&srv, t2.token, wallet, "balance"), 0);
+    return credited;
 }
 
 static void tax_refunds(void)
@@ -307,7 +343,9 @@ static void tax_refunds(void)
     snprintf(body, sizeof(body), "{\"payment_ids\":[\"%s\"]}", jstr(r.json, "id"));
     response_free(&r);
     expect("POST", "/v1/tax-refunds", traveller.token, body, 422, "tax_free_not_instant", NULL);
-    /* one not validated in time is clawed back */
+    /* one not validated in time is clawed back; another, from a wallet spent empty, is owed */
+    char owed_id[48];
+    long long owed = short_wallet_refund(owed_id);
     tax_refund("330000", "30000", second, &credited);
     long long before = wallet_cny();
     clock_advance(91 * 86400);
@@ -319,6 +357,12 @@ static void tax_refunds(void)
     assert_int_equal(minor_of(jstr(r.json, "clawed_back")), credited);
     response_free(&r);
     assert_int_equal(wallet_cny(), before - credited);
+    snprintf(path, sizeof(path), "/v1/tax-refunds/%s", owed_id);
+    expect("GET", path, srv.admin_key, NULL, 200, NULL, &r);
+    assert_string_equal(jstr(r.json, "status"), "clawed_back");
+    assert_int_equal(minor_of(jstr(r.json, "clawed_back")), 0);
+    assert_int_equal(minor_of(jstr(r.json, "owed")), owed);
+    response_free(&r);
     snprintf(path, sizeof(path), "/v1/tax-refunds/%s", first);
     expect("GET", path, traveller.token, NULL, 200, NULL, &r);
     assert_string_equal(jstr(r.json, "status"), "validated"); /* validated ones stay */
