@@ -20,7 +20,9 @@
  * currency, all in one linked ledger chain; the refund is then pending_validation. Customs
  * validate it (validated), or, past the rules' deadline unvalidated, it is clawed back: what
  * the wallet holds of it goes back to the pool, and any shortfall is booked on a receivable
- * account of that wallet (what the customer owes), never by breaking the wallet's flags.
+ * account of that wallet (what the customer owes), never by breaking the wallet's flags. A customer
+ * trusted enough (mopay/wallet.h's trust rating) has the refund guaranteed: past the deadline the
+ * platform keeps the loss, and the refund stays in the wallet.
  *
  * A trip, for the per-trip cap, is the customer's instant refunds in the same country over the
  * last MOPAY_TAX_TRIP_DAYS days. */
@@ -44,6 +46,7 @@ enum mopay_tax_refund_status {
     MOPAY_TAX_REFUND_PENDING_VALIDATION,
     MOPAY_TAX_REFUND_VALIDATED,
     MOPAY_TAX_REFUND_CLAWED_BACK,
+    MOPAY_TAX_REFUND_GUARANTEED, /* unvalidated past the deadline, kept: the customer's trust guaranteed it */
 };
 const char *mopay_tax_refund_status_name(enum mopay_tax_refund_status status);
 
@@ -59,6 +62,7 @@ struct mopay_tax_refund {
     int64_t credited_minor;            /* wallet's currency */
     int64_t clawed_minor, owed_minor;  /* at a claw-back: taken from the wallet, and booked as owed */
     enum mopay_tax_refund_status status;
+    bool guaranteed; /* the customer's trust rating was at least MOPAY_TRUST_GUARANTEE when refunded */
     int64_t created_at_ns, deadline_ns, resolved_at_ns;
     struct mopay_tax_refund *next_pending;
 };

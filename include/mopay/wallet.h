@@ -67,6 +67,33 @@ struct mopay_wallet_options {
 struct mopay_customer;
 struct mopay_wallet;
 
+/* The trust rating, 350 to 950: from tenure, KYC tier, bills paid on time, balance stability
+ * (payments refused for want of funds), refunds received, and fraud flags. It raises a tier's
+ * limits within the tier's bounds (at most half as much again, never past the next tier's
+ * figure) and makes tax refunds guaranteed (mopay/tax.h). */
+#define MOPAY_TRUST_MIN 350
+#define MOPAY_TRUST_MAX 950
+#define MOPAY_TRUST_GUARANTEE 750 /* from here, instant tax refunds are guaranteed */
+struct mopay_trust_inputs {
+    uint32_t bills_on_time, bills_late, refunds_received, short_of_funds, fraud_flags;
+};
+#define MOPAY_TRUST_FACTORS 6
+struct mopay_trust {
+    int score;
+    struct {
+        const char *name;  /* "tenure", "kyc_tier", "bills", "balance", "refunds", "fraud" */
+        int points;        /* what it adds to (or takes from) the base of 500 */
+        char sentence[96]; /* the factor in words */
+    } factors[MOPAY_TRUST_FACTORS];
+    size_t factor_count; /* ordered by weight, largest effect first */
+    int limit_bonus_pct; /* 0, 25 or 50 */
+};
+void mopay_wallet_trust(const struct mopay_customer *c, int64_t now_ns, struct mopay_trust *out);
+/* The score alone, cheap enough for every payment. */
+int mopay_wallet_trust_score(const struct mopay_customer *c, int64_t now_ns);
+enum mopay_trust_event { MOPAY_TRUST_BILL_ON_TIME, MOPAY_TRUST_BILL_LATE, MOPAY_TRUST_REFUND, MOPAY_TRUST_SHORT,
+                         MOPAY_TRUST_FRAUD };
+
 struct mopay_device {
     struct mopay_id id;
     struct mopay_customer *customer;
@@ -94,6 +121,7 @@ struct mopay_customer {
     bool frozen;
     int failed_pins;
     int64_t locked_until_ns;
+    struct mopay_trust_inputs trust; /* what the trust rating is made of, kept as it happens */
     int64_t created_at_ns;
     struct mopay_device *devices[MOPAY_DEVICES_PER_CUSTOMER_MAX * 4]; /* live and revoked */
     size_t device_count;
@@ -293,6 +321,11 @@ enum mopay_err mopay_wallet_outflow_count(struct mopay_store *store, struct mopa
 enum mopay_err mopay_wallet_history_add(struct mopay_store *store, const struct mopay_wallet *wallet, int64_t now_ns,
                                         const char *id, const char *type, int64_t amount_minor,
                                         const char *counterparty, const char *note);
+
+/* Counts an event of the customer's history for the trust rating (on the sequencer, written with
+ * the change that caused it). */
+enum mopay_err mopay_wallet_trust_note(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                       struct mopay_customer *c, enum mopay_trust_event event);
 
 /* The wallet's receivable account (kind receivable, created on first use): what its customer owes
  * the platform, booked there rather than by taking the wallet below zero. */

@@ -30,6 +30,7 @@ static const struct mopay_route api_routes[] = {
     {"ledger_check", "GET", "/v1/ledger/check", MOPAY_PRINCIPAL_OPERATOR, 0, api_ledger_check},
     {"customers_create", "POST", "/v1/customers", 0, 0, api_customers_create},
     {"customer_get", "GET", "/v1/customers/{id}", OPERATOR_OR_CUSTOMER, 0, api_customer_get},
+    {"customer_trust", "GET", "/v1/customers/{id}/trust", OPERATOR_OR_CUSTOMER, 0, api_customer_trust},
     {"customer_kyc", "POST", "/v1/customers/{id}/kyc", MOPAY_PRINCIPAL_OPERATOR, 0, api_customer_kyc},
     {"customer_freeze", "POST", "/v1/customers/{id}/freeze", MOPAY_PRINCIPAL_OPERATOR, 0, api_customer_freeze},
     {"customer_unfreeze", "POST", "/v1/customers/{id}/unfreeze", MOPAY_PRINCIPAL_OPERATOR, 0,

@@ -152,7 +152,7 @@ void api_customers_create(struct mopay_http_request *req)
 
 /* --- GET /v1/customers/{id} and the operator's changes to a customer --- */
 
-enum customer_op { CUSTOMER_GET, CUSTOMER_KYC, CUSTOMER_FREEZE, CUSTOMER_UNFREEZE };
+enum customer_op { CUSTOMER_GET, CUSTOMER_KYC, CUSTOMER_FREEZE, CUSTOMER_UNFREEZE, CUSTOMER_TRUST };
 
 struct customer_cmd {
     struct mopay_http_command base;
@@ -184,10 +184,26 @@ static enum mopay_err customer_apply(struct mopay_http_command *cmd, struct mopa
     }
 }
 
+/* The trust rating and its factors in words, largest effect first. */
+static json_t *trust_json(const struct mopay_customer *c, int64_t now_ns)
+{
+    struct mopay_trust t;
+    mopay_wallet_trust(c, now_ns, &t);
+    json_t *factors = json_array();
+    for (size_t i = 0; i < t.factor_count; i++)
+        json_array_append_new(factors, json_pack("{s:s, s:i, s:s}", "factor", t.factors[i].name, "points",
+                                                 t.factors[i].points, "says", t.factors[i].sentence));
+    return json_pack("{s:o, s:i, s:i, s:i, s:i, s:b, s:o}", "customer_id", api_id_json(MOPAY_ID_CUSTOMER, &c->id),
+                     "score", t.score, "min", MOPAY_TRUST_MIN, "max", MOPAY_TRUST_MAX, "limit_bonus_percent",
+                     t.limit_bonus_pct, "tax_refunds_guaranteed", t.score >= MOPAY_TRUST_GUARANTEE, "factors", factors);
+}
+
 static json_t *customer_render(struct mopay_http_command *cmd, int *status)
 {
     struct customer_cmd *c = (struct customer_cmd *)cmd;
     *status = 200;
+    if (c->op == CUSTOMER_TRUST)
+        return trust_json(c->customer, cmd->seq.applied_at_ns);
     return api_customer_json(cmd->app, c->customer, cmd->seq.applied_at_ns);
 }
 
@@ -200,6 +216,13 @@ static struct customer_cmd *customer_cmd_new(struct mopay_http_request *req, enu
     }
     c->op = op;
     return api_path_id(req, 0, MOPAY_ID_CUSTOMER, &c->id) ? c : NULL;
+}
+
+void api_customer_trust(struct mopay_http_request *req)
+{
+    struct customer_cmd *c = customer_cmd_new(req, CUSTOMER_TRUST);
+    if (c != NULL)
+        mopay_http_submit(req, &c->base);
 }
 
 void api_customer_get(struct mopay_http_request *req)

@@ -70,6 +70,7 @@ void api_ledger_transfer_get(struct mopay_http_request *req);
 void api_ledger_check(struct mopay_http_request *req);
 void api_customers_create(struct mopay_http_request *req);
 void api_customer_get(struct mopay_http_request *req);
+void api_customer_trust(struct mopay_http_request *req);
 void api_customer_kyc(struct mopay_http_request *req);
 void api_customer_freeze(struct mopay_http_request *req);
 void api_customer_unfreeze(struct mopay_http_request *req);

@@ -32,6 +32,7 @@ static json_t *refund_json(const struct mopay_tax_refund *r)
                           "status", mopay_tax_refund_status_name(r->status), "created_at",
                           api_time_json(r->created_at_ns), "validate_by", api_time_json(r->deadline_ns), "resolved_at",
                           api_time_json(r->resolved_at_ns));
+    json_object_set_new(j, "guaranteed", json_boolean(r->guaranteed));
     if (r->status == MOPAY_TAX_REFUND_CLAWED_BACK) {
         json_object_set_new(j, "clawed_back", api_money_json(r->clawed_minor, w));
         json_object_set_new(j, "owed", api_money_json(r->owed_minor, w));

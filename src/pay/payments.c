@@ -143,6 +143,9 @@ static enum mopay_err bookkeeping(struct mopay_pay_state *p, struct mopay_store 
         struct mopay_bill *bill = mopay_bill_get(p->options.merchant, &x->bill_id);
         MOPAY_ASSERT(bill != NULL);
         err = mopay_bill_pay(p->options.merchant, store, now_ns, bill, x->amount_minor);
+        if (err == MOPAY_OK)
+            err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer,
+                                          now_ns <= bill->due_at_ns ? MOPAY_TRUST_BILL_ON_TIME : MOPAY_TRUST_BILL_LATE);
     }
     return err;
 }
@@ -164,6 +167,8 @@ static enum mopay_err settle(struct mopay_pay_state *p, struct mopay_store *stor
                                     : MOPAY_PAYMENT_SUCCEEDED;
     mopay_text_copy(x->decline_code, sizeof(x->decline_code), decline != MOPAY_OK ? mopay_err_code(decline) : "");
     enum mopay_err err = x->status == MOPAY_PAYMENT_SUCCEEDED ? bookkeeping(p, store, x, now_ns) : MOPAY_OK;
+    if (err == MOPAY_OK && decline == MOPAY_ERR_insufficient_funds)
+        err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer, MOPAY_TRUST_SHORT);
     if (err == MOPAY_OK)
         err = payment_record(store, now_ns, x);
     if (err == MOPAY_OK && p->options.events.payment != NULL)

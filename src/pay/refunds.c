@@ -78,6 +78,8 @@ static enum mopay_err refund_bookkeeping(struct mopay_pay_state *p, struct mopay
     if (err == MOPAY_OK && s->wallet > 0)
         err = mopay_wallet_history_add(store, x->wallet, now_ns, id, "refund", s->wallet, x->merchant->name, r->reason);
     if (err == MOPAY_OK)
+        err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer, MOPAY_TRUST_REFUND);
+    if (err == MOPAY_OK)
         err = refund_record(store, now_ns, r);
     if (err == MOPAY_OK)
         err = payment_record(store, now_ns, x);

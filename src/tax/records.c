@@ -31,12 +31,13 @@ enum mopay_err tax_refund_record(struct mopay_store *store, int64_t now_ns, cons
         mopay_id_format(MOPAY_ID_PAYMENT, &r->forms[i]->payment->id, pid);
         json_array_append_new(forms, json_string(pid));
     }
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I}", "id", id,
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I}", "id", id,
                           "customer_id", customer, "wallet_id", wallet, "country", r->country, "currency",
                           r->currency->alpha, "forms", forms, "gross_minor", (json_int_t)r->gross_minor,
                           "refund_minor", (json_int_t)r->refund_minor, "credited_minor", (json_int_t)r->credited_minor,
                           "clawed_minor", (json_int_t)r->clawed_minor, "owed_minor", (json_int_t)r->owed_minor,
-                          "status", (int)r->status, "created_at_ns", (json_int_t)r->created_at_ns, "deadline_ns",
+                          "status", (int)r->status, "guaranteed", r->guaranteed, "created_at_ns",
+                          (json_int_t)r->created_at_ns, "deadline_ns",
                           (json_int_t)r->deadline_ns, "resolved_at_ns", (json_int_t)r->resolved_at_ns);
     return mopay_store_record_put_json(store, "taxrefund", id, j, now_ns);
 }
@@ -108,12 +109,13 @@ static bool refund_read(struct load_ctx *ctx, json_t *j, struct mopay_tax_refund
     const char *id = NULL, *cid = NULL, *wid = NULL, *country = NULL, *currency = NULL;
     json_t *forms = NULL;
     json_int_t v[8] = {0};
-    int status = 0;
+    int status = 0, guaranteed = 0;
     struct mopay_id customer, wallet;
-    bool ok = json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I}", "id", &id,
+    bool ok = json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I}", "id", &id,
                           "customer_id", &cid, "wallet_id", &wid, "country", &country, "currency", &currency, "forms",
                           &forms, "gross_minor", &v[0], "refund_minor", &v[1], "credited_minor", &v[2],
-                          "clawed_minor", &v[3], "owed_minor", &v[4], "status", &status, "created_at_ns", &v[5],
+                          "clawed_minor", &v[3], "owed_minor", &v[4], "status", &status, "guaranteed", &guaranteed,
+                          "created_at_ns", &v[5],
                           "deadline_ns", &v[6], "resolved_at_ns", &v[7]) == 0 &&
               mopay_id_parse(MOPAY_ID_TAX_REFUND, id, strlen(id), &r->id) == MOPAY_OK &&
               mopay_id_parse(MOPAY_ID_CUSTOMER, cid, strlen(cid), &customer) == MOPAY_OK &&
@@ -121,7 +123,7 @@ static bool refund_read(struct load_ctx *ctx, json_t *j, struct mopay_tax_refund
               (r->customer = mopay_wallet_customer(ctx->t->wallets, &customer)) != NULL &&
               (r->wallet = mopay_wallet_get(ctx->t->wallets, &wallet)) != NULL && strlen(country) == 2 &&
               (r->currency = mopay_currency_by_alpha(currency, strlen(currency))) != NULL &&
-              status >= MOPAY_TAX_REFUND_PENDING_VALIDATION && status <= MOPAY_TAX_REFUND_CLAWED_BACK &&
+              status >= MOPAY_TAX_REFUND_PENDING_VALIDATION && status <= MOPAY_TAX_REFUND_GUARANTEED &&
               refund_forms(ctx, forms, r);
     if (!ok)
         return false;
@@ -129,6 +131,7 @@ static bool refund_read(struct load_ctx *ctx, json_t *j, struct mopay_tax_refund
     r->gross_minor = v[0], r->refund_minor = v[1], r->credited_minor = v[2], r->clawed_minor = v[3];
     r->owed_minor = v[4], r->created_at_ns = v[5], r->deadline_ns = v[6], r->resolved_at_ns = v[7];
     r->status = (enum mopay_tax_refund_status)status;
+    r->guaranteed = guaranteed != 0;
     return true;
 }
 

@@ -141,6 +141,7 @@ enum mopay_err mopay_tax_refund(struct mopay_tax_state *t, struct mopay_store *s
     }
     mopay_id_new(now_ns, &r->id);
     r->created_at_ns = now_ns;
+    r->guaranteed = mopay_wallet_trust_score(customer, now_ns) >= MOPAY_TRUST_GUARANTEE;
     MOPAY_ASSERT(tax_refund_add(t, r));
     for (size_t i = 0; i < count; i++)
         forms[i]->refund = r;
@@ -202,13 +203,23 @@ static enum mopay_err claw_back(struct mopay_tax_state *t, struct mopay_store *s
     return tax_refund_record(store, now_ns, r);
 }
 
+/* A guaranteed refund past its deadline: the platform keeps the loss. */
+static enum mopay_err keep_guaranteed(struct mopay_tax_state *t, struct mopay_store *store, int64_t now_ns,
+                                      struct mopay_tax_refund *r)
+{
+    r->status = MOPAY_TAX_REFUND_GUARANTEED;
+    r->resolved_at_ns = now_ns;
+    pending_unlink(t, r);
+    return tax_refund_record(store, now_ns, r);
+}
+
 enum mopay_err mopay_tax_tick(struct mopay_tax_state *t, struct mopay_store *store, int64_t now_ns)
 {
     struct mopay_tax_refund *r = t->pending;
     while (r != NULL) {
         struct mopay_tax_refund *next = r->next_pending;
         if (r->deadline_ns <= now_ns) {
-            enum mopay_err err = claw_back(t, store, now_ns, r);
+            enum mopay_err err = r->guaranteed ? keep_guaranteed(t, store, now_ns, r) : claw_back(t, store, now_ns, r);
             if (err != MOPAY_OK)
                 return err;
         }

@@ -12,8 +12,8 @@
 
 const char *mopay_tax_refund_status_name(enum mopay_tax_refund_status status)
 {
-    static const char *const names[] = {"pending_validation", "validated", "clawed_back"};
-    MOPAY_ASSERT(status >= 0 && status <= MOPAY_TAX_REFUND_CLAWED_BACK);
+    static const char *const names[] = {"pending_validation", "validated", "clawed_back", "guaranteed"};
+    MOPAY_ASSERT(status >= 0 && status <= MOPAY_TAX_REFUND_GUARANTEED);
     return names[status];
 }
 

@@ -50,6 +50,10 @@ bool state_source_add(struct mopay_wallet_state *w, struct mopay_funding_source 
 bool state_movement_add(struct mopay_wallet_state *w, struct mopay_movement *m);
 bool state_session_add(struct mopay_wallet_state *w, struct mopay_session *s);
 
+/* trust.c */
+int trust_score(const struct mopay_customer *c, int64_t now_ns);
+int trust_bonus_pct(int score);
+
 /* customers.c */
 enum mopay_err sessions_purge(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns);
 

@@ -46,13 +46,14 @@ static bool load_customer(void *arg, const char *id, const char *text, size_t le
     const char *cid = NULL, *phone = NULL, *name = NULL, *country = NULL, *pin = NULL, *doc = NULL, *last4 = NULL,
                *sealed = NULL;
     int frozen = 0;
-    json_int_t locked = 0, created = 0;
+    json_int_t locked = 0, created = 0, t[5] = {0};
     bool ok = j != NULL && c != NULL &&
-              json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:i, s:I, s:I}", "id", &cid, "phone",
+              json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:i, s:I, s:I, s:[IIIII]}", "id", &cid,
+                          "phone",
                           &phone, "name", &name, "country", &country, "pin_hash", &pin, "kyc_tier", &c->kyc_tier,
                           "kyc_document_type", &doc, "kyc_document_last4", &last4, "kyc_document_sealed", &sealed,
                           "frozen", &frozen, "failed_pins", &c->failed_pins, "locked_until_ns", &locked,
-                          "created_at_ns", &created) == 0 &&
+                          "created_at_ns", &created, "trust", &t[0], &t[1], &t[2], &t[3], &t[4]) == 0 &&
               id_of(MOPAY_ID_CUSTOMER, cid, &c->id) && text_fits(phone, c->phone, sizeof(c->phone)) &&
               text_fits(name, c->name, sizeof(c->name)) && text_fits(country, c->country, sizeof(c->country)) &&
               text_fits(pin, c->pin_hash, sizeof(c->pin_hash)) &&
@@ -61,7 +62,11 @@ static bool load_customer(void *arg, const char *id, const char *text, size_t le
               text_fits(sealed, c->kyc_document_sealed, sizeof(c->kyc_document_sealed)) && c->kyc_tier >= 0 &&
               c->kyc_tier < MOPAY_WALLET_TIERS;
     c = ok ? c : (free(c), NULL);
+    for (int i = 0; c != NULL && i < 5; i++)
+        c = t[i] >= 0 && t[i] <= UINT32_MAX ? c : (free(c), NULL);
     if (c != NULL) {
+        c->trust = (struct mopay_trust_inputs){(uint32_t)t[0], (uint32_t)t[1], (uint32_t)t[2], (uint32_t)t[3],
+                                               (uint32_t)t[4]};
         c->frozen = frozen != 0;
         c->locked_until_ns = locked;
         c->created_at_ns = created;

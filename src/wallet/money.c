@@ -95,21 +95,36 @@ static int64_t major_to_minor(int64_t major, const struct mopay_currency *curren
     return v;
 }
 
+/* A tier's figure raised by the customer's trust, within the tier's bounds: at most the next
+ * tier's figure (half as much again for the top tier). */
+static int64_t tier_limit(const struct mopay_wallet_options *o, int tier, bool cap, int bonus_pct,
+                          const struct mopay_currency *currency)
+{
+    const struct mopay_wallet_tier_limits *t = &o->tiers[tier];
+    int64_t base = cap ? t->balance_cap_major : t->daily_outflow_major;
+    int64_t raised = base + base * bonus_pct / 100;
+    if (tier + 1 < MOPAY_WALLET_TIERS) {
+        int64_t next = cap ? o->tiers[tier + 1].balance_cap_major : o->tiers[tier + 1].daily_outflow_major;
+        raised = raised > next ? (next > base ? next : base) : raised;
+    }
+    return major_to_minor(raised, currency);
+}
+
 void mopay_wallet_balance(struct mopay_wallet_state *w, const struct mopay_wallet *wallet, int64_t now_ns,
                           struct mopay_wallet_balance *out)
 {
     const struct mopay_ledger_account *a = mopay_ledger_account_get(ledger_of(w), &wallet->id);
     MOPAY_ASSERT(a != NULL && a->credits_posted >= a->debits_posted);
-    const struct mopay_wallet_tier_limits *tier = &w->options.tiers[wallet->customer->kyc_tier];
+    const struct mopay_customer *c = wallet->customer;
+    int bonus = trust_bonus_pct(trust_score(c, now_ns));
     out->balance_minor = (int64_t)(a->credits_posted - a->debits_posted);
     out->available_minor = out->balance_minor - (int64_t)a->debits_pending;
     out->incoming_minor = (int64_t)a->credits_pending;
-    out->balance_cap_minor = major_to_minor(tier->balance_cap_major, wallet->currency);
-    out->daily_outflow_minor = major_to_minor(tier->daily_outflow_major, wallet->currency);
+    out->balance_cap_minor = tier_limit(&w->options, c->kyc_tier, true, bonus, wallet->currency);
+    out->daily_outflow_minor = tier_limit(&w->options, c->kyc_tier, false, bonus, wallet->currency);
     out->used_today_minor = wallet->outflow_day == wallet_day_of(now_ns) ? wallet->outflow_minor : 0;
 }
 
-/* Whether `amount` more may leave the wallet today. */
 enum mopay_err outflow_check(struct mopay_wallet_state *w, const struct mopay_wallet *wallet,
                                     int64_t amount_minor, int64_t now_ns)
 {

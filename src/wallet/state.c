@@ -179,13 +179,17 @@ enum mopay_err record_customer(struct mopay_wallet_state *w, struct mopay_store 
 {
     (void)w;
     char id[MOPAY_ID_TEXT_BYTES];
-    id_text(MOPAY_ID_CUSTOMER, &c->id, id);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:i, s:I, s:I}", "id", id, "phone",
+    mopay_id_format(MOPAY_ID_CUSTOMER, &c->id, id);
+    const struct mopay_trust_inputs *t = &c->trust;
+    json_t *trust = json_pack("[I, I, I, I, I]", (json_int_t)t->bills_on_time, (json_int_t)t->bills_late,
+                              (json_int_t)t->refunds_received, (json_int_t)t->short_of_funds,
+                              (json_int_t)t->fraud_flags);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:i, s:I, s:I, s:o}", "id", id, "phone",
                           c->phone, "name", c->name, "country", c->country, "pin_hash", c->pin_hash, "kyc_tier",
                           c->kyc_tier, "kyc_document_type", c->kyc_document_type, "kyc_document_last4",
-                          c->kyc_document_last4, "kyc_document_sealed", c->kyc_document_sealed, "frozen", c->frozen, "failed_pins", c->failed_pins,
-                          "locked_until_ns", (json_int_t)c->locked_until_ns, "created_at_ns",
-                          (json_int_t)c->created_at_ns);
+                          c->kyc_document_last4, "kyc_document_sealed", c->kyc_document_sealed, "frozen", c->frozen,
+                          "failed_pins", c->failed_pins, "locked_until_ns", (json_int_t)c->locked_until_ns,
+                          "created_at_ns", (json_int_t)c->created_at_ns, "trust", trust);
     return mopay_store_record_put_json(store, "customer", id, j, now_ns);
 }
 
