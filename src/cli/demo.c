@@ -7,9 +7,9 @@
  * books predict), then says what happened. The first step that does not go as expected stops the
  * demo: stderr names the step, the request, and the server's status and body, and the exit status
  * is 1. Operator steps need an admin key; without one each is skipped with a line saying so, and
- * the merchant chapter (the operator signs its merchant up) with one line for the whole chapter.
- * Phone numbers are random and the merchant new per run, so the demo can run again and again on
- * one database. */
+ * each chapter (the merchant chapter, the traveller chapter: the operator signs their merchants
+ * up) with one line for the whole chapter. Phone numbers are random and the merchants new per
+ * run, so the demo can run again and again on one database. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,6 +25,8 @@
 
 #include "demo.h"
 #include "mopay/assert.h"
+#include "mopay/clock.h"
+#include "mopay/fx.h"
 #include "mopay/money.h"
 #include "mopay/paycode.h"
 #include "mopay/qr.h"
@@ -48,6 +50,23 @@
 #define DEMO_CODE "12.00"   /* Bob, by his offline payment code */
 #define DEMO_REFUND "10.00" /* of Alice's lunch */
 #define DEMO_BPS_PER_UNIT 10000 /* fees are in hundredths of a percent */
+/* The traveller chapter's. Alice is at KYC tier 1 by then (CNY 5,000.00 may leave her wallet a
+ * day), and pays well under the CNY 2,000 from which a payment waits for her PIN. */
+#define DEMO_TRIP_TOPUP "500.00"  /* CNY, from her UnionPay card, for the trip */
+#define DEMO_USD_CNY "7.1234"     /* the operator's rates: 1 USD = 7.1234 CNY */
+#define DEMO_CNY_KRW "194.7"
+#define DEMO_BOOKS_NAME "Liberty Books"
+#define DEMO_OFFER_PERCENT "10"
+#define DEMO_OFFER_MIN "10.00"    /* USD */
+#define DEMO_OFFER_BUDGET "100.00"
+#define DEMO_BOOK "30.00"         /* USD, Liberty Books' order */
+#define DEMO_BOOK_SHARE "27.00"   /* less the coupon's 10 %: what Alice pays, and her quote buys */
+#define DEMO_QUOTE_LOCK "5m"
+#define DEMO_QUOTE_LOCK_S 300
+#define DEMO_BEAUTY_NAME "Seoul Beauty"
+#define DEMO_BEAUTY "55000"       /* KRW, a tax-free order */
+#define DEMO_BEAUTY_VAT "5000"    /* the 10 % VAT inside it, all of which Korea refunds */
+#define DEMO_DAY_S 86400
 
 struct person {
     const char *name;         /* as they sign up */
@@ -63,8 +82,10 @@ struct person {
     int64_t balance_minor; /* what the story's books say the wallet holds */
 };
 
-/* The merchant of the merchant chapter. */
+/* A merchant: Noodle House, the merchant chapter's, and the traveller chapter's two abroad. */
 struct shop {
+    const char *name;
+    const struct mopay_currency *currency;
     char id[DEMO_ID_BYTES];
     char account_id[DEMO_ID_BYTES]; /* its ledger account: acc_ and the id's 32 hex digits */
     char key[128];                  /* its API key, shown once */
@@ -75,6 +96,17 @@ struct shop {
     char order_id[DEMO_ID_BYTES];
     char order_qr[MOPAY_QR_PAYLOAD_BYTES_MAX + 1];
     char code[MOPAY_PAYCODE_BYTES]; /* the payment code Bob showed */
+};
+
+/* The traveller chapter's offer, coupon and quote at Liberty Books, and the payment at Seoul
+ * Beauty with the quote made on the spot for it, and its tax refund. */
+struct trip {
+    char offer_id[DEMO_ID_BYTES], coupon_id[DEMO_ID_BYTES], quote_id[DEMO_ID_BYTES];
+    struct mopay_fx_quote quote; /* what the story expects Alice's quote to be */
+    char payment_id[DEMO_ID_BYTES];
+    struct mopay_fx_quote spot;
+    char refund_id[DEMO_ID_BYTES];
+    int64_t credited_minor; /* CNY, of the VAT */
 };
 
 struct source {
@@ -95,12 +127,13 @@ struct reply {
 struct demo {
     char url[DEMO_URL_BYTES_MAX];
     const char *admin_key; /* NULL: the operator's steps are skipped */
-    const struct mopay_currency *cny;
+    const struct mopay_currency *cny, *usd, *krw;
     CURL *curl;
     const char *step; /* the running step's name */
     struct person alice, bob;
     struct source visa, unionpay, declining, bank;
-    struct shop shop;
+    struct shop shop, books, beauty;
+    struct trip trip;
     struct reply last;
 };
 
@@ -161,8 +194,8 @@ static void reply_reset(struct reply *r, const char *method, const char *path)
     r->len = 0;
 }
 
-/* One GET or POST; `body` (or NULL) is consumed and the answer lands in d->last. False, with the
- * reason on stderr, when no answer came; any HTTP status is an answer. */
+/* One GET, POST or PUT; `body` (or NULL) is consumed and the answer lands in d->last. False, with
+ * the reason on stderr, when no answer came; any HTTP status is an answer. */
 static bool call(struct demo *d, const char *method, const char *path, const char *token, json_t *body)
 {
     reply_reset(&d->last, method, path);
@@ -184,10 +217,11 @@ static bool call(struct demo *d, const char *method, const char *path, const cha
     }
     curl_easy_setopt(d->curl, CURLOPT_URL, url);
     curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, headers);
-    if (strcmp(method, "POST") == 0)
+    if (strcmp(method, "GET") != 0)
         curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, text != NULL ? text : "");
     else
         curl_easy_setopt(d->curl, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "PUT") == 0 ? "PUT" : NULL);
     CURLcode rc = curl_easy_perform(d->curl);
     curl_slist_free_all(headers);
     if (text != NULL)
@@ -208,19 +242,31 @@ static bool call(struct demo *d, const char *method, const char *path, const cha
 
 /* --- the story's books and its helpers --- */
 
-/* Minor units of an amount the story names (always well-formed CNY). */
-static int64_t minor_of(const struct demo *d, const char *amount)
+/* Minor units of an amount the story names (always well-formed). */
+static int64_t minor_in(const struct mopay_currency *currency, const char *amount)
 {
     int64_t minor = 0;
-    enum mopay_err err = mopay_money_parse(amount, strlen(amount), d->cny, 0, &minor);
+    enum mopay_err err = mopay_money_parse(amount, strlen(amount), currency, 0, &minor);
     MOPAY_ASSERT(err == MOPAY_OK);
     return minor;
+}
+
+struct money_text {
+    char s[MOPAY_MONEY_TEXT_BYTES];
+};
+
+/* An amount as the server writes it, for the expression that needs it: money_say(x, c).s */
+static struct money_text money_say(int64_t minor, const struct mopay_currency *currency)
+{
+    struct money_text t;
+    mopay_money_format(minor, currency, t.s);
+    return t;
 }
 
 /* What each wallet should hold once `amount` has moved; `from` or `to` is NULL for the outside. */
 static void story_moves(const struct demo *d, struct person *from, struct person *to, const char *amount)
 {
-    int64_t minor = minor_of(d, amount);
+    int64_t minor = minor_in(d->cny, amount);
     if (from != NULL)
         MOPAY_ASSERT(mopay_money_sub(from->balance_minor, minor, &from->balance_minor));
     if (to != NULL)
@@ -361,14 +407,21 @@ static bool both_sign_up(struct demo *d)
     return signup(d, &d->alice) && signup(d, &d->bob);
 }
 
+/* "2026-11-21T08:30:00Z", `ahead_s` seconds from now. */
+static void utc_say(int64_t ahead_s, char out[32])
+{
+    time_t t = time(NULL) + (time_t)ahead_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    MOPAY_ASSERT(n > 0);
+}
+
 /* A session: the PIN, and the device key's signature over "phone|device_id|timestamp". */
 static bool login(struct demo *d, struct person *p)
 {
     char ts[32], msg[160], sig64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_say(0, ts);
     int n = snprintf(msg, sizeof(msg), "%s|%s|%s", p->phone, p->device_id, ts);
     MOPAY_ASSERT(n > 0 && (size_t)n < sizeof(msg));
     uint8_t sig[crypto_sign_BYTES];
@@ -421,23 +474,23 @@ static bool alice_adds_cards(struct demo *d)
     return true;
 }
 
-static bool topup(struct demo *d, const char *amount, const char *more)
+static bool topup(struct demo *d, const struct source *card, const char *amount, const char *more)
 {
     struct person *a = &d->alice;
-    if (!movement(d, a, "/v1/topups", &d->visa, amount, "succeeded"))
+    if (!movement(d, a, "/v1/topups", card, amount, "succeeded"))
         return false;
     story_moves(d, NULL, a, amount);
     char balance[MOPAY_MONEY_TEXT_BYTES];
     if (!balance_check(d, a, balance))
         return false;
-    printf("Alice tops up CNY %s%s from her %s: succeeded. Her balance: CNY %s.\n", amount, more, d->visa.shown,
+    printf("Alice tops up CNY %s%s from her %s: succeeded. Her balance: CNY %s.\n", amount, more, card->shown,
            balance);
     return true;
 }
 
 static bool alice_tops_up(struct demo *d)
 {
-    return topup(d, "300.00", "");
+    return topup(d, &d->visa, "300.00", "");
 }
 
 static bool alice_pays_bob(struct demo *d)
@@ -528,7 +581,7 @@ static bool alice_card_declines(struct demo *d)
 /* Money for the rent, so that what stops the next transfer is the daily limit, not the balance. */
 static bool alice_tops_up_more(struct demo *d)
 {
-    return topup(d, "300.00", " more");
+    return topup(d, &d->visa, "300.00", " more");
 }
 
 static bool alice_hits_daily_limit(struct demo *d)
@@ -643,31 +696,31 @@ static void percent_say(int64_t bps, char out[16])
         out[--len] = '\0';
 }
 
-/* The amount the server wrote under `key` in `j`, in minor units; false (the step failed) when it
- * is not one. */
-static bool amount_read(struct demo *d, json_t *j, const char *key, int64_t *minor)
+/* The amount the server wrote under `key` in `j`, in minor units of `currency`; false (the step
+ * failed) when it is not one. */
+static bool amount_read(struct demo *d, json_t *j, const char *key, const struct mopay_currency *currency,
+                        int64_t *minor)
 {
     const char *s = str(j, key);
-    if (mopay_money_parse(s, strlen(s), d->cny, MOPAY_MONEY_ALLOW_NEGATIVE, minor) != MOPAY_OK)
-        return step_fail(d, "%s should be an amount in CNY", key);
+    if (mopay_money_parse(s, strlen(s), currency, MOPAY_MONEY_ALLOW_NEGATIVE, minor) != MOPAY_OK)
+        return step_fail(d, "%s should be an amount in %s", key, currency->alpha);
     return true;
 }
 
 /* Reads the merchant's ledger account and checks that what it holds, credits less debits posted,
  * is what the story's books say; the balance goes to `out`. */
-static bool shop_balance_check(struct demo *d, char out[MOPAY_MONEY_TEXT_BYTES])
+static bool shop_balance_check(struct demo *d, const struct shop *s, char out[MOPAY_MONEY_TEXT_BYTES])
 {
-    const struct shop *s = &d->shop;
     char path[128];
     snprintf(path, sizeof(path), "/v1/ledger/accounts/%s", s->account_id);
     int64_t credits = 0, debits = 0, balance = 0;
     if (!call(d, "GET", path, d->admin_key, NULL) || !expect(d, 200, NULL) ||
-        !amount_read(d, d->last.json, "credits_posted", &credits) ||
-        !amount_read(d, d->last.json, "debits_posted", &debits))
+        !amount_read(d, d->last.json, "credits_posted", s->currency, &credits) ||
+        !amount_read(d, d->last.json, "debits_posted", s->currency, &debits))
         return false;
-    mopay_money_format(s->balance_minor, d->cny, out);
+    mopay_money_format(s->balance_minor, s->currency, out);
     if (!mopay_money_sub(credits, debits, &balance) || balance != s->balance_minor)
-        return step_fail(d, "%s's account should hold CNY %s", DEMO_SHOP_NAME, out);
+        return step_fail(d, "%s's account should hold %s %s", s->name, s->currency->alpha, out);
     return true;
 }
 
@@ -675,7 +728,7 @@ static bool shop_balance_check(struct demo *d, char out[MOPAY_MONEY_TEXT_BYTES])
 static bool both_balances_check(struct demo *d, const struct person *p, char mine[MOPAY_MONEY_TEXT_BYTES],
                                 char its[MOPAY_MONEY_TEXT_BYTES])
 {
-    return balance_check(d, p, mine) && shop_balance_check(d, its);
+    return balance_check(d, p, mine) && shop_balance_check(d, &d->shop, its);
 }
 
 static bool text_is(const char *text, size_t len, const char *want)
@@ -702,7 +755,7 @@ static bool qr_check(struct demo *d, const char *payload, const char *amount)
     if (amount == NULL && (mopay_qr_initiation(&qr) != MOPAY_QR_INITIATION_STATIC || has_amount))
         return step_fail(d, "the merchant's QR code should be static, with no amount");
     if (amount != NULL &&
-        (mopay_qr_initiation(&qr) != MOPAY_QR_INITIATION_DYNAMIC || !has_amount || minor != minor_of(d, amount)))
+        (mopay_qr_initiation(&qr) != MOPAY_QR_INITIATION_DYNAMIC || !has_amount || minor != minor_in(d->cny, amount)))
         return step_fail(d, "the order's QR code should be dynamic, for CNY %s", amount);
     return true;
 }
@@ -714,36 +767,68 @@ static int64_t fee_of(const struct shop *s, int64_t minor)
     return minor * s->fee_bps / DEMO_BPS_PER_UNIT;
 }
 
-/* A payment by `payer` to the merchant that must succeed for `amount`, with the fee the books
- * predict (to `fee_minor`); the books then move the amount from the payer's wallet to the
- * merchant's account, less the fee. The reply stays in d->last. */
-static bool payment_ok(struct demo *d, const char *token, json_t *body, struct person *payer, const char *amount,
-                       int64_t *fee_minor)
+/* The merchant's order for `amount`, tax-free with `vat` in it unless that is NULL; its id and QR
+ * code go to `id` and `qr`. */
+static bool order_create(struct demo *d, const struct shop *s, const char *amount, const char *vat,
+                         const char *reference, const char *description, char id[DEMO_ID_BYTES],
+                         char qr[MOPAY_QR_PAYLOAD_BYTES_MAX + 1])
+{
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "amount", amount, "currency", s->currency->alpha, "reference",
+                             reference, "description", description);
+    if (vat != NULL)
+        json_object_set_new(body, "tax_free", json_pack("{s:s}", "vat_amount", vat));
+    if (!call(d, "POST", "/v1/orders", s->key, body) || !expect(d, 201, NULL))
+        return false;
+    json_t *j = d->last.json;
+    copy(id, DEMO_ID_BYTES, j, "id");
+    copy(qr, MOPAY_QR_PAYLOAD_BYTES_MAX + 1, j, "qr");
+    if (strcmp(str(j, "status"), "open") != 0 || strcmp(str(j, "amount"), amount) != 0 ||
+        (vat != NULL && strcmp(str(json_object_get(j, "tax_free"), "vat_amount"), vat) != 0))
+        return step_fail(d, "%s's new order should be open, for %s %s", s->name, s->currency->alpha, amount);
+    return true;
+}
+
+/* A payment by `payer` to the merchant `s` that must succeed for `amount`, less a coupon's
+ * `discount_minor`, with the fee the books predict on the rest (to `fee_minor`). The books then
+ * move the rest, less the fee, to the merchant's account; and in CNY they take it from the payer's
+ * wallet (across currencies, fx_check takes what the quote sold). The reply stays in d->last. */
+static bool payment_ok(struct demo *d, const char *token, json_t *body, struct person *payer, struct shop *s,
+                       const char *amount, int64_t discount_minor, int64_t *fee_minor)
 {
     if (!call(d, "POST", "/v1/payments", token, body) || !expect(d, 201, NULL))
         return false;
     json_t *j = d->last.json;
-    struct shop *s = &d->shop;
+    const char *cur = s->currency->alpha;
     if (strcmp(str(j, "status"), "succeeded") != 0 || strcmp(str(j, "amount"), amount) != 0 ||
-        strcmp(str(j, "merchant_id"), s->id) != 0 || strcmp(str(j, "customer_id"), payer->id) != 0)
-        return step_fail(d, "%s's payment of CNY %s to %s should succeed", payer->first, amount, DEMO_SHOP_NAME);
-    int64_t minor = minor_of(d, amount), fee = fee_of(s, minor), charged = 0;
-    if (!amount_read(d, j, "fee", &charged))
+        strcmp(str(j, "currency"), cur) != 0 || strcmp(str(j, "merchant_id"), s->id) != 0 ||
+        strcmp(str(j, "customer_id"), payer->id) != 0)
+        return step_fail(d, "%s's payment of %s %s to %s should succeed", payer->first, cur, amount, s->name);
+    int64_t share = minor_in(s->currency, amount) - discount_minor, fee = fee_of(s, share), charged = 0, off = 0;
+    if ((discount_minor > 0 && !amount_read(d, j, "discount", s->currency, &off)) ||
+        !amount_read(d, j, "fee", s->currency, &charged))
         return false;
+    if (off != discount_minor)
+        return step_fail(d, "the coupon should take %s %s off", cur, money_say(discount_minor, s->currency).s);
     if (charged != fee)
-        return step_fail(d, "the fee should be %" PRId64 " hundredths of a percent, rounded down", s->fee_bps);
-    story_moves(d, payer, NULL, amount);
-    MOPAY_ASSERT(mopay_money_add(s->balance_minor, minor - fee, &s->balance_minor));
+        return step_fail(d, "the fee should be %" PRId64 " hundredths of a percent of what %s gets, rounded down",
+                         s->fee_bps, s->name);
+    if (s->currency == d->cny)
+        MOPAY_ASSERT(mopay_money_sub(payer->balance_minor, share, &payer->balance_minor));
+    MOPAY_ASSERT(mopay_money_add(s->balance_minor, share - fee, &s->balance_minor));
     *fee_minor = fee;
     return true;
 }
 
-static bool operator_creates_shop(struct demo *d)
+/* The operator signs up the merchant `s` names, at a fee of DEMO_SHOP_FEE_BPS; keeps its id, API
+ * key and ledger account, and checks the account is empty (its balance goes to `out`). */
+static bool shop_create(struct demo *d, struct shop *s, const char *mcc, const char *country, const char *city,
+                        char out[MOPAY_MONEY_TEXT_BYTES])
 {
-    struct shop *s = &d->shop;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "name", DEMO_SHOP_NAME, "mcc", "5812", "country",
-                             "CN", "city", DEMO_SHOP_CITY, "currency", "CNY", "fee_bps", DEMO_SHOP_FEE_BPS,
-                             "settlement_account", "CN-ACC-001");
+    char settlement[32];
+    snprintf(settlement, sizeof(settlement), "%s-ACC-001", country);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "name", s->name, "mcc", mcc, "country", country,
+                             "city", city, "currency", s->currency->alpha, "fee_bps", DEMO_SHOP_FEE_BPS,
+                             "settlement_account", settlement);
     if (!call(d, "POST", "/v1/merchants", d->admin_key, body) || !expect(d, 201, NULL))
         return false;
     json_t *m = json_object_get(d->last.json, "merchant");
@@ -755,10 +840,16 @@ static bool operator_creates_shop(struct demo *d)
         return step_fail(d, "expected a merchant id, an API key and a fee of %d hundredths of a percent",
                          DEMO_SHOP_FEE_BPS);
     snprintf(s->account_id, sizeof(s->account_id), "acc_%s", s->id + 4);
+    return shop_balance_check(d, s, out);
+}
+
+static bool operator_creates_shop(struct demo *d)
+{
+    struct shop *s = &d->shop;
     char fee[16], balance[MOPAY_MONEY_TEXT_BYTES];
-    percent_say(s->fee_bps, fee);
-    if (!shop_balance_check(d, balance))
+    if (!shop_create(d, s, "5812", "CN", DEMO_SHOP_CITY, balance))
         return false;
+    percent_say(s->fee_bps, fee);
     printf("The operator signs up a merchant: %s, a restaurant (MCC 5812) in %s, paid in CNY at a fee of %s %%. "
            "It is merchant %s, with an API key of its own (sk_...%s, shown this once) and a ledger account "
            "holding CNY %s.\n",
@@ -780,12 +871,12 @@ static bool alice_pays_static_qr(struct demo *d)
     if (!qr_check(d, qr, NULL))
         return false;
     int64_t fee_minor = 0;
-    if (!payment_ok(d, a->token, json_pack("{s:s, s:s}", "qr", qr, "amount", DEMO_LUNCH), a, DEMO_LUNCH, &fee_minor))
+    if (!payment_ok(d, a->token, json_pack("{s:s, s:s}", "qr", qr, "amount", DEMO_LUNCH), a, s, DEMO_LUNCH, 0,
+                    &fee_minor))
         return false;
     copy(s->lunch_id, sizeof(s->lunch_id), d->last.json, "id");
     s->lunch_fee_minor = fee_minor;
-    char fee[MOPAY_MONEY_TEXT_BYTES], mine[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
-    mopay_money_format(fee_minor, d->cny, fee);
+    char mine[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
     if (!both_balances_check(d, a, mine, its))
         return false;
     printf("Alice scans the QR code on %s's counter. It is static, the same for every customer; her phone reads "
@@ -793,7 +884,7 @@ static bool alice_pays_static_qr(struct demo *d)
            DEMO_SHOP_NAME, DEMO_SHOP_NAME, DEMO_SHOP_CITY, qr);
     printf("She pays CNY %s for lunch: succeeded. %s pays a fee of CNY %s on it. Alice's balance: CNY %s. %s's "
            "account: CNY %s.\n",
-           DEMO_LUNCH, DEMO_SHOP_NAME, fee, mine, DEMO_SHOP_NAME, its);
+           DEMO_LUNCH, DEMO_SHOP_NAME, money_say(fee_minor, d->cny).s, mine, DEMO_SHOP_NAME, its);
     return true;
 }
 
@@ -801,21 +892,13 @@ static bool bob_pays_order(struct demo *d)
 {
     struct shop *s = &d->shop;
     struct person *b = &d->bob;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "amount", DEMO_ORDER, "currency", "CNY", "reference",
-                             "T12-0042", "description", "two bowls of beef noodles");
-    if (!call(d, "POST", "/v1/orders", s->key, body) || !expect(d, 201, NULL))
-        return false;
-    copy(s->order_id, sizeof(s->order_id), d->last.json, "id");
-    copy(s->order_qr, sizeof(s->order_qr), d->last.json, "qr");
-    if (strcmp(str(d->last.json, "status"), "open") != 0)
-        return step_fail(d, "a new order should be open");
-    if (!qr_check(d, s->order_qr, DEMO_ORDER))
+    if (!order_create(d, s, DEMO_ORDER, NULL, "T12-0042", "two bowls of beef noodles", s->order_id, s->order_qr) ||
+        !qr_check(d, s->order_qr, DEMO_ORDER))
         return false;
     int64_t fee_minor = 0;
-    if (!payment_ok(d, b->token, json_pack("{s:s}", "qr", s->order_qr), b, DEMO_ORDER, &fee_minor))
+    if (!payment_ok(d, b->token, json_pack("{s:s}", "qr", s->order_qr), b, s, DEMO_ORDER, 0, &fee_minor))
         return false;
-    char fee[MOPAY_MONEY_TEXT_BYTES], his[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
-    mopay_money_format(fee_minor, d->cny, fee);
+    char his[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
     if (!both_balances_check(d, b, his, its))
         return false;
     printf("At table 12, %s rings up order %s for CNY %s, two bowls of beef noodles, and shows its QR code. "
@@ -823,7 +906,7 @@ static bool bob_pays_order(struct demo *d)
            DEMO_SHOP_NAME, s->order_id, DEMO_ORDER, s->order_qr);
     printf("Bob scans it and pays: succeeded. %s pays a fee of CNY %s. Bob's balance: CNY %s. %s's account: CNY "
            "%s.\n",
-           DEMO_SHOP_NAME, fee, his, DEMO_SHOP_NAME, its);
+           DEMO_SHOP_NAME, money_say(fee_minor, d->cny).s, his, DEMO_SHOP_NAME, its);
     return true;
 }
 
@@ -859,10 +942,9 @@ static bool shop_scans_bob_code(struct demo *d)
     json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "payment_code", s->code, "amount", DEMO_CODE, "currency",
                              "CNY", "reference", "T07-0043");
     int64_t fee_minor = 0;
-    if (!payment_ok(d, s->key, body, b, DEMO_CODE, &fee_minor))
+    if (!payment_ok(d, s->key, body, b, s, DEMO_CODE, 0, &fee_minor))
         return false;
-    char fee[MOPAY_MONEY_TEXT_BYTES], his[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
-    mopay_money_format(fee_minor, d->cny, fee);
+    char his[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
     if (!both_balances_check(d, b, his, its))
         return false;
     const char *c = s->code; /* 87 | index (8) | step hint (1) | OTP (7) */
@@ -870,7 +952,8 @@ static bool shop_scans_bob_code(struct demo *d)
            "%.2s, his device's index %.8s from sign-up, %c for the time step, and %s, a one-time password from the "
            "time and his device's secret. %s scans it for CNY %s: succeeded, a fee of CNY %s. Bob's balance: CNY "
            "%s. %s's account: CNY %s.\n",
-           c, c, c + 2, c[10], c + 11, DEMO_SHOP_NAME, DEMO_CODE, fee, his, DEMO_SHOP_NAME, its);
+           c, c, c + 2, c[10], c + 11, DEMO_SHOP_NAME, DEMO_CODE, money_say(fee_minor, d->cny).s, his,
+           DEMO_SHOP_NAME, its);
     return true;
 }
 
@@ -903,23 +986,308 @@ static bool shop_refunds_alice(struct demo *d)
     if (strcmp(str(j, "status"), "succeeded") != 0 || strcmp(str(j, "amount"), DEMO_REFUND) != 0 ||
         strcmp(str(j, "payment_id"), s->lunch_id) != 0)
         return step_fail(d, "the refund of CNY %s of Alice's lunch should succeed", DEMO_REFUND);
-    int64_t minor = minor_of(d, DEMO_REFUND), lunch = minor_of(d, DEMO_LUNCH), returned = 0;
+    int64_t minor = minor_in(d->cny, DEMO_REFUND), lunch = minor_in(d->cny, DEMO_LUNCH), returned = 0;
     MOPAY_ASSERT(minor < lunch && s->lunch_fee_minor <= INT64_MAX / minor);
     int64_t fee_back = s->lunch_fee_minor * minor / lunch;
-    if (!amount_read(d, j, "fee_returned", &returned))
+    if (!amount_read(d, j, "fee_returned", d->cny, &returned))
         return false;
     if (returned != fee_back)
         return step_fail(d, "the fee should come back in proportion to the refund, rounded down");
     story_moves(d, NULL, a, DEMO_REFUND);
     MOPAY_ASSERT(mopay_money_add(s->balance_minor, fee_back - minor, &s->balance_minor));
-    char fee[MOPAY_MONEY_TEXT_BYTES], mine[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
-    mopay_money_format(fee_back, d->cny, fee);
+    char mine[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
     if (!both_balances_check(d, a, mine, its))
         return false;
     printf("%s refunds CNY %s of Alice's CNY %s lunch, \"the spring rolls never came\": succeeded. The money "
            "comes out of its account, and CNY %s of the fee it paid comes back to it (fee_returned). Alice's "
            "balance: CNY %s. %s's account: CNY %s.\n",
-           DEMO_SHOP_NAME, DEMO_REFUND, DEMO_LUNCH, fee, mine, DEMO_SHOP_NAME, its);
+           DEMO_SHOP_NAME, DEMO_REFUND, DEMO_LUNCH, money_say(fee_back, d->cny).s, mine, DEMO_SHOP_NAME, its);
+    return true;
+}
+
+/* --- the traveller chapter --- */
+
+/* Whether the rates `list` gives `pair` at `rate`, from the story's source. */
+static bool rate_listed(json_t *list, const char *pair, const char *rate)
+{
+    json_t *data = json_object_get(list, "data");
+    for (size_t i = 0; i < json_array_size(data); i++) {
+        json_t *r = json_array_get(data, i);
+        if (strcmp(str(r, "pair"), pair) == 0)
+            return strcmp(str(r, "rate"), rate) == 0 && strcmp(str(r, "source"), "demo") == 0;
+    }
+    return false;
+}
+
+static bool operator_loads_rates(struct demo *d)
+{
+    char now[32];
+    utc_say(0, now);
+    json_t *body = json_pack("{s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}", "rates", "pair", "USD/CNY", "rate",
+                             DEMO_USD_CNY, "source", "demo", "time", now, "pair", "CNY/KRW", "rate", DEMO_CNY_KRW,
+                             "source", "demo", "time", now);
+    if (!call(d, "PUT", "/v1/fx/rates", d->admin_key, body) || !expect(d, 200, NULL))
+        return false;
+    if (!rate_listed(d->last.json, "USD/CNY", DEMO_USD_CNY) || !rate_listed(d->last.json, "CNY/KRW", DEMO_CNY_KRW))
+        return step_fail(d, "the rates should be USD/CNY %s and CNY/KRW %s, from \"demo\"", DEMO_USD_CNY, DEMO_CNY_KRW);
+    printf("Alice is off to New York and Seoul. The operator loads the day's FX rates, from the source \"demo\" at %s: "
+           "1 USD = %s CNY, and 1 CNY = %s KRW. mopay converts at these mid rates and charges its spread as a fee, "
+           "shown apart.\n",
+           now, DEMO_USD_CNY, DEMO_CNY_KRW);
+    return true;
+}
+
+static bool operator_creates_trip_shops(struct demo *d)
+{
+    char fee[16], usd[MOPAY_MONEY_TEXT_BYTES], krw[MOPAY_MONEY_TEXT_BYTES];
+    if (!shop_create(d, &d->books, "5942", "US", "New York", usd) ||
+        !shop_create(d, &d->beauty, "5977", "KR", "Seoul", krw))
+        return false;
+    percent_say(DEMO_SHOP_FEE_BPS, fee);
+    printf("The operator signs up two merchants abroad, each at a fee of %s %%: %s, a bookshop (MCC 5942) in New "
+           "York, paid in USD, merchant %s; and %s, a cosmetics shop (MCC 5977) in Seoul, paid in KRW, merchant %s. "
+           "Their ledger accounts hold USD %s and KRW %s.\n",
+           fee, DEMO_BOOKS_NAME, d->books.id, DEMO_BEAUTY_NAME, d->beauty.id, usd, krw);
+    return true;
+}
+
+static bool books_offers_coupon(struct demo *d)
+{
+    struct trip *t = &d->trip;
+    char until[32], path[128];
+    utc_say(DEMO_DAY_S, until);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", "10% off books", "kind", "percent", "percent",
+                             DEMO_OFFER_PERCENT, "min_spend", DEMO_OFFER_MIN, "budget", DEMO_OFFER_BUDGET,
+                             "valid_until", until);
+    if (!call(d, "POST", "/v1/offers", d->books.key, body) || !expect(d, 201, NULL))
+        return false;
+    json_t *j = d->last.json;
+    copy(t->offer_id, sizeof(t->offer_id), j, "id");
+    if (strcmp(str(j, "percent"), DEMO_OFFER_PERCENT ".00") != 0 || strcmp(str(j, "min_spend"), DEMO_OFFER_MIN) != 0 ||
+        strcmp(str(j, "budget"), DEMO_OFFER_BUDGET) != 0 || strcmp(str(j, "spent"), "0.00") != 0 ||
+        strcmp(str(j, "funded_by"), "merchant") != 0 || strcmp(str(j, "currency"), "USD") != 0)
+        return step_fail(d, "expected %s %% off USD %s or more, funded by the merchant from a budget of USD %s",
+                         DEMO_OFFER_PERCENT, DEMO_OFFER_MIN, DEMO_OFFER_BUDGET);
+    snprintf(path, sizeof(path), "/v1/offers/%s/claim", t->offer_id);
+    if (!call(d, "POST", path, d->alice.token, NULL) || !expect(d, 201, NULL))
+        return false;
+    copy(t->coupon_id, sizeof(t->coupon_id), d->last.json, "id");
+    if (strcmp(str(d->last.json, "status"), "available") != 0 || strcmp(str(d->last.json, "offer_id"), t->offer_id))
+        return step_fail(d, "Alice's coupon should be available, for offer %s", t->offer_id);
+    printf("%s makes an offer, \"10%% off books\": %s %% off a spend of USD %s or more, which the shop pays for out "
+           "of a budget of USD %s, until %s. It is offer %s. Alice claims it: coupon %s, available.\n",
+           DEMO_BOOKS_NAME, DEMO_OFFER_PERCENT, DEMO_OFFER_MIN, DEMO_OFFER_BUDGET, until, t->offer_id, t->coupon_id);
+    return true;
+}
+
+static bool alice_tops_up_for_trip(struct demo *d)
+{
+    return topup(d, &d->unionpay, DEMO_TRIP_TOPUP, " for her trip");
+}
+
+/* Checks the quote `j` against the story's own (to `q`): CNY for exactly buy_minor of `buy`, at
+ * the operator's `rate` (inverted when the operator gave the pair the other way round), with the
+ * spread the server says it charges. */
+static bool quote_check(struct demo *d, json_t *j, const struct mopay_currency *buy, const char *rate, bool invert,
+                        int64_t buy_minor, struct mopay_fx_quote *q)
+{
+    struct mopay_fx_rate r;
+    enum mopay_err err = mopay_fx_rate_parse(rate, strlen(rate), &r);
+    if (err == MOPAY_OK && invert)
+        err = mopay_fx_rate_invert(r, &r);
+    MOPAY_ASSERT(err == MOPAY_OK);
+    json_int_t bps = json_integer_value(json_object_get(j, "spread_bps"));
+    if (bps < 0 || bps > (json_int_t)MOPAY_FX_SPREAD_BPS_MAX)
+        return step_fail(d, "the spread should be 0 to %u hundredths of a percent", MOPAY_FX_SPREAD_BPS_MAX);
+    err = mopay_fx_quote_buy(buy_minor, d->cny, buy, r, (uint32_t)bps, q);
+    MOPAY_ASSERT(err == MOPAY_OK);
+    char want[MOPAY_FX_RATE_TEXT_BYTES];
+    mopay_fx_rate_format(q->rate, want);
+    struct money_text fee = money_say(q->fee_minor, d->cny), sell = money_say(q->sell_minor, d->cny),
+                      bought = money_say(q->buy_minor, buy);
+    if (strcmp(str(j, "sell_currency"), "CNY") != 0 || strcmp(str(j, "buy_currency"), buy->alpha) != 0 ||
+        strcmp(str(j, "rate"), want) != 0 || strcmp(str(j, "fee"), fee.s) != 0 ||
+        strcmp(str(j, "sell_amount"), sell.s) != 0 || strcmp(str(j, "buy_amount"), bought.s) != 0)
+        return step_fail(d, "the quote should sell CNY %s (a fee of CNY %s included) for %s %s, at %s", sell.s, fee.s,
+                         buy->alpha, bought.s, want);
+    return true;
+}
+
+/* The time the server wrote under `key` in `j`; false (the step failed) when it is not one. */
+static bool time_read(struct demo *d, json_t *j, const char *key, int64_t *ns)
+{
+    const char *s = str(j, key);
+    if (mopay_time_parse(s, strlen(s), ns) != MOPAY_OK)
+        return step_fail(d, "%s should be an RFC 3339 time", key);
+    return true;
+}
+
+static bool alice_locks_quote(struct demo *d)
+{
+    struct trip *t = &d->trip;
+    const struct mopay_fx_quote *q = &t->quote;
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "sell_currency", "CNY", "buy_currency", "USD", "buy_amount",
+                             DEMO_BOOK_SHARE, "lock", DEMO_QUOTE_LOCK);
+    if (!call(d, "POST", "/v1/fx/quotes", d->alice.token, body) || !expect(d, 201, NULL))
+        return false;
+    json_t *j = d->last.json;
+    copy(t->quote_id, sizeof(t->quote_id), j, "id");
+    int64_t created = 0, expires = 0;
+    if (!quote_check(d, j, d->usd, DEMO_USD_CNY, true, minor_in(d->usd, DEMO_BOOK_SHARE), &t->quote) ||
+        !time_read(d, j, "created_at", &created) || !time_read(d, j, "expires_at", &expires))
+        return false;
+    if (strcmp(str(j, "status"), "open") != 0 || expires - created != DEMO_QUOTE_LOCK_S * 1000000000LL)
+        return step_fail(d, "the quote should be open, for %d seconds", DEMO_QUOTE_LOCK_S);
+    char rate[MOPAY_FX_RATE_TEXT_BYTES], spread[16];
+    mopay_fx_rate_format(q->rate, rate);
+    percent_say(q->spread_bps, spread);
+    printf("In New York, Alice picks a book at %s for USD %s, which her coupon brings down to USD %s. She asks for a "
+           "quote to buy USD %s with CNY, locked for 5 minutes: quote %s, at 1 CNY = %s USD (the operator's USD/CNY "
+           "%s, the other way round). That is CNY %s at the mid rate and a fee of CNY %s (%s %%): CNY %s in all, "
+           "if she pays by %s.\n",
+           DEMO_BOOKS_NAME, DEMO_BOOK, DEMO_BOOK_SHARE, DEMO_BOOK_SHARE, t->quote_id, rate, DEMO_USD_CNY,
+           money_say(q->base_minor, d->cny).s, money_say(q->fee_minor, d->cny).s, spread,
+           money_say(q->sell_minor, d->cny).s, str(j, "expires_at"));
+    return true;
+}
+
+/* The payment `pay` ran at the quote `q` (`quote_id`): its rate and fee, and exactly the quote's
+ * CNY taken from the wallet, which the story's books then take from Alice. */
+static bool fx_check(struct demo *d, json_t *pay, const char *quote_id, const struct mopay_fx_quote *q)
+{
+    json_t *fx = json_object_get(pay, "fx");
+    char rate[MOPAY_FX_RATE_TEXT_BYTES];
+    mopay_fx_rate_format(q->rate, rate);
+    struct money_text sell = money_say(q->sell_minor, d->cny);
+    if (strcmp(str(fx, "quote_id"), quote_id) != 0 || strcmp(str(fx, "rate"), rate) != 0 ||
+        strcmp(str(fx, "fee"), money_say(q->fee_minor, d->cny).s) != 0 ||
+        strcmp(str(pay, "wallet_amount"), sell.s) != 0 || strcmp(str(pay, "wallet_currency"), "CNY") != 0)
+        return step_fail(d, "the payment should take CNY %s from Alice's wallet, at %s (quote %s)", sell.s, rate,
+                         quote_id);
+    MOPAY_ASSERT(mopay_money_sub(d->alice.balance_minor, q->sell_minor, &d->alice.balance_minor));
+    return true;
+}
+
+static bool alice_pays_books(struct demo *d)
+{
+    struct shop *s = &d->books;
+    struct trip *t = &d->trip;
+    const struct mopay_fx_quote *q = &t->quote;
+    char order[DEMO_ID_BYTES], qr[MOPAY_QR_PAYLOAD_BYTES_MAX + 1], rate[MOPAY_FX_RATE_TEXT_BYTES],
+        mine[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
+    if (!order_create(d, s, DEMO_BOOK, NULL, "LB-7731", "a New York street atlas", order, qr))
+        return false;
+    json_t *body = json_pack("{s:s, s:s, s:s}", "qr", qr, "coupon_id", t->coupon_id, "quote_id", t->quote_id);
+    int64_t off = minor_in(d->usd, DEMO_BOOK) - minor_in(d->usd, DEMO_BOOK_SHARE), fee = 0;
+    if (!payment_ok(d, d->alice.token, body, &d->alice, s, DEMO_BOOK, off, &fee) ||
+        !fx_check(d, d->last.json, t->quote_id, q) || !balance_check(d, &d->alice, mine) ||
+        !shop_balance_check(d, s, its))
+        return false;
+    mopay_fx_rate_format(q->rate, rate);
+    printf("%s rings up order %s, a New York street atlas, for USD %s. Alice scans its QR code and pays with her "
+           "coupon and her quote: succeeded. The coupon takes USD %s off, which the shop bears, so she pays USD %s, "
+           "what her quote buys, at its rate of %s: CNY %s leaves her wallet, the quote's CNY %s and its fee of CNY "
+           "%s. %s gets USD %s less its fee of USD %s. Alice's balance: CNY %s. %s' account: USD %s.\n",
+           DEMO_BOOKS_NAME, order, DEMO_BOOK, money_say(off, d->usd).s, DEMO_BOOK_SHARE, rate,
+           money_say(q->sell_minor, d->cny).s, money_say(q->base_minor, d->cny).s, money_say(q->fee_minor, d->cny).s,
+           DEMO_BOOKS_NAME, DEMO_BOOK_SHARE, money_say(fee, d->usd).s, mine, DEMO_BOOKS_NAME, its);
+    return true;
+}
+
+/* The quote mopay made on the spot for the payment `pay`: for exactly its KRW at the operator's
+ * CNY/KRW rate, used by it; and the payment took the quote's CNY. */
+static bool spot_quote_check(struct demo *d, json_t *pay, struct mopay_fx_quote *q)
+{
+    const char *id = str(json_object_get(pay, "fx"), "quote_id");
+    char path[128];
+    if (strncmp(id, "quo_", 4) != 0 || strlen(id) > 64)
+        return step_fail(d, "the payment should show the quote made for it (fx)");
+    snprintf(path, sizeof(path), "/v1/fx/quotes/%s", id);
+    if (!call(d, "GET", path, d->alice.token, NULL) || !expect(d, 200, NULL))
+        return false;
+    json_t *j = d->last.json;
+    if (!quote_check(d, j, d->krw, DEMO_CNY_KRW, false, minor_in(d->krw, DEMO_BEAUTY), q))
+        return false;
+    if (strcmp(str(j, "status"), "used") != 0 || strcmp(str(j, "payment_id"), str(pay, "id")) != 0)
+        return step_fail(d, "the quote should be used, by payment %s", str(pay, "id"));
+    return fx_check(d, pay, id, q);
+}
+
+static bool alice_pays_beauty(struct demo *d)
+{
+    struct shop *s = &d->beauty;
+    struct trip *t = &d->trip;
+    const struct mopay_fx_quote *q = &t->spot;
+    char order[DEMO_ID_BYTES], qr[MOPAY_QR_PAYLOAD_BYTES_MAX + 1], rate[MOPAY_FX_RATE_TEXT_BYTES],
+        mine[MOPAY_MONEY_TEXT_BYTES], its[MOPAY_MONEY_TEXT_BYTES];
+    int64_t fee = 0;
+    if (!order_create(d, s, DEMO_BEAUTY, DEMO_BEAUTY_VAT, "SB-0412", "a skin care set", order, qr) ||
+        !payment_ok(d, d->alice.token, json_pack("{s:s}", "qr", qr), &d->alice, s, DEMO_BEAUTY, 0, &fee))
+        return false;
+    json_t *pay = json_incref(d->last.json); /* the next call replaces d->last */
+    copy(t->payment_id, sizeof(t->payment_id), pay, "id");
+    bool ok = spot_quote_check(d, pay, &t->spot);
+    json_decref(pay);
+    if (!ok || !balance_check(d, &d->alice, mine) || !shop_balance_check(d, s, its))
+        return false;
+    mopay_fx_rate_format(q->rate, rate);
+    printf("In Seoul, Alice buys a skin care set at %s, tax-free: order %s, KRW %s with KRW %s of VAT in it. She pays "
+           "it without a quote, so mopay makes one on the spot for exactly KRW %s, at 1 CNY = %s KRW (the payment's "
+           "fx): CNY %s leaves her wallet, a fee of CNY %s included. %s gets KRW %s less its fee of KRW %s. Alice's "
+           "balance: CNY %s. %s's account: KRW %s.\n",
+           DEMO_BEAUTY_NAME, order, DEMO_BEAUTY, DEMO_BEAUTY_VAT, DEMO_BEAUTY, rate, money_say(q->sell_minor, d->cny).s,
+           money_say(q->fee_minor, d->cny).s, DEMO_BEAUTY_NAME, DEMO_BEAUTY, money_say(fee, d->krw).s, mine,
+           DEMO_BEAUTY_NAME, its);
+    return true;
+}
+
+/* The refund comes in CNY at the payment's own conversion: the VAT's share of what it converted
+ * (its fee aside), rounded down. */
+static bool alice_claims_vat(struct demo *d)
+{
+    struct trip *t = &d->trip;
+    struct person *a = &d->alice;
+    if (!call(d, "POST", "/v1/tax-refunds", a->token, json_pack("{s:[s]}", "payment_ids", t->payment_id)) ||
+        !expect(d, 201, NULL))
+        return false;
+    json_t *j = d->last.json;
+    copy(t->refund_id, sizeof(t->refund_id), j, "id");
+    int64_t vat = minor_in(d->krw, DEMO_BEAUTY_VAT), gross = minor_in(d->krw, DEMO_BEAUTY), credited = 0;
+    MOPAY_ASSERT(t->spot.base_minor <= INT64_MAX / vat);
+    t->credited_minor = t->spot.base_minor * vat / gross;
+    if (!amount_read(d, j, "credited", d->cny, &credited))
+        return false;
+    if (strcmp(str(j, "status"), "pending_validation") != 0 || strcmp(str(j, "refund"), DEMO_BEAUTY_VAT) != 0 ||
+        strcmp(str(j, "currency"), "KRW") != 0 || credited != t->credited_minor)
+        return step_fail(d, "the VAT of KRW %s should come back as CNY %s, pending validation", DEMO_BEAUTY_VAT,
+                         money_say(t->credited_minor, d->cny).s);
+    MOPAY_ASSERT(mopay_money_add(a->balance_minor, credited, &a->balance_minor));
+    char by[MOPAY_TIME_TEXT_BYTES], mine[MOPAY_MONEY_TEXT_BYTES];
+    copy(by, sizeof(by), j, "validate_by");
+    if (!balance_check(d, a, mine))
+        return false;
+    printf("At the till, Alice claims the VAT back at once: tax refund %s, KRW %s, credited to her wallet as CNY %s "
+           "at her payment's rate. It is pending_validation until customs confirm she took the goods home, by %s. "
+           "Her balance: CNY %s.\n",
+           t->refund_id, DEMO_BEAUTY_VAT, money_say(credited, d->cny).s, by, mine);
+    return true;
+}
+
+static bool operator_validates_refund(struct demo *d)
+{
+    struct trip *t = &d->trip;
+    char path[128], mine[MOPAY_MONEY_TEXT_BYTES];
+    struct money_text credited = money_say(t->credited_minor, d->cny);
+    snprintf(path, sizeof(path), "/v1/tax-refunds/%s/validate", t->refund_id);
+    if (!call(d, "POST", path, d->admin_key, NULL) || !expect(d, 200, NULL))
+        return false;
+    if (strcmp(str(d->last.json, "status"), "validated") != 0 || strcmp(str(d->last.json, "credited"), credited.s))
+        return step_fail(d, "the refund should be validated, its CNY %s credited", credited.s);
+    if (!balance_check(d, &d->alice, mine))
+        return false;
+    printf("At the airport, customs see the skin care set leave with her, and the operator validates the refund: "
+           "validated. The CNY %s is hers to keep. Her balance: CNY %s.\n",
+           credited.s, mine);
     return true;
 }
 
@@ -949,6 +1317,9 @@ struct step {
 static const char merchant_chapter[] = "the merchant chapter (" DEMO_SHOP_NAME
                                        "'s QR codes, an order, a payment code and a refund)";
 
+static const char traveller_chapter[] = "the traveller chapter (FX rates, a coupon and a locked quote at "
+                                        DEMO_BOOKS_NAME ", a tax refund at " DEMO_BEAUTY_NAME ")";
+
 static const struct step steps[] = {
     {"the server answers", false, NULL, server_answers},
     {"Alice and Bob sign up", false, NULL, both_sign_up},
@@ -972,6 +1343,16 @@ static const struct step steps[] = {
     {DEMO_SHOP_NAME " scans Bob's payment code", true, merchant_chapter, shop_scans_bob_code},
     {DEMO_SHOP_NAME " scans the same payment code again", true, merchant_chapter, shop_scans_code_again},
     {DEMO_SHOP_NAME " refunds CNY " DEMO_REFUND " of Alice's payment", true, merchant_chapter, shop_refunds_alice},
+    {"the operator loads FX rates", true, traveller_chapter, operator_loads_rates},
+    {"the operator signs up " DEMO_BOOKS_NAME " and " DEMO_BEAUTY_NAME, true, traveller_chapter,
+     operator_creates_trip_shops},
+    {DEMO_BOOKS_NAME " makes an offer and Alice claims it", true, traveller_chapter, books_offers_coupon},
+    {"Alice tops up CNY " DEMO_TRIP_TOPUP " for her trip", true, traveller_chapter, alice_tops_up_for_trip},
+    {"Alice locks a quote to buy USD " DEMO_BOOK_SHARE, true, traveller_chapter, alice_locks_quote},
+    {"Alice pays " DEMO_BOOKS_NAME " with her coupon and her quote", true, traveller_chapter, alice_pays_books},
+    {"Alice buys tax-free at " DEMO_BEAUTY_NAME, true, traveller_chapter, alice_pays_beauty},
+    {"Alice claims her VAT back", true, traveller_chapter, alice_claims_vat},
+    {"the operator validates Alice's tax refund", true, traveller_chapter, operator_validates_refund},
     {"the ledger check", true, NULL, operator_checks_ledger},
 };
 #define STEP_COUNT (sizeof(steps) / sizeof(steps[0]))
@@ -1017,8 +1398,10 @@ static int usage(void)
            "Seeds a small world on a running mopay server and walks through it over HTTP, saying what\n"
            "happens: sign-up, log-in, top-ups, a payment by phone number, a declined card, the daily\n"
            "limit, an ID check, a lost card, a withdrawal; then a merchant, paid by its static QR code,\n"
-           "an order's dynamic one and an offline payment code, and a refund; and the ledger check.\n"
-           "New phone numbers and a new merchant each run, so it can run again on the same database.\n\n"
+           "an order's dynamic one and an offline payment code, and a refund; then a trip abroad: FX\n"
+           "rates, a coupon, a USD purchase at a locked quote, a KRW one converted on the spot and its\n"
+           "tax refund; and the ledger check. New phone numbers and new merchants each run, so it can\n"
+           "run again on the same database.\n\n"
            "  --url URL        the server (default %s, or MOPAY_URL)\n"
            "  --admin-key KEY  an operator key (or MOPAY_ADMIN_KEY); without one the operator's steps\n"
            "                   are skipped\n\n"
@@ -1081,6 +1464,11 @@ static int demo_run(struct demo *d, int argc, char **argv)
         return 1;
     }
     d->cny = mopay_currency_by_alpha("CNY", 3);
+    d->usd = mopay_currency_by_alpha("USD", 3);
+    d->krw = mopay_currency_by_alpha("KRW", 3);
+    d->shop = (struct shop){.name = DEMO_SHOP_NAME, .currency = d->cny};
+    d->books = (struct shop){.name = DEMO_BOOKS_NAME, .currency = d->usd};
+    d->beauty = (struct shop){.name = DEMO_BEAUTY_NAME, .currency = d->krw};
     d->alice = (struct person){.name = "Alice Wang", .first = "Alice", .possessive = "her", .phone_prefix = "+86138"};
     d->bob = (struct person){.name = "Bob Li", .first = "Bob", .possessive = "his", .phone_prefix = "+86139"};
     int rc = story_run(d);

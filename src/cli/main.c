@@ -1,6 +1,6 @@
-/* mopay's command line: init, serve, errors, bench, demo, qr, version. Everything a person reads
- * goes to stderr; stdout carries only what a script would capture (the admin key, the error
- * table, bench results, the demo's story). */
+/* mopay's command line: init, serve, errors, bench, demo, qr, fx, version. Everything a person
+ * reads goes to stderr; stdout carries only what a script would capture (the admin key, the error
+ * table, bench results, the demo's story, the rates an import loaded). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "bench.h"
 #include "demo.h"
+#include "fx.h"
 #include "qr.h"
 #include "mopay/api.h"
 #include "mopay/arena.h"
@@ -36,6 +37,7 @@ static int cmd_version(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_demo(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_qr(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_fx(const struct mopay_config *cfg, int argc, char **argv);
 
 static const struct command commands[] = {
     {"init", "create the database and print the first admin key", MOPAY_CONFIG_STORE, cmd_init},
@@ -45,6 +47,7 @@ static const struct command commands[] = {
     {"bench", "benchmarks: 'mopay bench ledger' runs the ledger engine in process, durable", 0, cmd_bench},
     {"demo", "walk a small story through a running server over HTTP, saying what happens", 0, cmd_demo},
     {"qr", "EMV merchant QR codes: 'mopay qr decode|encode|render'", 0, cmd_qr},
+    {"fx", "FX rates: 'mopay fx import FILE.csv' loads a rates file into a running server", 0, cmd_fx},
     {"version", "print the version", 0, cmd_version},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -256,6 +259,12 @@ static int cmd_qr(const struct mopay_config *cfg, int argc, char **argv)
     return mopay_cli_qr(argc, argv);
 }
 
+static int cmd_fx(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    return mopay_cli_fx(argc, argv);
+}
+
 static int cmd_demo(const struct mopay_config *cfg, int argc, char **argv)
 {
     (void)cfg;
@@ -287,7 +296,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cmd->run == cmd_errors || cmd->run == cmd_bench || cmd->run == cmd_demo ||
-        cmd->run == cmd_qr) /* they take their own flags */
+        cmd->run == cmd_qr || cmd->run == cmd_fx) /* they take their own flags */
         return cmd->run(NULL, argc - 1, argv + 1);
     struct mopay_config cfg;
     char err[512];
