@@ -68,6 +68,15 @@ struct mopay_pay_fx {
     int64_t wallet_minor, fx_fee_minor;
 };
 
+/* The risk step's verdict on a payment about to be made (the API wires the risk engine in). */
+enum mopay_risk_action { MOPAY_RISK_APPROVE, MOPAY_RISK_CONFIRM, MOPAY_RISK_DECLINE };
+#define MOPAY_RISK_REASONS_MAX 4
+struct mopay_risk_verdict {
+    enum mopay_risk_action action;
+    uint32_t score_ppm; /* the model's probability of fraud, in millionths */
+    size_t reason_count;
+    char reasons[MOPAY_RISK_REASONS_MAX][32]; /* stable snake_case codes */
+};
 struct mopay_payment {
     struct mopay_id id;
     struct mopay_merchant *merchant;
@@ -86,6 +95,8 @@ struct mopay_payment {
     struct mopay_pay_fx fx;      /* wallet_minor 0: the wallet is in the merchant's currency */
     int64_t wallet_refunded_minor; /* in the wallet's currency */
     struct mopay_id bill_id;     /* a bill payment's bill; zero otherwise */
+    struct mopay_risk_verdict risk; /* what the risk step said */
+    enum { MOPAY_REVIEW_NONE, MOPAY_REVIEW_OPEN, MOPAY_REVIEW_FRAUD, MOPAY_REVIEW_LEGITIMATE } review;
     char reference[MOPAY_REFERENCE_BYTES_MAX + 1];
     int64_t created_at_ns, confirm_by_ns;
     struct mopay_payment *next_unconfirmed;
@@ -130,6 +141,14 @@ struct mopay_nfc_token {
     int64_t provisioned_at_ns, expires_at_ns;
 };
 
+struct mopay_pay_risk {
+    /* On the sequencer, before the ledger; changes nothing. */
+    void (*score)(void *ctx, const struct mopay_payment *x, int64_t now_ns, struct mopay_risk_verdict *out);
+    /* Once the payment succeeded: the risk state learns it. */
+    void (*commit)(void *ctx, const struct mopay_payment *x, int64_t now_ns);
+    void *ctx;
+};
+
 struct mopay_pay_options {
     struct mopay_offers_state *offers;
     struct mopay_wallet_state *wallet;
@@ -140,6 +159,7 @@ struct mopay_pay_options {
     int paycode_window_steps;    /* payment codes this many 30 s steps old still pay */
     const uint8_t *nfc_issuer_key; /* MOPAY_NFC_ISSUER_KEY_BYTES, from the master key */
     struct mopay_pay_events events;
+    struct mopay_pay_risk risk; /* score NULL: the rules alone */
 };
 
 struct mopay_pay_state;
@@ -218,6 +238,14 @@ struct mopay_pay_stats {
     uint64_t refunds;
 };
 void mopay_pay_stats(const struct mopay_pay_state *p, struct mopay_pay_stats *out);
+
+/* The operator's review queue: payments the risk step flagged and nobody has labelled, newest
+ * first, at most `cap`. */
+size_t mopay_pay_reviews(struct mopay_pay_state *p, struct mopay_payment **out, size_t cap);
+/* Labels a flagged payment fraud or legitimate (review_not_open otherwise); fraud counts against
+ * the customer's trust. The labels stay with the payments, for retraining. */
+enum mopay_err mopay_pay_review(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
+                                struct mopay_payment *x, bool fraud);
 
 /* The sequencer tick: payments that waited too long for their PIN are declined. */
 enum mopay_err mopay_pay_tick(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns);

@@ -49,11 +49,18 @@ static bool payment_links(struct load_ctx *ctx, struct mopay_payment *x, const c
 static bool payment_extras_read(struct load_ctx *ctx, json_t *e, struct mopay_payment *x)
 {
     const char *coupon = NULL, *quote = NULL, *bill = NULL;
-    json_int_t discount = 0, rate = 0, wallet = 0, fx_fee = 0, refunded = 0;
+    json_int_t discount = 0, rate = 0, wallet = 0, fx_fee = 0, refunded = 0, score = 0;
+    int action = 0, review = 0;
+    json_t *reasons = NULL;
     struct mopay_id coupon_id;
-    bool ok = json_unpack(e, "{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s}", "coupon_id", &coupon, "discount_minor",
-                          &discount, "quote_id", &quote, "rate_units", &rate, "wallet_minor", &wallet, "fx_fee_minor",
-                          &fx_fee, "wallet_refunded_minor", &refunded, "bill_id", &bill) == 0 &&
+    bool ok = json_unpack(e, "{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:i, s:I, s:o, s:i}", "coupon_id", &coupon,
+                          "discount_minor", &discount, "quote_id", &quote, "rate_units", &rate, "wallet_minor", &wallet,
+                          "fx_fee_minor", &fx_fee, "wallet_refunded_minor", &refunded, "bill_id", &bill,
+                          "risk_action", &action, "risk_score_ppm", &score, "risk_reasons", &reasons, "review",
+                          &review) == 0 &&
+              action >= MOPAY_RISK_APPROVE && action <= MOPAY_RISK_DECLINE && score >= 0 && score <= 1000000 &&
+              review >= MOPAY_REVIEW_NONE && review <= MOPAY_REVIEW_LEGITIMATE && json_is_array(reasons) &&
+              json_array_size(reasons) <= MOPAY_RISK_REASONS_MAX &&
               id_of(MOPAY_ID_COUPON, coupon, &coupon_id) && id_of(MOPAY_ID_QUOTE, quote, &x->fx.quote_id) &&
               id_of(MOPAY_ID_BILL, bill, &x->bill_id) && discount >= 0 && discount < x->amount_minor && rate >= 0 &&
               wallet >= 0 && fx_fee >= 0 && fx_fee <= wallet && refunded >= 0;
@@ -63,6 +70,16 @@ static bool payment_extras_read(struct load_ctx *ctx, json_t *e, struct mopay_pa
     x->discount_minor = discount;
     x->fx.rate_units = (uint64_t)rate, x->fx.wallet_minor = wallet, x->fx.fx_fee_minor = fx_fee;
     x->wallet_refunded_minor = refunded;
+    x->risk.action = (enum mopay_risk_action)action;
+    x->risk.score_ppm = (uint32_t)score;
+    x->review = review;
+    for (size_t i = 0; i < json_array_size(reasons); i++) {
+        const char *r = json_string_value(json_array_get(reasons, i));
+        if (r == NULL || strlen(r) >= sizeof(x->risk.reasons[0]))
+            return false;
+        mopay_text_copy(x->risk.reasons[i], sizeof(x->risk.reasons[i]), r);
+    }
+    x->risk.reason_count = json_array_size(reasons);
     return zero_id(&coupon_id) || x->coupon != NULL;
 }
 

@@ -27,9 +27,11 @@ static int64_t major_to_minor(int64_t major, const struct mopay_currency *c)
     return v;
 }
 
-/* The rules: balance and daily limit; then a PIN step-up for large payments. */
-static enum mopay_err risk(struct mopay_pay_state *p, const struct mopay_payment *x, bool pin_verified,
-                           int64_t now_ns, bool *step_up)
+/* The rules: balance and daily limit, a PIN step-up for large payments; then the risk engine's
+ * verdict (kept with the payment, reasons and all), which may decline or ask for the PIN too. A
+ * payment whose PIN was verified is not asked again, but the engine may still decline it. */
+static enum mopay_err risk(struct mopay_pay_state *p, struct mopay_payment *x, bool pin_verified, int64_t now_ns,
+                           bool *step_up)
 {
     *step_up = false;
     int64_t paid = mopay_payment_wallet_amount(x);
@@ -38,6 +40,14 @@ static enum mopay_err risk(struct mopay_pay_state *p, const struct mopay_payment
         return err;
     int64_t threshold = p->options.confirm_above_major;
     *step_up = !pin_verified && threshold > 0 && paid >= major_to_minor(threshold, x->wallet->currency);
+    if (p->options.risk.score == NULL)
+        return MOPAY_OK;
+    p->options.risk.score(p->options.risk.ctx, x, now_ns, &x->risk);
+    if (x->risk.action != MOPAY_RISK_APPROVE && x->review == MOPAY_REVIEW_NONE)
+        x->review = MOPAY_REVIEW_OPEN; /* flagged: into the operator's review queue */
+    if (x->risk.action == MOPAY_RISK_DECLINE)
+        return MOPAY_ERR_risk_declined;
+    *step_up = *step_up || (x->risk.action == MOPAY_RISK_CONFIRM && !pin_verified);
     return MOPAY_OK;
 }
 
@@ -167,6 +177,8 @@ static enum mopay_err settle(struct mopay_pay_state *p, struct mopay_store *stor
                                     : MOPAY_PAYMENT_SUCCEEDED;
     mopay_text_copy(x->decline_code, sizeof(x->decline_code), decline != MOPAY_OK ? mopay_err_code(decline) : "");
     enum mopay_err err = x->status == MOPAY_PAYMENT_SUCCEEDED ? bookkeeping(p, store, x, now_ns) : MOPAY_OK;
+    if (err == MOPAY_OK && x->status == MOPAY_PAYMENT_SUCCEEDED && p->options.risk.commit != NULL)
+        p->options.risk.commit(p->options.risk.ctx, x, now_ns);
     if (err == MOPAY_OK && decline == MOPAY_ERR_insufficient_funds)
         err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer, MOPAY_TRUST_SHORT);
     if (err == MOPAY_OK)

@@ -90,10 +90,15 @@ static json_t *payment_extras_json(const struct mopay_payment *x)
     mopay_id_format(MOPAY_ID_COUPON, x->coupon != NULL ? &x->coupon->id : &none, coupon);
     mopay_id_format(MOPAY_ID_QUOTE, &x->fx.quote_id, quote);
     mopay_id_format(MOPAY_ID_BILL, &x->bill_id, bill);
-    return json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s}", "coupon_id", coupon, "discount_minor",
-                     (json_int_t)x->discount_minor, "quote_id", quote, "rate_units", (json_int_t)x->fx.rate_units,
-                     "wallet_minor", (json_int_t)x->fx.wallet_minor, "fx_fee_minor", (json_int_t)x->fx.fx_fee_minor,
-                     "wallet_refunded_minor", (json_int_t)x->wallet_refunded_minor, "bill_id", bill);
+    json_t *reasons = json_array();
+    for (size_t i = 0; i < x->risk.reason_count; i++)
+        json_array_append_new(reasons, json_string(x->risk.reasons[i]));
+    return json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:i, s:I, s:o, s:i}", "coupon_id", coupon,
+                     "discount_minor", (json_int_t)x->discount_minor, "quote_id", quote, "rate_units",
+                     (json_int_t)x->fx.rate_units, "wallet_minor", (json_int_t)x->fx.wallet_minor, "fx_fee_minor",
+                     (json_int_t)x->fx.fx_fee_minor, "wallet_refunded_minor", (json_int_t)x->wallet_refunded_minor,
+                     "bill_id", bill, "risk_action", (int)x->risk.action, "risk_score_ppm",
+                     (json_int_t)x->risk.score_ppm, "risk_reasons", reasons, "review", (int)x->review);
 }
 
 enum mopay_err payment_record(struct mopay_store *store, int64_t now_ns, const struct mopay_payment *x)
@@ -134,4 +139,39 @@ void mopay_pay_stats(const struct mopay_pay_state *p, struct mopay_pay_stats *ou
         for (int s = 0; s < MOPAY_PAY_STATUSES; s++)
             out->payments[m][s] = atomic_load(&p->made[m][s]);
     out->refunds = atomic_load(&p->refunds_made);
+}
+
+size_t mopay_pay_reviews(struct mopay_pay_state *p, struct mopay_payment **out, size_t cap)
+{
+    MOPAY_ASSERT(cap > 0);
+    size_t n = 0;
+    for (size_t i = 0; i < p->payments.capacity; i++) {
+        struct mopay_payment *x = p->payments.slots[i].value;
+        if (x == NULL || x->review != MOPAY_REVIEW_OPEN)
+            continue;
+        /* keep the `cap` newest: ids are time-ordered */
+        size_t at = n < cap ? n++ : cap;
+        if (at == cap && memcmp(&out[cap - 1]->id, &x->id, 16) > 0)
+            continue;
+        at = at == cap ? cap - 1 : at;
+        out[at] = x;
+        for (; at > 0 && memcmp(&out[at - 1]->id, &out[at]->id, 16) < 0; at--) {
+            struct mopay_payment *t = out[at];
+            out[at] = out[at - 1];
+            out[at - 1] = t;
+        }
+    }
+    return n;
+}
+
+enum mopay_err mopay_pay_review(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
+                                struct mopay_payment *x, bool fraud)
+{
+    if (x->review != MOPAY_REVIEW_OPEN)
+        return MOPAY_ERR_review_not_open;
+    x->review = fraud ? MOPAY_REVIEW_FRAUD : MOPAY_REVIEW_LEGITIMATE;
+    enum mopay_err err = payment_record(store, now_ns, x);
+    if (err == MOPAY_OK && fraud)
+        err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer, MOPAY_TRUST_FRAUD);
+    return err;
 }
