@@ -29,6 +29,8 @@ struct mopay_api_options {
     const char *fx_spreads;       /* mopay_quotes_spreads_parse */
     int64_t fx_rate_max_age_s;
     const char *tax_rules;        /* mopay_taxrules_parse, over the built-in rules */
+    bool risk;                    /* score money-moving commands */
+    const char *risk_model;       /* its model file; missing: the rules alone */
 };
 
 /* Loads what the API keeps in memory from `store`: admin keys, the ledger by replaying its log,

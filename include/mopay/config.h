@@ -37,6 +37,8 @@ struct mopay_config {
     char fx_spreads[MOPAY_CONFIG_VALUE_BYTES_MAX];
     long fx_rate_max_age_s;
     char tax_rules[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    bool risk;
+    char risk_model[MOPAY_CONFIG_VALUE_BYTES_MAX];
 };
 
 /* Which options a command takes. */

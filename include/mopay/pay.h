@@ -10,6 +10,7 @@
 #include "mopay/merchant.h"
 #include "mopay/nfc.h"
 #include "mopay/offers.h"
+#include "mopay/risk.h"
 #include "mopay/store.h"
 #include "mopay/wallet.h"
 
@@ -69,8 +70,6 @@ struct mopay_pay_fx {
 };
 
 /* The risk step's verdict on a payment about to be made (the API wires the risk engine in). */
-enum mopay_risk_action { MOPAY_RISK_APPROVE, MOPAY_RISK_CONFIRM, MOPAY_RISK_DECLINE };
-#define MOPAY_RISK_REASONS_MAX 4
 struct mopay_risk_verdict {
     enum mopay_risk_action action;
     uint32_t score_ppm; /* the model's probability of fraud, in millionths */

@@ -55,6 +55,25 @@ struct mopay_wallet_tier_limits {
     int64_t daily_outflow_major;
 };
 
+/* A movement the risk step looks at before the ledger (the API wires the risk engine in). */
+struct mopay_wallet_move {
+    int kind; /* enum mopay_risk_kind (mopay/risk.h) */
+    const struct mopay_wallet *wallet;
+    const struct mopay_customer *counterparty;  /* P2P: the receiver; else NULL */
+    const struct mopay_funding_source *source; /* top-ups and withdrawals */
+    int64_t amount_minor;
+};
+
+struct mopay_wallet_risk {
+    /* On the sequencer, changing nothing: false declines the movement (risk_declined). */
+    bool (*allow)(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns);
+    /* The movement happened (a top-up or withdrawal: was asked for). */
+    void (*commit)(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns);
+    void (*wrong_pin)(void *ctx, const struct mopay_customer *c, int64_t now_ns);
+    void (*device_revoked)(void *ctx, const struct mopay_customer *c, int64_t now_ns);
+    void *ctx;
+};
+
 struct mopay_wallet_options {
     struct mopay_wallet_tier_limits tiers[MOPAY_WALLET_TIERS];
     int64_t session_ttl_s;
@@ -62,6 +81,7 @@ struct mopay_wallet_options {
     const struct mopay_keys *keys;
     struct mopay_ledger_service *ledger;
     struct mopay_connector *connector;
+    struct mopay_wallet_risk risk; /* allow NULL: no risk step */
 };
 
 struct mopay_customer;
@@ -155,6 +175,7 @@ struct mopay_funding_source {
     bool primary, backup, lost;
     uint8_t sealed_number[34 + MOPAY_SEAL_OVERHEAD]; /* the card, IBAN or account number (<= 34), sealed */
     size_t sealed_len;
+    uint8_t fingerprint[16]; /* keyed hash of the number: what blocklists match */
     int64_t created_at_ns;
 };
 
@@ -198,6 +219,8 @@ void mopay_wallet_free(struct mopay_wallet_state *w);
 enum mopay_err mopay_wallet_load(struct mopay_wallet_state *w, struct mopay_store *store, char *err,
                                  size_t err_cap);
 const struct mopay_wallet_options *mopay_wallet_options(const struct mopay_wallet_state *w);
+/* Wires the risk step in, before the sequencer starts. */
+void mopay_wallet_set_risk(struct mopay_wallet_state *w, const struct mopay_wallet_risk *risk);
 
 /* --- customers, devices, sessions --- */
 struct mopay_signup {
@@ -235,6 +258,12 @@ struct mopay_device *mopay_wallet_device_by_code(struct mopay_wallet_state *w, u
 enum mopay_err mopay_wallet_code_used(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                       struct mopay_device *d, int64_t step);
 
+/* A PIN entered for something other than a session (a payment's confirmation): a wrong one is
+ * counted like a login's, the fifth in a row locking the customer; a right one clears the count.
+ * Returns MOPAY_OK with *out_refusal pin_incorrect or customer_locked when the PIN was wrong (the
+ * count stands), or customer_locked, changing nothing, when the customer is locked already. */
+enum mopay_err mopay_wallet_pin_attempt(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                        struct mopay_customer *c, bool pin_ok, enum mopay_err *out_refusal);
 /* The checks before a session's PIN is verified: customer_locked, device_revoked, or
  * signature_invalid for a device that is not this customer's. */
 enum mopay_err mopay_wallet_session_precheck(const struct mopay_customer *c, const struct mopay_device *d,
@@ -283,6 +312,9 @@ enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopa
                                        struct mopay_customer *c, const struct mopay_source_input *in,
                                        struct mopay_funding_source **out);
 struct mopay_funding_source *mopay_wallet_source(struct mopay_wallet_state *w, const struct mopay_id *id);
+/* The keyed fingerprint of a card or account number, or of a phone number: stable across restarts
+ * (keyed by a subkey of the master key), so blocklists can name them. */
+void mopay_wallet_fingerprint(const struct mopay_keys *keys, const char *text, uint8_t out[16]);
 /* Marks it lost; when it was the primary, the backup becomes the primary at once. */
 enum mopay_err mopay_wallet_source_lost(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                         struct mopay_funding_source *s);

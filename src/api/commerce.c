@@ -84,11 +84,14 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
                                    .confirm_ttl_s = MOPAY_PAYMENT_CONFIRM_TTL_S,
                                    .paycode_window_steps = options->paycode_window_steps,
                                    .nfc_issuer_key = api->keys->nfc_issuer,
-                                   .events = {.payment = on_payment, .refund = on_refund, .ctx = api}};
+                                   .events = {.payment = on_payment, .refund = on_refund, .ctx = api},
+                                   .risk = api_pay_risk(api, options->risk)};
     if (options->paycode_window_steps < 0 || options->paycode_window_steps > 8) {
         snprintf(err, err_cap, "paycode-window must be 0 to 8 steps");
         return false;
     }
+    if (!api_risk_start(api, store, options, err, err_cap))
+        return false;
     if ((api->pay = mopay_pay_new(&po)) == NULL) {
         snprintf(err, err_cap, "out of memory");
         return false;
@@ -113,6 +116,7 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
 void api_commerce_free(struct mopay_api *api)
 {
     mopay_tax_free(api->tax);
+    mopay_risk_engine_free(api->risk);
     mopay_pay_free(api->pay);
     mopay_quotes_free(api->quotes);
     mopay_offers_free(api->offers);

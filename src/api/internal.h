@@ -44,6 +44,7 @@ struct mopay_api {
     struct mopay_quotes_state *quotes;
     struct mopay_pay_state *pay;
     struct mopay_tax_state *tax;
+    struct mopay_risk_engine *risk;
     struct mopay_outbox *outbox;
 };
 
@@ -71,6 +72,14 @@ void api_ledger_check(struct mopay_http_request *req);
 void api_customers_create(struct mopay_http_request *req);
 void api_customer_get(struct mopay_http_request *req);
 void api_customer_trust(struct mopay_http_request *req);
+void api_risk_reviews_list(struct mopay_http_request *req);
+void api_risk_review_label(struct mopay_http_request *req);
+void api_risk_block(struct mopay_http_request *req);
+void api_risk_unblock(struct mopay_http_request *req);
+/* risk.c */
+bool api_risk_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
+                    char *err, size_t err_cap);
+struct mopay_pay_risk api_pay_risk(struct mopay_api *api, bool on);
 void api_customer_kyc(struct mopay_http_request *req);
 void api_customer_freeze(struct mopay_http_request *req);
 void api_customer_unfreeze(struct mopay_http_request *req);

@@ -26,6 +26,7 @@ struct payment_op_cmd {
     int64_t amount_minor;
     char pin_hash[MOPAY_PIN_HASH_BYTES];
     bool pin_ok;
+    enum mopay_err refusal; /* a wrong PIN, counted */
     struct mopay_payment *payment;
     struct mopay_refund *refund;
 };
@@ -71,12 +72,15 @@ static enum mopay_err payment_op_apply(struct mopay_http_command *cmd, struct mo
         return MOPAY_ERR_resource_not_found;
     }
     switch (c->op) {
-    case PAYMENT_CONFIRM:
-        if (!c->pin_ok)
-            return MOPAY_ERR_pin_incorrect;
+    case PAYMENT_CONFIRM: {
         if (mopay_outbox_check_room(api->outbox, 2) != MOPAY_OK)
             return MOPAY_ERR_overloaded;
+        enum mopay_err err =
+            mopay_wallet_pin_attempt(api->wallet, store, now_ns, c->payment->customer, c->pin_ok, &c->refusal);
+        if (err != MOPAY_OK || c->refusal != MOPAY_OK)
+            return err; /* a wrong PIN's count stands; the render says it was wrong */
         return mopay_pay_confirm(api->pay, store, now_ns, c->payment);
+    }
     case REFUND_CREATE:
         return refund_create(api, store, now_ns, c);
     default:
@@ -87,6 +91,11 @@ static enum mopay_err payment_op_apply(struct mopay_http_command *cmd, struct mo
 static json_t *payment_op_render(struct mopay_http_command *cmd, int *status)
 {
     struct payment_op_cmd *c = (struct payment_op_cmd *)cmd;
+    if (c->refusal != MOPAY_OK)
+        return mopay_http_problem(cmd, c->refusal, "/pin",
+                                  c->refusal == MOPAY_ERR_customer_locked ? "five wrong PINs: locked for 15 minutes"
+                                                                          : "the PIN is not correct",
+                                  status);
     *status = c->op == REFUND_CREATE ? 201 : 200;
     return c->op == REFUND_CREATE || c->op == REFUND_GET ? api_refund_json(c->refund)
                                                          : api_payment_json_full(cmd->app, c->payment);

@@ -13,6 +13,7 @@
 #include "demo.h"
 #include "fx.h"
 #include "qr.h"
+#include "risk.h"
 #include "mopay/api.h"
 #include "mopay/arena.h"
 #include "mopay/clock.h"
@@ -37,6 +38,8 @@ static int cmd_version(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_demo(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_qr(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_sim(const struct mopay_config *cfg, int argc, char **argv);
+static int cmd_risk(const struct mopay_config *cfg, int argc, char **argv);
 static int cmd_fx(const struct mopay_config *cfg, int argc, char **argv);
 
 static const struct command commands[] = {
@@ -47,6 +50,8 @@ static const struct command commands[] = {
     {"bench", "benchmarks: 'mopay bench ledger' runs the ledger engine in process, durable", 0, cmd_bench},
     {"demo", "walk a small story through a running server over HTTP, saying what happens", 0, cmd_demo},
     {"qr", "EMV merchant QR codes: 'mopay qr decode|encode|render'", 0, cmd_qr},
+    {"sim", "simulate customers and fraud as labelled CSV: 'mopay sim --seed N'", 0, cmd_sim},
+    {"risk", "the fraud model on simulated data: 'mopay risk train|eval'", 0, cmd_risk},
     {"fx", "FX rates: 'mopay fx import FILE.csv' loads a rates file into a running server", 0, cmd_fx},
     {"version", "print the version", 0, cmd_version},
 };
@@ -213,6 +218,8 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
         .fx_spreads = cfg->fx_spreads,
         .fx_rate_max_age_s = cfg->fx_rate_max_age_s,
         .tax_rules = cfg->tax_rules,
+        .risk = cfg->risk,
+        .risk_model = cfg->risk_model,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)
@@ -251,6 +258,18 @@ static int cmd_bench(const struct mopay_config *cfg, int argc, char **argv)
     (void)cfg;
     mopay_log_set_level(MOPAY_LOG_WARN);
     return mopay_cli_bench(argc, argv);
+}
+
+static int cmd_sim(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    return mopay_cli_sim(argc, argv);
+}
+
+static int cmd_risk(const struct mopay_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    return mopay_cli_risk(argc, argv);
 }
 
 static int cmd_qr(const struct mopay_config *cfg, int argc, char **argv)
@@ -296,7 +315,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cmd->run == cmd_errors || cmd->run == cmd_bench || cmd->run == cmd_demo ||
-        cmd->run == cmd_qr || cmd->run == cmd_fx) /* they take their own flags */
+        cmd->run == cmd_qr || cmd->run == cmd_sim || cmd->run == cmd_risk || cmd->run == cmd_fx) /* they take their own flags */
         return cmd->run(NULL, argc - 1, argv + 1);
     struct mopay_config cfg;
     char err[512];

@@ -78,6 +78,10 @@ static const struct option_spec option_specs[] = {
                 "seconds a mid rate may be old and still quoted"),
     STRING_OPTION(tax_rules, "tax-rules", "MOPAY_TAX_RULES", "", MOPAY_CONFIG_STORE,
                   "tourist tax-refund rules added to or replacing the built-in ones (include/mopay/taxrules.h)"),
+    {"risk", "MOPAY_RISK", OPTION_BOOL, offsetof(struct mopay_config, risk), sizeof(bool), "true", MOPAY_CONFIG_STORE,
+     "score every money-moving command with the risk engine (rules, blocklists and the model)"},
+    STRING_OPTION(risk_model, "risk-model", "MOPAY_RISK_MODEL", "models/risk-v1.txt", MOPAY_CONFIG_STORE,
+                  "the risk model file (mopay risk train); missing: the rules alone"),
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };

@@ -164,6 +164,8 @@ enum mopay_err mopay_wallet_device_revoke(struct mopay_wallet_state *w, struct m
     /* Sessions check this flag when they authenticate: from here on, none of the device's does. */
     atomic_store(&d->revoked, true);
     sodium_memzero(d->code_secret, sizeof(d->code_secret));
+    if (w->options.risk.device_revoked != NULL)
+        w->options.risk.device_revoked(w->options.risk.ctx, d->customer, now_ns);
     return record_device(w, store, now_ns, d);
 }
 
@@ -181,14 +183,32 @@ enum mopay_err mopay_wallet_session_precheck(const struct mopay_customer *c, con
     return MOPAY_OK;
 }
 
-/* A wrong PIN: counted, and the fifth in a row locks the customer. */
-static enum mopay_err session_pin_wrong(struct mopay_customer *c, int64_t now_ns)
+/* A wrong PIN: counted, and the fifth in a row locks the customer; the risk engine hears of it. */
+static enum mopay_err pin_wrong(struct mopay_wallet_state *w, struct mopay_customer *c, int64_t now_ns)
 {
+    if (w->options.risk.wrong_pin != NULL)
+        w->options.risk.wrong_pin(w->options.risk.ctx, c, now_ns);
     if (++c->failed_pins < MOPAY_PIN_FAILURES_MAX)
         return MOPAY_ERR_pin_incorrect;
     c->failed_pins = 0;
     c->locked_until_ns = now_ns + (int64_t)MOPAY_PIN_LOCK_S * 1000000000;
     return MOPAY_ERR_customer_locked;
+}
+
+enum mopay_err mopay_wallet_pin_attempt(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
+                                        struct mopay_customer *c, bool pin_ok, enum mopay_err *out_refusal)
+{
+    if (c->locked_until_ns > now_ns)
+        return MOPAY_ERR_customer_locked;
+    *out_refusal = MOPAY_OK;
+    if (pin_ok) {
+        if (c->failed_pins == 0)
+            return MOPAY_OK;
+        c->failed_pins = 0;
+    } else {
+        *out_refusal = pin_wrong(w, c, now_ns);
+    }
+    return record_customer(w, store, now_ns, c);
 }
 
 enum mopay_err mopay_wallet_session_open(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
@@ -206,7 +226,7 @@ enum mopay_err mopay_wallet_session_open(struct mopay_wallet_state *w, struct mo
         return MOPAY_ERR_signature_replayed;
     d->last_signed_ns = signed_ns; /* the signature is used up, whatever the PIN */
     if (!pin_ok) {
-        *out_refusal = session_pin_wrong(c, now_ns);
+        *out_refusal = pin_wrong(w, c, now_ns);
     } else {
         struct mopay_session *s = calloc(1, sizeof(*s));
         MOPAY_ASSERT(s != NULL);

@@ -169,15 +169,17 @@ static bool load_source(void *arg, const char *id, const char *text, size_t len)
     struct load_ctx *ctx = arg;
     json_t *j = json_loadb(text, len, 0, NULL);
     struct mopay_funding_source *s = calloc(1, sizeof(*s));
-    const char *sid = NULL, *cid = NULL, *type = NULL, *bank = NULL, *last4 = NULL, *holder = NULL, *sealed = NULL;
+    const char *sid = NULL, *cid = NULL, *type = NULL, *bank = NULL, *last4 = NULL, *holder = NULL, *sealed = NULL,
+               *fingerprint = NULL;
     int brand = 0, iban = 0, primary = 0, backup = 0, lost = 0;
     json_int_t created = 0;
     bool ok = j != NULL && s != NULL &&
-              json_unpack(j, "{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:b, s:s, s:s, s:b, s:b, s:b, s:s, s:I}", "id",
+              json_unpack(j, "{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:b, s:s, s:s, s:b, s:b, s:b, s:s, s:s, s:I}", "id",
                           &sid, "customer_id", &cid, "type", &type, "brand", &brand, "exp_month", &s->exp_month,
                           "exp_year", &s->exp_year, "bank_code", &bank, "iban", &iban, "last4", &last4, "holder",
                           &holder, "primary", &primary, "backup", &backup, "lost", &lost, "number_sealed", &sealed,
-                          "created_at_ns", &created) == 0 &&
+                          "fingerprint", &fingerprint, "created_at_ns", &created) == 0 &&
+              mopay_hex_decode(fingerprint, s->fingerprint, 16) &&
               id_of(MOPAY_ID_FUNDING_SOURCE, sid, &s->id) && (s->customer = customer_of(ctx, cid)) != NULL &&
               text_fits(bank, s->bank_code, sizeof(s->bank_code)) && text_fits(last4, s->last4, sizeof(s->last4)) &&
               text_fits(holder, s->holder, sizeof(s->holder)) && source_sealed(ctx, s, sealed) &&

@@ -12,6 +12,7 @@
 #include "mopay/assert.h"
 #include "mopay/limits.h"
 #include "mopay/log.h"
+#include "mopay/risk.h"
 
 #define LATE_ANSWERS_PER_POLL 64
 
@@ -151,6 +152,10 @@ enum mopay_err mopay_wallet_movement_start(struct mopay_wallet_state *w, struct 
                                            struct mopay_movement **out)
 {
     enum mopay_err err = movement_check(w, kind, wallet, source, amount_minor, now_ns);
+    struct mopay_wallet_move move = {.kind = kind == MOPAY_MOVEMENT_TOPUP ? MOPAY_RISK_TOPUP : MOPAY_RISK_WITHDRAWAL,
+                                     .wallet = wallet, .source = source, .amount_minor = amount_minor};
+    if (err == MOPAY_OK && w->options.risk.allow != NULL && !w->options.risk.allow(w->options.risk.ctx, &move, now_ns))
+        err = MOPAY_ERR_risk_declined;
     char number[36];
     if (err == MOPAY_OK && !source_number(w, source, number))
         err = MOPAY_ERR_funding_source_unusable; /* sealed under another master key */
@@ -168,6 +173,8 @@ enum mopay_err mopay_wallet_movement_start(struct mopay_wallet_state *w, struct 
         return err;
     }
     MOPAY_ASSERT(state_movement_add(w, m));
+    if (w->options.risk.commit != NULL)
+        w->options.risk.commit(w->options.risk.ctx, &move, now_ns); /* asked for: card testing counts attempts */
     if (kind == MOPAY_MOVEMENT_WITHDRAWAL) {
         outflow_count(wallet, amount_minor, now_ns);
         if ((err = record_wallet(store, now_ns, wallet)) != MOPAY_OK)
@@ -225,6 +232,10 @@ enum mopay_err mopay_wallet_p2p(struct mopay_wallet_state *w, struct mopay_store
     MOPAY_ASSERT(amount_minor > 0);
     struct mopay_wallet *source = mopay_wallet_of(from, currency), *target = mopay_wallet_of(to, currency);
     enum mopay_err err = p2p_check(w, from, to, source, target, currency, amount_minor, now_ns);
+    struct mopay_wallet_move move = {.kind = MOPAY_RISK_P2P_OUT, .wallet = source, .counterparty = to,
+                                     .amount_minor = amount_minor};
+    if (err == MOPAY_OK && w->options.risk.allow != NULL && !w->options.risk.allow(w->options.risk.ctx, &move, now_ns))
+        err = MOPAY_ERR_risk_declined;
     if (err != MOPAY_OK)
         return err;
     if (target == NULL && (err = mopay_wallet_open(w, store, now_ns, to, currency, &target)) != MOPAY_OK)
@@ -240,6 +251,8 @@ enum mopay_err mopay_wallet_p2p(struct mopay_wallet_state *w, struct mopay_store
     if ((err = ledger_transfer(w, &t, now_ns)) != MOPAY_OK)
         return err; /* the checks above make this unreachable; the ledger has the last word */
     outflow_count(source, amount_minor, now_ns);
+    if (w->options.risk.commit != NULL)
+        w->options.risk.commit(w->options.risk.ctx, &move, now_ns);
     *out = (struct mopay_p2p){.id = t.id, .from = source, .to = target, .amount_minor = amount_minor, .note = note};
     char id[MOPAY_ID_TEXT_BYTES];
     mopay_id_format(MOPAY_ID_TRANSFER, &t.id, id);

@@ -54,6 +54,7 @@ enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopa
     mopay_text_copy(s->last4, sizeof(s->last4), in->number + len - 4);
     mopay_text_copy(s->holder, sizeof(s->holder), in->holder);
     mopay_keys_seal(w->options.keys->card_seal, in->number, len, s->sealed_number);
+    mopay_wallet_fingerprint(w->options.keys, in->number, s->fingerprint);
     s->sealed_len = len + MOPAY_SEAL_OVERHEAD;
     s->created_at_ns = now_ns;
     bool first = source_find(c, true) == NULL;
@@ -99,4 +100,11 @@ bool source_number(struct mopay_wallet_state *w, const struct mopay_funding_sour
         return false;
     out[len] = '\0';
     return true;
+}
+
+void mopay_wallet_fingerprint(const struct mopay_keys *keys, const char *text, uint8_t out[16])
+{
+    uint8_t full[32];
+    mopay_keys_hash_secret(keys, text, strlen(text), full);
+    memcpy(out, full, 16);
 }

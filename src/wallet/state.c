@@ -60,6 +60,11 @@ const struct mopay_wallet_options *mopay_wallet_options(const struct mopay_walle
     return &w->options;
 }
 
+void mopay_wallet_set_risk(struct mopay_wallet_state *w, const struct mopay_wallet_risk *risk)
+{
+    w->options.risk = *risk;
+}
+
 /* --- memory --- */
 
 bool state_customer_add(struct mopay_wallet_state *w, struct mopay_customer *c)
@@ -227,11 +232,12 @@ enum mopay_err record_source(struct mopay_store *store, int64_t now_ns, const st
     id_text(MOPAY_ID_FUNDING_SOURCE, &s->id, id);
     id_text(MOPAY_ID_CUSTOMER, &s->customer->id, customer);
     sodium_bin2base64(b64, sizeof(b64), s->sealed_number, s->sealed_len, sodium_base64_VARIANT_ORIGINAL);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:b, s:s, s:s, s:b, s:b, s:b, s:s, s:I}", "id", id,
+    json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:b, s:s, s:s, s:b, s:b, s:b, s:s, s:o, s:I}", "id", id,
                           "customer_id", customer, "type", s->type == MOPAY_SOURCE_CARD ? "card" : "bank_account",
                           "brand", (int)s->brand, "exp_month", s->exp_month, "exp_year", s->exp_year, "bank_code",
                           s->bank_code, "iban", s->iban, "last4", s->last4, "holder", s->holder, "primary",
-                          s->primary, "backup", s->backup, "lost", s->lost, "number_sealed", b64,
+                          s->primary, "backup", s->backup, "lost", s->lost, "number_sealed", b64, "fingerprint",
+                          hex_json(s->fingerprint, 16),
                           "created_at_ns", (json_int_t)s->created_at_ns);
     return mopay_store_record_put_json(store, "source", id, j, now_ns);
 }
