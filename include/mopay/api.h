@@ -31,6 +31,7 @@ struct mopay_api_options {
     const char *tax_rules;        /* mopay_taxrules_parse, over the built-in rules */
     bool risk;                    /* score money-moving commands */
     const char *risk_model;       /* its model file; missing: the rules alone */
+    const char *risk_rules;       /* thresholds and actions: api_risk_rules_parse */
 };
 
 /* Loads what the API keeps in memory from `store`: admin keys, the ledger by replaying its log,

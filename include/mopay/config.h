@@ -39,6 +39,7 @@ struct mopay_config {
     char tax_rules[MOPAY_CONFIG_VALUE_BYTES_MAX];
     bool risk;
     char risk_model[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    char risk_rules[MOPAY_CONFIG_VALUE_BYTES_MAX];
 };
 
 /* Which options a command takes. */

@@ -79,6 +79,7 @@ void api_risk_unblock(struct mopay_http_request *req);
 /* risk.c */
 bool api_risk_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
                     char *err, size_t err_cap);
+bool api_risk_rules_parse(const char *text, struct mopay_risk_config *config, char *err, size_t err_cap);
 struct mopay_pay_risk api_pay_risk(struct mopay_api *api, bool on);
 void api_customer_kyc(struct mopay_http_request *req);
 void api_customer_freeze(struct mopay_http_request *req);

@@ -1,6 +1,6 @@
 /* The risk step: the engine (mopay/risk.h) wired into payments and the wallet's movements, and
  * the operator's endpoints: GET /v1/risk/reviews, POST /v1/risk/reviews/{payment_id},
- * POST /v1/risk/blocklist and DELETE /v1/risk/blocklist/{list}/{value}.
+ * POST /v1/risk/blocklist and POST /v1/risk/blocklist/remove; and --risk-rules.
  *
  * The engine's state is in memory and rebuilt as the server runs: after a restart its windows
  * start empty. Blocklists are records, loaded at start. */
@@ -180,12 +180,121 @@ static bool load_block(void *ctx, const char *id, const char *json, size_t len)
            mopay_risk_block(api->risk, list, key);
 }
 
+/* --- --risk-rules: thresholds and actions over the defaults --- */
+
+enum rule_unit { UNIT_COUNT, UNIT_MAJOR, UNIT_RATIO, UNIT_HOURS, UNIT_DAYS };
+
+static const struct rule_knob {
+    const char *name;
+    enum rule_unit unit;
+    size_t offset;
+} rule_knobs[] = {
+    {"velocity_1m_max", UNIT_COUNT, offsetof(struct mopay_risk_config, velocity_1m_max)},
+    {"velocity_1h_max", UNIT_COUNT, offsetof(struct mopay_risk_config, velocity_1h_max)},
+    {"amount_24h_max", UNIT_MAJOR, offsetof(struct mopay_risk_config, amount_24h_major_max)},
+    {"amount_unusual_z", UNIT_RATIO, offsetof(struct mopay_risk_config, amount_unusual_z)},
+    {"amount_unusual_multiple", UNIT_RATIO, offsetof(struct mopay_risk_config, amount_unusual_max_multiple)},
+    {"amount_unusual_history", UNIT_COUNT, offsetof(struct mopay_risk_config, amount_unusual_history_min)},
+    {"new_device_hours", UNIT_HOURS, offsetof(struct mopay_risk_config, new_device_age_ns)},
+    {"new_device_amount", UNIT_MAJOR, offsetof(struct mopay_risk_config, new_device_amount_major)},
+    {"night_abroad_amount", UNIT_MAJOR, offsetof(struct mopay_risk_config, night_abroad_amount_major)},
+    {"wrong_pins_max", UNIT_COUNT, offsetof(struct mopay_risk_config, wrong_pins_max)},
+    {"device_revoked_hours", UNIT_HOURS, offsetof(struct mopay_risk_config, device_revoked_window_ns)},
+    {"small_topup", UNIT_MAJOR, offsetof(struct mopay_risk_config, small_topup_major)},
+    {"small_topups_max", UNIT_COUNT, offsetof(struct mopay_risk_config, small_topups_max)},
+    {"fan_out_payees_max", UNIT_COUNT, offsetof(struct mopay_risk_config, fan_out_payees_max)},
+    {"new_payee_days", UNIT_DAYS, offsetof(struct mopay_risk_config, new_payee_window_ns)},
+};
+
+static const char *const rule_codes[MOPAY_RISK_RULE_COUNT] = {
+#define RULE_CODE(name, code, action, text) code,
+    MOPAY_RISK_RULES(RULE_CODE)
+#undef RULE_CODE
+};
+
+/* A knob's value: a whole number from 1 (counts, hours, days; up to a year of hours or days) or a
+ * positive decimal (amounts in major units, ratios), written plainly. */
+static bool knob_set(const struct rule_knob *k, const char *value, struct mopay_risk_config *c)
+{
+    char *end = NULL;
+    if (value[0] < '0' || value[0] > '9')
+        return false;
+    if (k->unit == UNIT_MAJOR || k->unit == UNIT_RATIO) {
+        double v = strtod(value, &end);
+        if (*end != '\0' || !(v > 0) || v > 1e12)
+            return false;
+        *(double *)((char *)c + k->offset) = v;
+        return true;
+    }
+    unsigned long long v = strtoull(value, &end, 10);
+    if (*end != '\0' || v == 0 || v > 1000000)
+        return false;
+    if (k->unit == UNIT_COUNT)
+        *(uint32_t *)((char *)c + k->offset) = (uint32_t)v;
+    else if (v > 366 * (k->unit == UNIT_HOURS ? 24u : 1u))
+        return false;
+    else
+        *(int64_t *)((char *)c + k->offset) =
+            (int64_t)v * (k->unit == UNIT_HOURS ? MOPAY_RISK_HOUR_NS : MOPAY_RISK_DAY_NS);
+    return true;
+}
+
+static bool action_parse(const char *value, enum mopay_risk_action *out)
+{
+    for (int a = MOPAY_RISK_APPROVE; a <= MOPAY_RISK_DECLINE; a++)
+        if (strcmp(value, mopay_risk_action_name((enum mopay_risk_action)a)) == 0) {
+            *out = (enum mopay_risk_action)a;
+            return true;
+        }
+    return false;
+}
+
+bool api_risk_rules_parse(const char *text, struct mopay_risk_config *config, char *err, size_t err_cap)
+{
+    char buf[1024];
+    if (strlen(text) >= sizeof(buf)) {
+        snprintf(err, err_cap, "risk rules: longer than %zu characters", sizeof(buf) - 1);
+        return false;
+    }
+    memcpy(buf, text, strlen(text) + 1);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (eq == NULL) {
+            snprintf(err, err_cap, "risk rules: '%s' is not name=value", item);
+            return false;
+        }
+        *eq = '\0';
+        const char *name = item, *value = eq + 1;
+        bool known = false, ok = false;
+        for (size_t i = 0; i < sizeof(rule_knobs) / sizeof(rule_knobs[0]) && !known; i++)
+            if (strcmp(name, rule_knobs[i].name) == 0)
+                known = true, ok = knob_set(&rule_knobs[i], value, config);
+        for (int r = 0; r < MOPAY_RISK_RULE_COUNT && !known; r++)
+            if (strcmp(name, rule_codes[r]) == 0)
+                known = true, ok = action_parse(value, &config->rule_actions[r]);
+        if (!known) {
+            snprintf(err, err_cap, "risk rules: no threshold or rule is called '%s'", name);
+            return false;
+        }
+        if (!ok) {
+            snprintf(err, err_cap, "risk rules: '%s' cannot be '%s' (a rule takes approve, confirm or decline; a "
+                                   "count, hours or days a whole number from 1; an amount or ratio a positive number)",
+                     name, value);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The engine, its model when the file is there, the blocklists, and the hooks. */
 bool api_risk_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
                     char *err, size_t err_cap)
 {
     struct mopay_risk_config config;
     mopay_risk_config_default(&config);
+    if (options->risk_rules != NULL && !api_risk_rules_parse(options->risk_rules, &config, err, err_cap))
+        return false;
     if ((api->risk = mopay_risk_engine_new(&config, 1024)) == NULL) {
         snprintf(err, err_cap, "out of memory");
         return false;

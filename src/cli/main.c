@@ -220,6 +220,7 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
         .tax_rules = cfg->tax_rules,
         .risk = cfg->risk,
         .risk_model = cfg->risk_model,
+        .risk_rules = cfg->risk_rules,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)

@@ -82,6 +82,9 @@ static const struct option_spec option_specs[] = {
      "score every money-moving command with the risk engine (rules, blocklists and the model)"},
     STRING_OPTION(risk_model, "risk-model", "MOPAY_RISK_MODEL", "models/risk-v1.txt", MOPAY_CONFIG_STORE,
                   "the risk model file (mopay risk train); missing: the rules alone"),
+    STRING_OPTION(risk_rules, "risk-rules", "MOPAY_RISK_RULES", "", MOPAY_CONFIG_STORE,
+                  "risk thresholds and rule actions over the defaults: 'velocity_1m_max=5,amount_24h_max=10000,"
+                  "night_abroad=decline' (see docs/api.md, Risk)"),
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };
