@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Payments over HTTP on loopback: POST /v1/payments of CNY 0.01 scanning merchants' static QR
-# codes, from wrk on the same machine, against a Release `mopay serve` on SQLite. Two cases:
+# codes, from wrk on the same machine, against Release `mopay serve`s on SQLite. Three cases:
 #   uniform   a random customer pays a random merchant (PAY_CUSTOMERS x PAY_MERCHANTS)
 #   hot       a random customer pays merchant 0: every payment credits the same account
+#   risk      uniform, on a second server whose risk step scores every payment with the model
+#             and every rule as it serves, but with each rule's action set to approve
+#             (--risk-rules), so that all of it pays the way the other cases do; the first two
+#             run with --risk=false, and the ratio is the cost of scoring
 # bench/payments_setup makes the merchants and funded customers and writes the wrk script. The
 # cases alternate ROUNDS times; each line is the median rate and the median p99 of its rounds:
 #   bench: payments uniform sqlite N payments/s p99 X ms (errors E)
 #   bench: payments hot sqlite N payments/s p99 X ms (errors E), R of uniform
+#   bench: payments uniform sqlite risk-scored N payments/s p99 X ms (errors E), R of uniform
 # The rate counts 201 answers only. Any other answer or socket error is counted in E, the answers
 # by status go to stderr with the first error's body, and the script exits 1 after the lines.
 # Afterwards GET /v1/ledger/check must be ok.
@@ -14,21 +19,41 @@ set -euo pipefail
 build=${1:?usage: $0 BUILD_DIR}
 rounds=${ROUNDS:-3} seconds=${SECONDS_PER_RUN:-10} conns=${CONNS:-64} wrk_threads=${WRK_THREADS:-2}
 merchants=${PAY_MERCHANTS:-100} customers=${PAY_CUSTOMERS:-200} port=${PAY_PORT:-18493}
+risk_port=$((port + 1)) root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/mopay-bench-pay.XXXXXX)
-pid=
-trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; cp "$work/server.log" /tmp/mopay-bench-payments-server.log 2>/dev/null; rm -rf "$work"' EXIT
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+      cat "$work"/*.log >/tmp/mopay-bench-payments-server.log 2>/dev/null; rm -rf "$work"' EXIT
 
-"$build/mopay" serve --db "sqlite:$work/mopay.db" --master-key-file "$work/master.key" --listen "127.0.0.1:$port" \
-    --access-log off --log-level warn >"$work/key" 2>"$work/server.log" &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-key=$(head -n 1 "$work/key")
-"$build/bench/payments_setup" "http://127.0.0.1:$port" "$key" "$merchants" "$customers" "$work/payments.lua"
+# Every rule the engine has, set to approve: scored and reasoned about, never stopping a payment.
+rules=$(sed -n 's/^ *X(\([A-Z_0-9]*\), "\([a-z_0-9]*\)", \(APPROVE\|CONFIRM\|DECLINE\),.*/\2=approve/p' \
+    "$root/include/mopay/risk.h" | paste -sd, -)
+[ -n "$rules" ] || { echo "payments_http.sh: no rules found in include/mopay/risk.h" >&2; exit 1; }
 
-# One wrk run of a case: "payments/s p99_ms errors" on stdout, the error detail in $work/errors.
+# serve NAME PORT ARGS...: a server on its own database, set up with merchants and customers;
+# its admin key in $work/NAME.key and the wrk script in $work/NAME.lua.
+serve() {
+    local name=$1 p=$2
+    shift 2
+    "$build/mopay" serve --db "sqlite:$work/$name.db" --master-key-file "$work/master.key" --listen "127.0.0.1:$p" \
+        --access-log off --log-level warn "$@" >"$work/$name.out" 2>"$work/$name.log" &
+    pids+=($!)
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.1; done
+    head -n 1 "$work/$name.out" >"$work/$name.key"
+    "$build/bench/payments_setup" "http://127.0.0.1:$p" "$(cat "$work/$name.key")" "$merchants" "$customers" \
+        "$work/$name.lua"
+}
+serve plain "$port" --risk=false
+serve risk "$risk_port" --risk=true --risk-model "$root/models/risk-v1.txt" --risk-rules "$rules"
+grep -q "no risk model" "$work/risk.log" && { echo "payments_http.sh: the risk server has no model" >&2; exit 1; }
+
+# One wrk run of a case (uniform, hot; risk is uniform on the risk server): "payments/s p99_ms
+# errors" on stdout, the error detail in $work/errors.
 run_wrk() {
-    wrk -t"$wrk_threads" -c"$conns" -d"${seconds}s" --latency -s "$work/payments.lua" "http://127.0.0.1:$port" \
-        -- "$1" >"$work/wrk.txt"
+    local server=plain p=$port mode=$1
+    [ "$1" = risk ] && server=risk p=$risk_port mode=uniform
+    wrk -t"$wrk_threads" -c"$conns" -d"${seconds}s" --latency -s "$work/$server.lua" "http://127.0.0.1:$p" \
+        -- "$mode" >"$work/wrk.txt"
     awk -v c="$1" '$1 != "payments:" {next}
          $2 == "status" || $2 == "first" {print c ": " $0}
          $2 == "responses" && $7 > 0 {print c ": socket errors " $7}' "$work/wrk.txt" >>"$work/errors"
@@ -39,25 +64,34 @@ run_wrk() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-: >"$work/uniform"; : >"$work/hot"; : >"$work/errors"
+: >"$work/uniform"; : >"$work/hot"; : >"$work/risk"; : >"$work/errors"
 for _ in $(seq 1 "$rounds"); do
     run_wrk uniform >>"$work/uniform"
     run_wrk hot >>"$work/hot"
+    run_wrk risk >>"$work/risk"
 done
 u_rps=$(cut -d' ' -f1 "$work/uniform" | median) u_p99=$(cut -d' ' -f2 "$work/uniform" | median)
 h_rps=$(cut -d' ' -f1 "$work/hot" | median) h_p99=$(cut -d' ' -f2 "$work/hot" | median)
 u_err=$(awk '{s+=$3} END {print s+0}' "$work/uniform") h_err=$(awk '{s+=$3} END {print s+0}' "$work/hot")
+r_rps=$(cut -d' ' -f1 "$work/risk" | median) r_p99=$(cut -d' ' -f2 "$work/risk" | median)
+r_err=$(awk '{s+=$3} END {print s+0}' "$work/risk")
 ratio=$(awk -v a="$h_rps" -v b="$u_rps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+r_ratio=$(awk -v a="$r_rps" -v b="$u_rps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 how="median of ${rounds}x${seconds}s, wrk -t${wrk_threads} -c${conns}, ${customers} customers, ${merchants} merchants, $(nproc) cores"
 echo "bench: payments uniform sqlite ${u_rps} payments/s p99 ${u_p99} ms (errors ${u_err}); ${how}"
 echo "bench: payments hot sqlite ${h_rps} payments/s p99 ${h_p99} ms (errors ${h_err}), ${ratio} of uniform"
+echo "bench: payments uniform sqlite risk-scored ${r_rps} payments/s p99 ${r_p99} ms (errors ${r_err}), ${r_ratio} of uniform"
 
-check=$(curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/ledger/check" || true)
-case "$check" in
-*'"ok":true'*) ;;
-*) echo "payments_http.sh: the ledger does not balance after the runs: $check" >&2; tail -n 20 "$work/server.log" >&2; exit 1 ;;
-esac
-if [ "$u_err" -gt 0 ] || [ "$h_err" -gt 0 ]; then
+for server in plain:$port risk:$risk_port; do
+    check=$(curl -sf -H "Authorization: Bearer $(cat "$work/${server%%:*}.key")" \
+        "http://127.0.0.1:${server##*:}/v1/ledger/check" || true)
+    case "$check" in
+    *'"ok":true'*) ;;
+    *) echo "payments_http.sh: the ${server%%:*} server's ledger does not balance: $check" >&2
+       tail -n 20 "$work/${server%%:*}.log" >&2; exit 1 ;;
+    esac
+done
+if [ "$u_err" -gt 0 ] || [ "$h_err" -gt 0 ] || [ "$r_err" -gt 0 ]; then
     echo "payments_http.sh: answers other than 201 (case: status, count) and socket errors, all rounds:" >&2
     cat "$work/errors" >&2
     exit 1
