@@ -62,11 +62,13 @@ struct mopay_wallet_move {
     const struct mopay_customer *counterparty;  /* P2P: the receiver; else NULL */
     const struct mopay_funding_source *source; /* top-ups and withdrawals */
     int64_t amount_minor;
+    bool pin_verified; /* the request carried the customer's PIN, checked */
 };
 
 struct mopay_wallet_risk {
-    /* On the sequencer, changing nothing: false declines the movement (risk_declined). */
-    bool (*allow)(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns);
+    /* On the sequencer, changing nothing: MOPAY_OK lets the movement through; risk_declined or
+     * confirmation_required (the PIN was not given) refuse it. */
+    enum mopay_err (*allow)(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns);
     /* The movement happened (a top-up or withdrawal: was asked for). */
     void (*commit)(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns);
     void (*wrong_pin)(void *ctx, const struct mopay_customer *c, int64_t now_ns);
@@ -324,7 +326,7 @@ enum mopay_err mopay_wallet_source_lost(struct mopay_wallet_state *w, struct mop
 enum mopay_err mopay_wallet_movement_start(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                            enum mopay_movement_kind kind, struct mopay_wallet *wallet,
                                            struct mopay_funding_source *source, int64_t amount_minor,
-                                           struct mopay_movement **out);
+                                           bool pin_verified, struct mopay_movement **out);
 struct mopay_movement *mopay_wallet_movement(struct mopay_wallet_state *w, const struct mopay_id *id);
 
 struct mopay_p2p {
@@ -333,11 +335,13 @@ struct mopay_p2p {
     int64_t amount_minor;
     const char *note;
 };
-/* Person to person. The receiver's wallet in the currency is opened when missing. */
+/* Person to person. The receiver's wallet in the currency is opened when missing. pin_verified
+ * (here and for movements): the request carried the customer's PIN, so the risk step's
+ * confirmation is given. */
 enum mopay_err mopay_wallet_p2p(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                 struct mopay_customer *from, struct mopay_customer *to,
                                 const struct mopay_currency *currency, int64_t amount_minor, const char *note,
-                                struct mopay_p2p *out);
+                                bool pin_verified, struct mopay_p2p *out);
 
 /* For the other modules that move a wallet's money (payments, refunds): the same limit checks
  * and bookkeeping the wallet's own movements use. The checks change nothing; _outflow_count

@@ -204,7 +204,9 @@ struct movement_cmd {
     struct mopay_http_command base;
     enum mopay_movement_kind kind;
     bool get;
-    struct mopay_str wallet_text, source_text, amount_text, currency_text;
+    struct mopay_str wallet_text, source_text, amount_text, currency_text, pin;
+    bool pin_ok;
+    enum mopay_err refusal; /* a wrong PIN, counted */
     struct mopay_id id, wallet_id, source_id;
     bool source_given;
     const struct mopay_currency *currency;
@@ -226,6 +228,9 @@ static enum mopay_err movement_start_apply(struct mopay_http_command *cmd, struc
     struct movement_cmd *m = (struct movement_cmd *)cmd;
     struct mopay_api *api = cmd->app;
     struct mopay_customer *c = api_principal_customer(api, mopay_http_principal(cmd->req));
+    enum mopay_err err = api_pin_attempt(api, store, now_ns, c, &m->pin, m->pin_ok, &m->refusal);
+    if (err != MOPAY_OK || m->refusal != MOPAY_OK)
+        return err;
     struct mopay_wallet *wallet = mopay_wallet_get(api->wallet, &m->wallet_id);
     if (c == NULL || wallet == NULL || wallet->customer != c) {
         cmd->err_field = "/wallet_id";
@@ -244,7 +249,7 @@ static enum mopay_err movement_start_apply(struct mopay_http_command *cmd, struc
         return MOPAY_ERR_funding_source_unusable;
     }
     return mopay_wallet_movement_start(api->wallet, store, now_ns, m->kind, wallet, source, m->amount_minor,
-                                       &m->movement);
+                                       m->pin.ptr != NULL, &m->movement);
 }
 
 static enum mopay_err movement_get_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
@@ -265,6 +270,8 @@ static enum mopay_err movement_get_apply(struct mopay_http_command *cmd, struct 
 static json_t *movement_render(struct mopay_http_command *cmd, int *status)
 {
     struct movement_cmd *m = (struct movement_cmd *)cmd;
+    if (m->refusal != MOPAY_OK)
+        return api_pin_refusal(cmd, m->refusal, status);
     *status = m->get ? 200 : 201;
     return api_movement_json(m->movement);
 }
@@ -278,6 +285,8 @@ static const struct mopay_json_field movement_fields[] = {
      .offset = offsetof(struct movement_cmd, amount_text), .min_len = 1, .max_len = 32},
     {.name = "currency", .kind = MOPAY_JSON_STRING, .required = true,
      .offset = offsetof(struct movement_cmd, currency_text), .min_len = 1, .max_len = 8},
+    {.name = "pin", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct movement_cmd, pin), .min_len = 1,
+     .max_len = 16},
     {0},
 };
 
@@ -295,7 +304,7 @@ static void movement_create(struct mopay_http_request *req, enum mopay_movement_
          !api_body_id(req, &m->source_text, MOPAY_ID_FUNDING_SOURCE, "/funding_source_id", &m->source_id)) ||
         !api_amount_read(req, &m->amount_text, &m->currency_text, &m->currency, &m->amount_minor))
         return;
-    mopay_http_submit(req, &m->base);
+    api_submit_with_pin(req, &m->base, &m->pin, &m->pin_ok);
 }
 
 void api_topups_create(struct mopay_http_request *req)

@@ -79,6 +79,16 @@ void api_risk_unblock(struct mopay_http_request *req);
 /* risk.c */
 bool api_risk_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
                     char *err, size_t err_cap);
+/* pin.c: a PIN sent with a P2P transfer or a withdrawal. api_submit_with_pin checks the PIN off
+ * the loop (setting *pin_ok) and then submits cmd; without a PIN (pin->ptr NULL) it submits cmd at
+ * once. The command's apply calls api_pin_attempt first, which counts a wrong PIN (the count
+ * stands: return its error, then render api_pin_refusal when *refusal is set). */
+void api_submit_with_pin(struct mopay_http_request *req, struct mopay_http_command *cmd, const struct mopay_str *pin,
+                         bool *pin_ok);
+enum mopay_err api_pin_attempt(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
+                               struct mopay_customer *c, const struct mopay_str *pin, bool pin_ok,
+                               enum mopay_err *refusal);
+json_t *api_pin_refusal(struct mopay_http_command *cmd, enum mopay_err refusal, int *status);
 bool api_risk_rules_parse(const char *text, struct mopay_risk_config *config, char *err, size_t err_cap);
 struct mopay_pay_risk api_pay_risk(struct mopay_api *api, bool on);
 void api_customer_kyc(struct mopay_http_request *req);

@@ -7,7 +7,9 @@
 
 struct p2p_cmd {
     struct mopay_http_command base;
-    struct mopay_str phone_text, wallet_text, amount_text, currency_text, note;
+    struct mopay_str phone_text, wallet_text, amount_text, currency_text, note, pin;
+    bool pin_ok;
+    enum mopay_err refusal; /* a wrong PIN, counted */
     char phone[MOPAY_PHONE_BYTES];
     struct mopay_id to_wallet;
     bool by_phone;
@@ -39,18 +41,22 @@ static enum mopay_err p2p_apply(struct mopay_http_command *cmd, struct mopay_sto
     struct mopay_api *api = cmd->app;
     p->from = api_principal_customer(api, mopay_http_principal(cmd->req));
     MOPAY_ASSERT(p->from != NULL); /* its session authenticated this request */
-    enum mopay_err err = p2p_recipient(api, p);
-    if (err != MOPAY_OK) {
+    enum mopay_err err = api_pin_attempt(api, store, now_ns, p->from, &p->pin, p->pin_ok, &p->refusal);
+    if (err != MOPAY_OK || p->refusal != MOPAY_OK)
+        return err;
+    if ((err = p2p_recipient(api, p)) != MOPAY_OK) {
         cmd->err_field = p->by_phone ? "/to/phone" : "/to/wallet_id";
         return err;
     }
     return mopay_wallet_p2p(api->wallet, store, now_ns, p->from, p->to, p->currency, p->amount_minor,
-                            p->note.ptr != NULL ? p->note.ptr : "", &p->result);
+                            p->note.ptr != NULL ? p->note.ptr : "", p->pin.ptr != NULL, &p->result);
 }
 
 static json_t *p2p_render(struct mopay_http_command *cmd, int *status)
 {
     struct p2p_cmd *p = (struct p2p_cmd *)cmd;
+    if (p->refusal != MOPAY_OK)
+        return api_pin_refusal(cmd, p->refusal, status);
     *status = 201;
     return json_pack("{s:o, s:s, s:o, s:o, s:{s:o, s:s}, s:o, s:s, s:s, s:o}", "id",
                      api_id_json(MOPAY_ID_TRANSFER, &p->result.id), "status", "succeeded", "from_wallet_id",
@@ -77,6 +83,7 @@ static const struct mopay_json_field p2p_fields[] = {
      .offset = offsetof(struct p2p_cmd, currency_text), .min_len = 1, .max_len = 8},
     {.name = "note", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct p2p_cmd, note),
      .max_len = MOPAY_NOTE_BYTES_MAX},
+    {.name = "pin", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct p2p_cmd, pin), .min_len = 1, .max_len = 16},
     {0},
 };
 
@@ -107,5 +114,5 @@ void api_p2p_create(struct mopay_http_request *req)
         !api_amount_read(req, &p->amount_text, &p->currency_text, &p->currency, &p->amount_minor) ||
         (p->note.ptr != NULL && !api_text_ok(req, &p->note, "/note")))
         return;
-    mopay_http_submit(req, &p->base);
+    api_submit_with_pin(req, &p->base, &p->pin, &p->pin_ok);
 }

@@ -107,11 +107,12 @@ static void move_event(struct mopay_api *api, const struct mopay_wallet_move *m,
     }
 }
 
-/* P2P, withdrawals and top-ups have no PIN step-up: a confirm lets them through (and they stay
- * visible in the engine's windows); a decline refuses them. A top-up brings money in: only its
- * rules (a blocklisted card, card testing) refuse one, not the model, which has seen too few
- * first top-ups of new customers to tell them from fraud. */
-static bool move_allow(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns)
+/* A decline refuses the movement; a confirm refuses a P2P transfer or withdrawal sent without the
+ * PIN (confirmation_required: the app asks for it and sends the request again with it). A top-up
+ * brings money in: a confirm lets it through, and only its rules (a blocklisted card, card
+ * testing) decline one, not the model, which has seen too few first top-ups of new customers to
+ * tell them from fraud. */
+static enum mopay_err move_allow(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns)
 {
     struct mopay_api *api = ctx;
     struct mopay_risk_event e;
@@ -121,10 +122,15 @@ static bool move_allow(void *ctx, const struct mopay_wallet_move *m, int64_t now
     if (m->kind == MOPAY_RISK_TOPUP && d.action == MOPAY_RISK_DECLINE && d.reason_count > 0 &&
         d.reasons[0].rule == MOPAY_RISK_RULE_MODEL_HIGH)
         d.action = MOPAY_RISK_CONFIRM;
+    if (d.action != MOPAY_RISK_APPROVE)
+        MOPAY_LOG_INFO("risk flagged a movement", "kind=%d action=%s score=%.4f reason=%s reasons=%zu", m->kind,
+                       mopay_risk_action_name(d.action), d.score, d.reason_count > 0 ? d.reasons[0].code : "-",
+                       d.reason_count);
     if (d.action == MOPAY_RISK_DECLINE)
-        MOPAY_LOG_INFO("risk declined a movement", "kind=%d score=%.4f reason=%s reasons=%zu", m->kind, d.score,
-                       d.reason_count > 0 ? d.reasons[0].code : "-", d.reason_count);
-    return d.action != MOPAY_RISK_DECLINE;
+        return MOPAY_ERR_risk_declined;
+    if (d.action == MOPAY_RISK_CONFIRM && m->kind != MOPAY_RISK_TOPUP && !m->pin_verified)
+        return MOPAY_ERR_confirmation_required;
+    return MOPAY_OK;
 }
 
 static void move_commit(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns)

@@ -149,13 +149,14 @@ static enum mopay_err movement_reserve(struct mopay_wallet_state *w, struct mopa
 enum mopay_err mopay_wallet_movement_start(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                            enum mopay_movement_kind kind, struct mopay_wallet *wallet,
                                            struct mopay_funding_source *source, int64_t amount_minor,
-                                           struct mopay_movement **out)
+                                           bool pin_verified, struct mopay_movement **out)
 {
     enum mopay_err err = movement_check(w, kind, wallet, source, amount_minor, now_ns);
     struct mopay_wallet_move move = {.kind = kind == MOPAY_MOVEMENT_TOPUP ? MOPAY_RISK_TOPUP : MOPAY_RISK_WITHDRAWAL,
-                                     .wallet = wallet, .source = source, .amount_minor = amount_minor};
-    if (err == MOPAY_OK && w->options.risk.allow != NULL && !w->options.risk.allow(w->options.risk.ctx, &move, now_ns))
-        err = MOPAY_ERR_risk_declined;
+                                     .wallet = wallet, .source = source, .amount_minor = amount_minor,
+                                     .pin_verified = pin_verified};
+    if (err == MOPAY_OK && w->options.risk.allow != NULL)
+        err = w->options.risk.allow(w->options.risk.ctx, &move, now_ns);
     char number[36];
     if (err == MOPAY_OK && !source_number(w, source, number))
         err = MOPAY_ERR_funding_source_unusable; /* sealed under another master key */
@@ -227,15 +228,15 @@ static enum mopay_err p2p_check(struct mopay_wallet_state *w, const struct mopay
 enum mopay_err mopay_wallet_p2p(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                 struct mopay_customer *from, struct mopay_customer *to,
                                 const struct mopay_currency *currency, int64_t amount_minor, const char *note,
-                                struct mopay_p2p *out)
+                                bool pin_verified, struct mopay_p2p *out)
 {
     MOPAY_ASSERT(amount_minor > 0);
     struct mopay_wallet *source = mopay_wallet_of(from, currency), *target = mopay_wallet_of(to, currency);
     enum mopay_err err = p2p_check(w, from, to, source, target, currency, amount_minor, now_ns);
     struct mopay_wallet_move move = {.kind = MOPAY_RISK_P2P_OUT, .wallet = source, .counterparty = to,
-                                     .amount_minor = amount_minor};
-    if (err == MOPAY_OK && w->options.risk.allow != NULL && !w->options.risk.allow(w->options.risk.ctx, &move, now_ns))
-        err = MOPAY_ERR_risk_declined;
+                                     .amount_minor = amount_minor, .pin_verified = pin_verified};
+    if (err == MOPAY_OK && w->options.risk.allow != NULL)
+        err = w->options.risk.allow(w->options.risk.ctx, &move, now_ns);
     if (err != MOPAY_OK)
         return err;
     if (target == NULL && (err = mopay_wallet_open(w, store, now_ns, to, currency, &target)) != MOPAY_OK)

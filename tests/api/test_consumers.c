@@ -24,7 +24,8 @@
 #include "consumers.h"
 
 static struct server srv;
-static const char *const server_args[] = {"--check-invariants", "--test-clock", TEST_CLOCK_START,
+/* the risk step off: this story moves money faster than people do (test_risk covers that step) */
+static const char *const server_args[] = {"--check-invariants", "--risk=false", "--test-clock", TEST_CLOCK_START,
                                           "--sim-callback-delay", "30", "--topup-pending-ttl", "600", NULL};
 static int64_t clock_s = TEST_CLOCK_START_S; /* what the server's manual clock reads */
 
@@ -365,8 +366,8 @@ static void story_declines_and_timeouts(void)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(clock_now, sizeof(clock_now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const char *const restart_args[] = {"--check-invariants", "--test-clock", clock_now, "--topup-pending-ttl", "600",
-                                        NULL};
+    const char *const restart_args[] = {"--check-invariants", "--risk=false", "--test-clock", clock_now,
+                                        "--topup-pending-ttl", "600", NULL};
     struct server old = srv;
     server_start(&srv, &old, restart_args);
     assert_int_equal(wallet_amount(&srv, alice.token, alice_wallet, "incoming"), 1000); /* the session survived */

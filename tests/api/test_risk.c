@@ -205,7 +205,7 @@ static void confirm(const struct customer *c, const char *payment_id, const char
     response_free(&r);
 }
 
-static struct customer ann, ben, cai, dai, eve, fan, gus, hal, ivy, jon, kim;
+static struct customer ann, ben, cai, dai, eve, fan, gus, hal, ivy, jon, kim, lee, mo;
 
 /* Everyone signs up and tops up on day 0; the rules run on day 2, when their devices are two days
  * old, at 08:00 UTC (16:00 in Beijing). */
@@ -224,6 +224,8 @@ static void world(void **state)
     customer_new(&hal, "+8613800000008", "Hal", 1, "4242424242424242", "2000.00");
     customer_new(&ivy, "+8613800000009", "Ivy", 0, "378282246310005", NULL);
     customer_new(&jon, "+8613800000010", "Jon", 0, "4242424242424242", "500.00");
+    customer_new(&lee, "+8613800000012", "Lee", 1, "4242424242424242", "1000.00");
+    customer_new(&mo, "+8613800000013", "Mo", 1, "4242424242424242", "1000.00");
     clock_advance(2 * 86400);
     person_login(&srv, &ann.p, clock_s); /* sessions last less than two days */
     person_login(&srv, &ben.p, clock_s);
@@ -235,6 +237,7 @@ static void world(void **state)
     person_login(&srv, &hal.p, clock_s);
     person_login(&srv, &ivy.p, clock_s);
     person_login(&srv, &jon.p, clock_s);
+    person_login(&srv, &mo.p, clock_s);
 }
 
 /* Five payments in a minute pass; the sixth waits for the PIN (velocity_1m): a wrong PIN is
@@ -295,6 +298,96 @@ static void an_amount_far_above_the_customers_own(void **state)
     }
     assert_string_equal(pay(&dai, &noodles, "250.00", id), "requires_confirmation");
     flagged(id, "confirm", "amount_unusual");
+}
+
+/* A P2P transfer: its status, or the problem's code. */
+static void p2p(const struct customer *from, const char *to_phone, const char *amount, const char *pin, long status,
+                const char *code)
+{
+    char body[512], pin_field[32] = "";
+    if (pin != NULL)
+        snprintf(pin_field, sizeof(pin_field), ",\"pin\":\"%s\"", pin);
+    snprintf(body, sizeof(body), "{\"to\":{\"phone\":\"%.31s\"},\"amount\":\"%.31s\",\"currency\":\"CNY\"%s}", to_phone,
+             amount, pin_field);
+    expect("POST", "/v1/transfers", from->p.token, body, status, code, NULL);
+}
+
+/* The old phone reported lost, the new one sends money to someone new: the risk step wants the
+ * PIN (device_revoked_recently), so the transfer is refused until it comes with it; a wrong PIN
+ * is refused too. Nothing moves until the right one. */
+static void money_to_someone_new_after_a_lost_phone(void **state)
+{
+    (void)state;
+    struct person phone = lee.p;
+    crypto_sign_keypair(phone.pk, phone.sk);
+    char pk64[64], body[256], path[96];
+    sodium_bin2base64(pk64, sizeof(pk64), phone.pk, 32, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"name\":\"new phone\"}", pk64);
+    snprintf(path, sizeof(path), "/v1/customers/%s/devices", lee.p.id);
+    struct response r;
+    expect("POST", path, srv.admin_key, body, 201, NULL, &r);
+    snprintf(phone.device_id, sizeof(phone.device_id), "%s", jstr(r.json, "id"));
+    response_free(&r);
+    snprintf(path, sizeof(path), "/v1/devices/%s", lee.p.device_id);
+    expect("DELETE", path, srv.admin_key, NULL, 200, NULL, NULL);
+    clock_advance(2 * 86400 + 3600); /* the new phone is no longer new; the revocation is a day old */
+    person_login(&srv, &phone, clock_s);
+    lee.p = phone;
+    p2p(&lee, ann.p.phone, "50.00", NULL, 201, NULL); /* a day after: no longer recent */
+    struct person third = lee.p;
+    crypto_sign_keypair(third.pk, third.sk);
+    sodium_bin2base64(pk64, sizeof(pk64), third.pk, 32, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"name\":\"third phone\"}", pk64);
+    snprintf(path, sizeof(path), "/v1/customers/%s/devices", lee.p.id);
+    expect("POST", path, srv.admin_key, body, 201, NULL, &r);
+    snprintf(third.device_id, sizeof(third.device_id), "%s", jstr(r.json, "id"));
+    response_free(&r);
+    snprintf(path, sizeof(path), "/v1/devices/%s", lee.p.device_id);
+    expect("DELETE", path, srv.admin_key, NULL, 200, NULL, NULL);
+    person_login(&srv, &third, clock_s);
+    lee.p = third;
+    long long before = balance(&lee);
+    p2p(&lee, ann.p.phone, "20.00", NULL, 201, NULL);    /* Ann is not new */
+    p2p(&lee, ben.p.phone, "20.00", NULL, 428, "confirmation_required");
+    p2p(&lee, ben.p.phone, "20.00", "000000", 401, "pin_incorrect");
+    p2p(&lee, ben.p.phone, "20.00", "12345", 422, "pin_format_invalid");
+    assert_int_equal(balance(&lee), before - 2000);
+    p2p(&lee, ben.p.phone, "20.00", "123456", 201, NULL);
+    assert_int_equal(balance(&lee), before - 4000);
+    clock_advance(61);
+}
+
+/* Money to five people in an hour (mule_fan_out): the fifth waits for the PIN; so does a
+ * withdrawal to a sixth account after it. */
+static void money_to_many_people_in_an_hour(void **state)
+{
+    (void)state;
+    const struct customer *to[] = {&ann, &ben, &cai, &dai, &eve};
+    for (size_t i = 0; i < 4; i++) {
+        p2p(&mo, to[i]->p.phone, "10.00", NULL, 201, NULL);
+        clock_advance(61);
+    }
+    p2p(&mo, to[4]->p.phone, "10.00", NULL, 428, "confirmation_required");
+    p2p(&mo, to[4]->p.phone, "10.00", "123456", 201, NULL);
+    struct response r;
+    expect("POST", "/v1/funding-sources", mo.p.token,
+           "{\"type\":\"bank_account\",\"bank_account\":{\"iban\":\"GB82 WEST 1234 5698 7654 32\",\"holder\":\"Mo\"}}",
+           201, NULL, &r);
+    char bank[48], body[256];
+    snprintf(bank, sizeof(bank), "%s", jstr(r.json, "id"));
+    response_free(&r);
+    snprintf(body, sizeof(body),
+             "{\"wallet_id\":\"%s\",\"funding_source_id\":\"%s\",\"amount\":\"100.00\",\"currency\":\"CNY\"}",
+             mo.wallet, bank);
+    long long before = balance(&mo);
+    expect("POST", "/v1/withdrawals", mo.p.token, body, 428, "confirmation_required", NULL);
+    assert_int_equal(balance(&mo), before);
+    snprintf(body, sizeof(body),
+             "{\"wallet_id\":\"%s\",\"funding_source_id\":\"%s\",\"amount\":\"100.00\",\"currency\":\"CNY\","
+             "\"pin\":\"123456\"}",
+             mo.wallet, bank);
+    expect("POST", "/v1/withdrawals", mo.p.token, body, 201, NULL, NULL);
+    assert_int_equal(balance(&mo), before - 10000);
 }
 
 /* A customer of two days adds a new phone and pays 300 from it (new_device_large_amount); 299
@@ -543,8 +636,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_large_amount_from_a_new_device),
         cmocka_unit_test(wrong_pins_then_a_payment),
         cmocka_unit_test(card_testing_is_declined),
+        cmocka_unit_test(money_to_many_people_in_an_hour),
         cmocka_unit_test(blocklists_decline),
         cmocka_unit_test(a_large_payment_abroad_at_night),
+        cmocka_unit_test(money_to_someone_new_after_a_lost_phone),
         cmocka_unit_test(reviews_and_labels),
         cmocka_unit_test(trust_moves_with_its_factors),
     };

@@ -327,7 +327,7 @@ static enum mopay_err movement(struct wt *t, int64_t now_ns, enum mopay_movement
 {
     struct mopay_movement *m = NULL;
     wt_begin(t);
-    enum mopay_err err = mopay_wallet_movement_start(t->world.w, t->store, now_ns, kind, wallet, s, amount_minor, &m);
+    enum mopay_err err = mopay_wallet_movement_start(t->world.w, t->store, now_ns, kind, wallet, s, amount_minor, false, &m);
     wt_commit(t, now_ns);
     if (out != NULL)
         *out = m;
@@ -351,7 +351,7 @@ enum mopay_err wt_p2p(struct wt *t, int64_t now_ns, struct mopay_customer *from,
 {
     struct mopay_p2p out;
     wt_begin(t);
-    enum mopay_err err = mopay_wallet_p2p(t->world.w, t->store, now_ns, from, to, t->usd, amount_minor, note, &out);
+    enum mopay_err err = mopay_wallet_p2p(t->world.w, t->store, now_ns, from, to, t->usd, amount_minor, note, false, &out);
     wt_commit(t, now_ns);
     return err;
 }

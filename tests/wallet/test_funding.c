@@ -188,7 +188,7 @@ static int long_number_child(struct wt *t, struct mopay_customer *c, struct mopa
     struct mopay_movement *m = NULL;
     if (t->store->begin(t->store) != MOPAY_OK ||
         mopay_wallet_source_add(t->world.w, t->store, WT_T0, c, &in, &s) != MOPAY_OK ||
-        mopay_wallet_movement_start(t->world.w, t->store, WT_T0, MOPAY_MOVEMENT_TOPUP, usd, s, WT_USD(10), &m) !=
+        mopay_wallet_movement_start(t->world.w, t->store, WT_T0, MOPAY_MOVEMENT_TOPUP, usd, s, WT_USD(10), false, &m) !=
             MOPAY_OK ||
         mopay_ledger_service_before_commit(t->world.ledger, t->store, WT_T0) != MOPAY_OK ||
         t->store->commit(t->store) != MOPAY_OK)
