@@ -50,7 +50,8 @@ static uint32_t rules_facts(const struct mopay_risk_config *c, const struct risk
     FIRE_IF(f->history_count >= c->amount_unusual_history_min && f->amount_z >= c->amount_unusual_z &&
                 f->amount_major > c->amount_unusual_max_multiple * f->amount_max_major,
             AMOUNT_UNUSUAL);
-    FIRE_IF(f->device_age_ns < c->new_device_age_ns && f->amount_major >= c->new_device_amount_major,
+    FIRE_IF(f->device_age_ns < c->new_device_age_ns && !f->signup_device &&
+                f->amount_major >= c->new_device_amount_major,
             NEW_DEVICE_LARGE_AMOUNT);
     FIRE_IF(f->night && f->new_country && f->amount_major >= c->night_abroad_amount_major, NIGHT_ABROAD);
     FIRE_IF(f->device_revoked_age_ns < c->device_revoked_window_ns && f->new_payee && f->kind != MOPAY_RISK_PAYMENT,

@@ -25,6 +25,7 @@ void mopay_risk_config_default(struct mopay_risk_config *config)
     config->amount_unusual_history_min = 10;
     config->new_device_age_ns = MOPAY_RISK_DAY_NS;
     config->new_device_amount_major = 300;
+    config->signup_device_window_ns = MOPAY_RISK_HOUR_NS;
     config->night_abroad_amount_major = 100;
     config->wrong_pins_max = 3;
     config->device_revoked_window_ns = MOPAY_RISK_DAY_NS;
@@ -199,14 +200,17 @@ static void countries_learn(struct risk_customer *customer, const char country[2
     customer->country_seen_ns[slot] = time_ns;
 }
 
-static void outflow_learn(struct risk_customer *customer, const struct mopay_risk_event *event, double amount_major)
+static void outflow_learn(const struct mopay_risk_engine *engine, struct risk_customer *customer,
+                          const struct mopay_risk_event *event, double amount_major)
 {
     uint32_t tag = risk_tag_of(event->payee);
+    bool was_new = risk_payee_is_new(engine, customer, event);
     uint32_t slot = ring_push(&customer->outflow_head, &customer->outflow_count, MOPAY_RISK_OUTFLOWS_KEPT);
     customer->outflow_ns[slot] = event->time_ns;
     customer->outflow_major[slot] = (float)amount_major;
     customer->outflow_payee[slot] = tag;
     customer->outflow_kind[slot] = (uint8_t)event->kind;
+    customer->outflow_new_payee[slot] = was_new;
     history_learn(customer, amount_major);
     if (tag != 0)
         payees_learn(customer, tag, event->time_ns);
@@ -244,7 +248,7 @@ bool mopay_risk_commit(struct mopay_risk_engine *engine, const struct mopay_risk
             return false; /* the payer's state may be new, but it is still empty */
     }
     if (risk_is_outflow(event->kind))
-        outflow_learn(customer, event, amount_major);
+        outflow_learn(engine, customer, event, amount_major);
     else
         topup_learn(customer, event, amount_major);
     if (receiver != NULL)

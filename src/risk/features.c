@@ -140,19 +140,29 @@ static bool payees_contain(const uint32_t *payees, uint32_t count, uint32_t tag)
     return false;
 }
 
+/* Adds a person's or account's tag to the distinct ones of the last hour, and to the new ones
+ * when it was new when paid. */
+static void payee_count(uint32_t tag, bool was_new, struct risk_facts *facts, uint32_t *payees, uint32_t *news)
+{
+    if (tag == 0)
+        return;
+    if (!payees_contain(payees, facts->payees_1h, tag))
+        payees[facts->payees_1h++] = tag;
+    if (was_new && !payees_contain(news, facts->new_payees_1h, tag))
+        news[facts->new_payees_1h++] = tag;
+}
+
 /* Counts, sums and distinct payees of the outflows in each window, the event's own included. */
 static void outflow_windows(const struct risk_customer *customer, const struct mopay_risk_event *event,
                             struct risk_facts *facts)
 {
-    uint32_t payees[MOPAY_RISK_OUTFLOWS_KEPT + 1];
-    uint32_t distinct = 0;
+    uint32_t payees[MOPAY_RISK_OUTFLOWS_KEPT + 1], news[MOPAY_RISK_OUTFLOWS_KEPT + 1];
     if (facts->outflow) {
-        uint32_t tag = event->kind != MOPAY_RISK_PAYMENT ? risk_tag_of(event->payee) : 0;
         facts->count_1m = facts->count_1h = facts->count_24h = 1;
         facts->sum_1h = facts->sum_24h = facts->amount_major;
         facts->withdrawn_1h = event->kind == MOPAY_RISK_WITHDRAWAL ? facts->amount_major : 0;
-        if (tag != 0)
-            payees[distinct++] = tag;
+        if (event->kind != MOPAY_RISK_PAYMENT)
+            payee_count(risk_tag_of(event->payee), facts->new_payee, facts, payees, news);
     }
     for (uint32_t i = 0; customer != NULL && i < customer->outflow_count; i++) {
         int64_t age = event->time_ns - customer->outflow_ns[i];
@@ -167,14 +177,11 @@ static void outflow_windows(const struct risk_customer *customer, const struct m
         facts->sum_1h += amount;
         if (customer->outflow_kind[i] == MOPAY_RISK_WITHDRAWAL)
             facts->withdrawn_1h += amount;
-        uint32_t tag = customer->outflow_payee[i];
-        bool person = customer->outflow_kind[i] != MOPAY_RISK_PAYMENT;
-        if (person && tag != 0 && !payees_contain(payees, distinct, tag))
-            payees[distinct++] = tag;
+        if (customer->outflow_kind[i] != MOPAY_RISK_PAYMENT)
+            payee_count(customer->outflow_payee[i], customer->outflow_new_payee[i], facts, payees, news);
         if (age < MOPAY_RISK_MINUTE_NS)
             facts->count_1m++;
     }
-    facts->payees_1h = distinct;
 }
 
 /* The amount against the customer's own past outflows. */
@@ -194,8 +201,8 @@ static void amount_history(const struct risk_customer *customer, struct risk_fac
     facts->amount_z = fmax(-8.0, fmin(8.0, z));
 }
 
-static bool payee_is_new(const struct mopay_risk_engine *engine, const struct risk_customer *customer,
-                         const struct mopay_risk_event *event)
+bool risk_payee_is_new(const struct mopay_risk_engine *engine, const struct risk_customer *customer,
+                       const struct mopay_risk_event *event)
 {
     uint32_t tag = risk_tag_of(event->payee);
     if (tag == 0)
@@ -254,11 +261,14 @@ void risk_facts_compute(const struct mopay_risk_engine *engine, const struct ris
     facts->outflow = risk_is_outflow(event->kind);
     bool device_known = event->device_created_ns > 0 && event->device_created_ns < t;
     facts->device_age_ns = device_known ? t - event->device_created_ns : 0;
+    facts->signup_device = device_known && event->customer_created_ns > 0 &&
+                           event->device_created_ns - event->customer_created_ns <
+                               engine->config.signup_device_window_ns;
     facts->cross_border = event->payee_country[0] != '\0' &&
                           memcmp(event->payee_country, event->customer_country, 2) != 0;
     facts->new_country = facts->outflow && facts->cross_border && country_is_new(engine, customer, event);
     facts->night = local_hour(t, event->utc_offset_min) < 6;
-    facts->new_payee = facts->outflow && payee_is_new(engine, customer, event);
+    facts->new_payee = facts->outflow && risk_payee_is_new(engine, customer, event);
     if (event->kind == MOPAY_RISK_TOPUP && facts->amount_major < engine->config.small_topup_major)
         facts->small_topups_1h = 1;
     outflow_windows(customer, event, facts);
@@ -295,6 +305,8 @@ void risk_features_of(const struct mopay_risk_event *event, const struct risk_fa
     f[MOPAY_RISK_F_DEVICE_AGE] = log_hours(facts->device_age_ns);
     f[MOPAY_RISK_F_FUNDING_AGE] = log_hours(funding_age_ns);
     f[MOPAY_RISK_F_ACCOUNT_AGE] = log1p((double)account_age_ns / (double)MOPAY_RISK_DAY_NS);
+    double device_days = log1p((double)facts->device_age_ns / (double)MOPAY_RISK_DAY_NS);
+    f[MOPAY_RISK_F_DEVICE_ACCOUNT_GAP] = fmax(0.0, f[MOPAY_RISK_F_ACCOUNT_AGE] - device_days);
     f[MOPAY_RISK_F_NEW_PAYEE] = facts->new_payee;
     f[MOPAY_RISK_F_CROSS_BORDER] = facts->cross_border;
     f[MOPAY_RISK_F_NEW_COUNTRY] = facts->new_country;
@@ -305,6 +317,7 @@ void risk_features_of(const struct mopay_risk_event *event, const struct risk_fa
     f[MOPAY_RISK_F_MCC_RISK] = event->kind == MOPAY_RISK_PAYMENT ? mopay_risk_mcc_risk(event->mcc) : 0;
     f[MOPAY_RISK_F_WITHDRAWAL_SHARE_1H] = facts->sum_1h > 0 ? facts->withdrawn_1h / facts->sum_1h : 0;
     f[MOPAY_RISK_F_PAYEES_1H] = facts->payees_1h;
+    f[MOPAY_RISK_F_NEW_PAYEES_1H] = facts->new_payees_1h;
     f[MOPAY_RISK_F_SMALL_TOPUPS_1H] = facts->small_topups_1h;
     f[MOPAY_RISK_F_P2P_IN_1H] = log1p(facts->p2p_in_1h);
     f[MOPAY_RISK_F_KYC_TIER] = event->kyc_tier;

@@ -8,13 +8,14 @@
 #include "mopay/index.h"
 #include "mopay/risk.h"
 
-/* What one customer's history is: fixed-size rings and sets, about 1.9 KiB. Floats hold
+/* What one customer's history is: fixed-size rings and sets, about 2 KiB. Floats hold
  * amounts in major units: 7 significant digits are plenty for statistics. */
 struct risk_customer {
     int64_t outflow_ns[MOPAY_RISK_OUTFLOWS_KEPT];
     float outflow_major[MOPAY_RISK_OUTFLOWS_KEPT];
     uint32_t outflow_payee[MOPAY_RISK_OUTFLOWS_KEPT]; /* risk_tag_of the payee; 0: none */
     uint8_t outflow_kind[MOPAY_RISK_OUTFLOWS_KEPT];
+    bool outflow_new_payee[MOPAY_RISK_OUTFLOWS_KEPT]; /* the payee was new when paid */
     uint32_t outflow_head; /* the next slot written */
     uint32_t outflow_count;
 
@@ -74,9 +75,11 @@ struct risk_facts {
     double sum_1h, sum_24h;
     double withdrawn_1h;
     uint32_t payees_1h;
+    uint32_t new_payees_1h; /* of payees_1h, those that were new when paid */
     uint32_t small_topups_1h;
     double p2p_in_1h;
     int64_t device_age_ns;
+    bool signup_device; /* the device was added within config.signup_device_window_ns of sign-up */
     bool new_payee;
     bool cross_border;
     bool new_country;
@@ -95,6 +98,10 @@ bool risk_is_outflow(enum mopay_risk_kind kind);
 /* The facts of `event` for `customer` (NULL: a customer never seen). */
 void risk_facts_compute(const struct mopay_risk_engine *engine, const struct risk_customer *customer,
                         const struct mopay_risk_event *event, struct risk_facts *facts);
+/* Whether the event's payee is new to the customer (NULL: a customer never seen): not among
+ * the payees kept, or last paid config.new_payee_window_ns ago or more. */
+bool risk_payee_is_new(const struct mopay_risk_engine *engine, const struct risk_customer *customer,
+                       const struct mopay_risk_event *event);
 void risk_features_of(const struct mopay_risk_event *event, const struct risk_facts *facts,
                       double features[MOPAY_RISK_FEATURE_COUNT]);
 

@@ -17,7 +17,7 @@ void mopay_risk_train_options_default(struct mopay_risk_train_options *options)
 {
     MOPAY_ASSERT(options != NULL);
     options->l2 = 1e-4;
-    options->positive_weight = 0;
+    options->positive_weight = 10;
     options->iterations_max = 300;
     options->tolerance = 1e-7;
     options->confirm_fpr = 0.004;

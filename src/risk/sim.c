@@ -2,21 +2,31 @@
  * training and evaluating the risk model without real customers' data.
  *
  * Agents: customers living in one of four home countries, each with a daily rhythm (more at
- * lunch and in the evening; a few night owls), a spending level, favourite merchants, friends,
- * a salary whose share reaches the wallet as a top-up on payday, top-ups from a card when the
- * wallet runs low, P2P to friends (now and then to someone new), cash-outs, new phones (the old
- * device revoked), new cards, wrong PINs, big purchases, trips abroad (spending on the local
- * clock, which may be night at home), and sign-ups during the run. Merchants: 48 in each of 14
- * countries across 18 categories.
+ * lunch and in the evening; a few night owls), a spending level, favourite merchants, friends
+ * (mostly in their own country), a salary whose share reaches the wallet as a top-up on payday,
+ * top-ups from a card when the wallet runs low, P2P to friends (now and then to someone new),
+ * cash-outs, new phones (the old device revoked), new cards, wrong PINs, big purchases, trips
+ * abroad (spending on the local clock, which may be night at home). KYC tiers are the server's,
+ * 0 to 2. Merchants: 48 in each of 14 countries across 18 categories.
+ *
+ * Sign-ups: a quarter of the customers join during the run, on days drawn evenly, at an hour of
+ * their rhythm, with the account, the device they sign up on and a first card made together,
+ * most at KYC tier 0 (tier 1 days later). Their first hours are what real new customers do and
+ * what a model must not take for fraud: one to three top-ups from the new card (an amount to
+ * try, or half to all of a month's spending), everyday payments, often money to a friend or
+ * family member (a new payee; sometimes most of what came in: the rent, shared costs), and for
+ * some a second card, a new phone or a wrong PIN. Then they live like everyone else.
  *
  * Fraud, each event labelled with its pattern:
- *   account_takeover  a new device, often wrong PINs and the victim's phone revoked first, then
- *                     P2P of most of the balance to fresh mule accounts (or a withdrawal), and
- *                     the mules cash out within the hour;
+ *   account_takeover  an established account (two weeks or older) on a new device, often wrong
+ *                     PINs and the victim's phone revoked first, then P2P of most of the balance
+ *                     to fresh mule accounts, new payees minutes apart (or a withdrawal), and the
+ *                     mules cash out within about an hour;
  *   card_testing      a fresh account tops up small odd amounts from many fresh cards, often
  *                     foreign, within minutes, then a larger top-up and the money sent on;
  *   mule_chain        a stolen card tops up a fresh account, the money hops through 2-4 fresh
- *                     accounts minutes apart and is withdrawn at the end;
+ *                     accounts minutes apart, fanning out to more at some hops, each passing on
+ *                     what it received at once, and is withdrawn at the ends;
  *   stolen_code       right after a normal payment, the victim's payment code (same device) is
  *                     used at an unusual merchant, often abroad, for a larger amount;
  *   night_abroad      a burst of payments abroad at risky merchants during the victim's night.
@@ -333,6 +343,23 @@ static void agent_make(struct sim *s, struct sim_agent *a, int64_t now, double a
         a->favourites[FAVOURITES - 1] = merchant_pick(s, a->country, CAT_GAMBLING);
 }
 
+/* Friends live mostly in the same country; about one in seven abroad (family, a friend who
+ * moved). */
+static void friends_make(struct sim *s)
+{
+    uint32_t n = s->agent_count;
+    for (uint32_t i = 0; i < n; i++) {
+        struct sim_agent *a = &s->agents[i];
+        for (int f = 0; f < FRIENDS; f++) {
+            bool abroad = rng_chance(&s->rng, 0.15);
+            uint32_t friend = rng_below(&s->rng, n);
+            for (int tries = 0; tries < 16 && !abroad && s->agents[friend].country != a->country; tries++)
+                friend = rng_below(&s->rng, n);
+            a->friends[f] = friend != i ? friend : (friend + 1) % n;
+        }
+    }
+}
+
 static bool agents_make(struct sim *s)
 {
     uint32_t n = s->options.customers;
@@ -351,11 +378,8 @@ static bool agents_make(struct sim *s)
             a->balance_minor = 0;
         }
         a->active = !joins_later;
-        for (int f = 0; f < FRIENDS; f++) {
-            uint32_t friend = rng_below(&s->rng, n);
-            a->friends[f] = friend != i ? friend : (friend + 1) % n;
-        }
     }
+    friends_make(s);
     return true;
 }
 
@@ -735,8 +759,9 @@ static void onboard_send(struct sim *s, struct sim_agent *a, int64_t t)
 }
 
 /* Now and then on the first day: a second card, tried with a small top-up first by some; a new
- * phone, the sign-up one revoked; a wrong PIN or two while the new one is learnt. Each only
- * when it fits in the day, so that tomorrow's events see today's device and card. */
+ * phone once the first hours are over (the sign-up one revoked, so nothing pays with it after);
+ * a wrong PIN or two while the new PIN is learnt. The card and the phone only when they fit in
+ * the day, so that tomorrow's events see today's device and card. */
 static void onboard_extras(struct sim *s, struct sim_agent *a, int64_t t)
 {
     struct rng *r = &s->rng;
@@ -750,7 +775,7 @@ static void onboard_extras(struct sim *s, struct sim_agent *a, int64_t t)
         topup(s, a, at + delay_log(r, MIN, HOUR), minor_of(50.0 * (1 + rng_below(r, 6))), true,
               MOPAY_RISK_PATTERN_LEGIT);
     }
-    at = t + delay_log(r, 30 * MIN, 8 * HOUR);
+    at = t + 11 * HOUR + delay_log(r, MIN, 4 * HOUR); /* after onboard_shop's and onboard_send's */
     if (rng_chance(r, 0.05) && at + 4 * HOUR < day_end) {
         note(s, a, at, MOPAY_RISK_SIM_DEVICE_REVOKED, MOPAY_RISK_PATTERN_LEGIT);
         rng_id(r, a->device);
