@@ -109,9 +109,10 @@ static void move_event(struct mopay_api *api, const struct mopay_wallet_move *m,
 
 /* A decline refuses the movement; a confirm refuses a P2P transfer or withdrawal sent without the
  * PIN (confirmation_required: the app asks for it and sends the request again with it). A top-up
- * brings money in: a confirm lets it through, and only its rules (a blocklisted card, card
- * testing) decline one, not the model, which has seen too few first top-ups of new customers to
- * tell them from fraud. */
+ * brings money in and has no PIN step-up: a confirm lets it through, and only its rules (a
+ * blocklisted card, card testing) decline one. The model's high score on a top-up asks for no
+ * more than a confirmation: a stolen card's first top-up looks much like a new customer's, and
+ * refusing a new customer's first money in is the costliest false positive there is. */
 static enum mopay_err move_allow(void *ctx, const struct mopay_wallet_move *m, int64_t now_ns)
 {
     struct mopay_api *api = ctx;
@@ -203,6 +204,7 @@ static const struct rule_knob {
     {"amount_unusual_history", UNIT_COUNT, offsetof(struct mopay_risk_config, amount_unusual_history_min)},
     {"new_device_hours", UNIT_HOURS, offsetof(struct mopay_risk_config, new_device_age_ns)},
     {"new_device_amount", UNIT_MAJOR, offsetof(struct mopay_risk_config, new_device_amount_major)},
+    {"signup_device_hours", UNIT_HOURS, offsetof(struct mopay_risk_config, signup_device_window_ns)},
     {"night_abroad_amount", UNIT_MAJOR, offsetof(struct mopay_risk_config, night_abroad_amount_major)},
     {"wrong_pins_max", UNIT_COUNT, offsetof(struct mopay_risk_config, wrong_pins_max)},
     {"device_revoked_hours", UNIT_HOURS, offsetof(struct mopay_risk_config, device_revoked_window_ns)},
