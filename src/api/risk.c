@@ -65,6 +65,18 @@ static void verdict_of(const struct mopay_risk_decision *d, struct mopay_risk_ve
         mopay_text_copy(out->reasons[i], sizeof(out->reasons[i]), d->reasons[i].code);
 }
 
+/* The model alone (model_high, no declining rule) declines only when the PIN itself is in doubt:
+ * a wrong one entered in the last 24 hours. Otherwise it asks for the PIN, which the customer can
+ * give and someone holding a stolen phone or payment code cannot; a model's score is a
+ * probability, and refusing outright a customer who can prove who they are is the costlier
+ * mistake. Rules that decline (blocklists, card testing) stand. */
+static void model_asks_for_the_pin(struct mopay_risk_decision *d)
+{
+    if (d->action == MOPAY_RISK_DECLINE && d->reason_count > 0 && d->reasons[0].rule == MOPAY_RISK_RULE_MODEL_HIGH &&
+        d->features[MOPAY_RISK_F_WRONG_PINS_24H] == 0)
+        d->action = MOPAY_RISK_CONFIRM;
+}
+
 static void pay_score(void *ctx, const struct mopay_payment *x, int64_t now_ns, struct mopay_risk_verdict *out)
 {
     struct mopay_api *api = ctx;
@@ -72,6 +84,7 @@ static void pay_score(void *ctx, const struct mopay_payment *x, int64_t now_ns, 
     payment_event(api, x, now_ns, &e);
     struct mopay_risk_decision d;
     mopay_risk_score(api->risk, &e, &d);
+    model_asks_for_the_pin(&d);
     verdict_of(&d, out);
     if (d.action != MOPAY_RISK_APPROVE)
         MOPAY_LOG_INFO("risk flagged a payment", "action=%s score=%.4f reason=%s reasons=%zu",
@@ -120,6 +133,7 @@ static enum mopay_err move_allow(void *ctx, const struct mopay_wallet_move *m, i
     move_event(api, m, now_ns, &e);
     struct mopay_risk_decision d;
     mopay_risk_score(api->risk, &e, &d);
+    model_asks_for_the_pin(&d);
     if (m->kind == MOPAY_RISK_TOPUP && d.action == MOPAY_RISK_DECLINE && d.reason_count > 0 &&
         d.reasons[0].rule == MOPAY_RISK_RULE_MODEL_HIGH)
         d.action = MOPAY_RISK_CONFIRM;

@@ -815,8 +815,8 @@ static bool confirm_if_asked(struct demo *d, struct person *payer)
         return true;
     char path[128];
     snprintf(path, sizeof(path), "/v1/payments/%s/confirm", str(j, "id"));
-    printf("mopay's risk check asks %s to confirm this payment with %s PIN (the story pays faster than people "
-           "do), and %s does.\n",
+    printf("mopay's risk check asks %s to confirm this payment with %s PIN (the story moves money faster than "
+           "people do), and %s does.\n",
            payer->first, payer->possessive, payer->first);
     return call(d, "POST", path, payer->token, json_pack("{s:s}", "pin", DEMO_PIN)) && expect(d, 200, NULL);
 }

@@ -6,7 +6,9 @@
 # is not running are clear errors.
 . "$(dirname "$0")/lib.sh"
 
-start_server
+# with the shipped model, as `make run` serves
+start_server --risk-model "$(dirname "$0")/../../models/risk-v1.txt"
+grep -q "no risk model" "$WORK/server.log" && fail "the server did not load models/risk-v1.txt"
 url="http://127.0.0.1:$PORT"
 "$MOPAY" demo --url "$url" --admin-key "$ADMIN_KEY" >"$WORK/run1" 2>"$WORK/err" ||
     fail "the first run exited non-zero: $(cat "$WORK/err")"
