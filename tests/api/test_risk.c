@@ -1,6 +1,6 @@
 /* The risk step over HTTP, on a server with a manual clock and the rules alone (no model file, so
- * every decision here is a rule's and the test cannot drift with retraining; the model's own
- * decisions are tested in tests/risk):
+ * these decisions are the rules' and the test cannot drift with retraining), then on one with a
+ * model made for the test whose score follows the amount (model_elevated, model_high):
  *   each rule fires on the traffic that should fire it and not before: velocity per minute and
  *   per hour, money sent in 24 hours (a threshold from --risk-rules), an amount far above the
  *   customer's own, a large amount from a device added today, a large payment abroad at night,
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -624,6 +625,68 @@ static void trust_moves_with_its_factors(void **state)
     expect("GET", path, ann.p.token, NULL, 404, "resource_not_found", NULL);
 }
 
+/* A model file made for this test from the shipped one: every weight 0 but the amount's, so that
+ * its score follows the amount alone: CNY 10 approves, 30 asks to confirm (model_elevated) and
+ * 100 is past decline_at (model_high). */
+static void model_for_amounts(const char *path)
+{
+    FILE *in = fopen(MOPAY_SOURCE_DIR "/models/risk-v1.txt", "r"), *out = fopen(path, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    char line[512], name[64];
+    double mean, scale, weight;
+    while (fgets(line, sizeof(line), in) != NULL) {
+        if (sscanf(line, "feature %63s %lf %lf %lf", name, &mean, &scale, &weight) == 4)
+            fprintf(out, "feature %s %.17g %.17g %d\n", name, mean, scale, strcmp(name, "log_amount") == 0 ? 10 : 0);
+        else if (strncmp(line, "bias ", 5) == 0)
+            fprintf(out, "bias 0\n");
+        else if (strncmp(line, "confirm_at ", 11) == 0)
+            fprintf(out, "confirm_at 0.5\n");
+        else if (strncmp(line, "decline_at ", 11) == 0)
+            fprintf(out, "decline_at 0.999\n");
+        else
+            fputs(line, out);
+    }
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* The model's two rules, on a server of their own (a new database, its clock back at the start):
+ * a score past confirm_at asks for the PIN (model_elevated); past decline_at (model_high) it asks
+ * for the PIN too while the PIN is not in doubt, and declines once a wrong one was entered. */
+static void the_model_decides(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/mopay-test-model.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    model_for_amounts(path);
+    assert_int_equal(server_stop(&srv), 0);
+    char model_arg[64];
+    snprintf(model_arg, sizeof(model_arg), "--risk-model=%s", path);
+    const char *const args[] = {"--check-invariants", "--test-clock", TEST_CLOCK_START, model_arg, NULL};
+    server_start(&srv, NULL, args);
+    clock_s = TEST_CLOCK_START_S;
+    unlink(path);
+    shop_create(&noodles, "Noodle House", "CN", "5812");
+    struct customer nia;
+    customer_new(&nia, "+8613800000014", "Nia", 1, "4242424242424242", "500.00"); /* money in: not declined */
+    char id[48];
+    assert_string_equal(pay(&nia, &noodles, "10.00", id), "succeeded");
+    assert_string_equal(pay(&nia, &noodles, "30.00", id), "requires_confirmation");
+    flagged(id, "confirm", "model_elevated");
+    assert_string_equal(pay(&nia, &noodles, "100.00", id), "requires_confirmation");
+    flagged(id, "confirm", "model_high");
+    struct response r;
+    person_session_try(&srv, &nia.p, clock_s + 1, "654321", &r);
+    expect_problem(&r, 401, "pin_incorrect", NULL);
+    response_free(&r);
+    assert_string_equal(pay(&nia, &noodles, "100.00", id), "declined");
+    flagged(id, "decline", "model_high");
+    assert_int_equal(balance(&nia), 50000 - 1000);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(argc, argv);
@@ -642,6 +705,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(money_to_someone_new_after_a_lost_phone),
         cmocka_unit_test(reviews_and_labels),
         cmocka_unit_test(trust_moves_with_its_factors),
+        cmocka_unit_test(the_model_decides),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
