@@ -133,6 +133,7 @@ struct mopay_device {
 struct mopay_customer {
     struct mopay_id id;
     char phone[MOPAY_PHONE_BYTES];
+    uint8_t phone_fingerprint[16]; /* mopay_wallet_fingerprint of the phone: what blocklists match */
     char name[MOPAY_NAME_BYTES_MAX + 1];
     char country[3];
     char pin_hash[MOPAY_PIN_HASH_BYTES];

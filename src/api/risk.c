@@ -25,8 +25,8 @@ static const struct mopay_device *customer_device(const struct mopay_customer *c
     return c->device_count > 0 ? c->devices[c->device_count - 1] : NULL;
 }
 
-static void event_base(struct mopay_api *api, const struct mopay_customer *c, const struct mopay_wallet *w,
-                       int64_t amount_minor, int64_t now_ns, struct mopay_risk_event *e)
+static void event_base(const struct mopay_customer *c, const struct mopay_wallet *w, int64_t amount_minor,
+                       int64_t now_ns, struct mopay_risk_event *e)
 {
     memset(e, 0, sizeof(*e));
     e->time_ns = now_ns;
@@ -36,7 +36,7 @@ static void event_base(struct mopay_api *api, const struct mopay_customer *c, co
         memcpy(e->device, d->id.bytes, 16);
         e->device_created_ns = d->created_at_ns;
     }
-    mopay_wallet_fingerprint(api->keys, c->phone, e->phone);
+    memcpy(e->phone, c->phone_fingerprint, 16);
     e->amount_minor = amount_minor;
     e->currency_exponent = w->currency->exponent;
     memcpy(e->customer_country, c->country, 3);
@@ -46,10 +46,9 @@ static void event_base(struct mopay_api *api, const struct mopay_customer *c, co
     e->utc_offset_min = (int16_t)mopay_risk_utc_offset_min(c->country, &known);
 }
 
-static void payment_event(struct mopay_api *api, const struct mopay_payment *x, int64_t now_ns,
-                          struct mopay_risk_event *e)
+static void payment_event(const struct mopay_payment *x, int64_t now_ns, struct mopay_risk_event *e)
 {
-    event_base(api, x->customer, x->wallet, mopay_payment_wallet_amount(x), now_ns, e);
+    event_base(x->customer, x->wallet, mopay_payment_wallet_amount(x), now_ns, e);
     e->kind = MOPAY_RISK_PAYMENT;
     memcpy(e->payee, x->merchant->id.bytes, 16);
     memcpy(e->payee_country, x->merchant->country, 3);
@@ -81,7 +80,7 @@ static void pay_score(void *ctx, const struct mopay_payment *x, int64_t now_ns, 
 {
     struct mopay_api *api = ctx;
     struct mopay_risk_event e;
-    payment_event(api, x, now_ns, &e);
+    payment_event(x, now_ns, &e);
     struct mopay_risk_decision d;
     mopay_risk_score(api->risk, &e, &d);
     model_asks_for_the_pin(&d);
@@ -96,15 +95,14 @@ static void pay_commit(void *ctx, const struct mopay_payment *x, int64_t now_ns)
 {
     struct mopay_api *api = ctx;
     struct mopay_risk_event e;
-    payment_event(api, x, now_ns, &e);
+    payment_event(x, now_ns, &e);
     if (!mopay_risk_commit(api->risk, &e))
         MOPAY_LOG_WARN("risk state is full", "%s", "a customer's history was not kept");
 }
 
-static void move_event(struct mopay_api *api, const struct mopay_wallet_move *m, int64_t now_ns,
-                       struct mopay_risk_event *e)
+static void move_event(const struct mopay_wallet_move *m, int64_t now_ns, struct mopay_risk_event *e)
 {
-    event_base(api, m->wallet->customer, m->wallet, m->amount_minor, now_ns, e);
+    event_base(m->wallet->customer, m->wallet, m->amount_minor, now_ns, e);
     e->kind = (enum mopay_risk_kind)m->kind;
     if (m->counterparty != NULL) {
         memcpy(e->payee, m->counterparty->id.bytes, 16);
@@ -130,7 +128,7 @@ static enum mopay_err move_allow(void *ctx, const struct mopay_wallet_move *m, i
 {
     struct mopay_api *api = ctx;
     struct mopay_risk_event e;
-    move_event(api, m, now_ns, &e);
+    move_event(m, now_ns, &e);
     struct mopay_risk_decision d;
     mopay_risk_score(api->risk, &e, &d);
     model_asks_for_the_pin(&d);
@@ -152,7 +150,7 @@ static void move_commit(void *ctx, const struct mopay_wallet_move *m, int64_t no
 {
     struct mopay_api *api = ctx;
     struct mopay_risk_event e;
-    move_event(api, m, now_ns, &e);
+    move_event(m, now_ns, &e);
     if (!mopay_risk_commit(api->risk, &e))
         MOPAY_LOG_WARN("risk state is full", "%s", "a customer's history was not kept");
 }

@@ -71,6 +71,7 @@ bool state_customer_add(struct mopay_wallet_state *w, struct mopay_customer *c)
 {
     uint8_t key[16];
     mopay_index_key_of_text(c->phone, strlen(c->phone), key);
+    mopay_wallet_fingerprint(w->options.keys, c->phone, c->phone_fingerprint);
     if (!mopay_index_put(&w->customers, c->id.bytes, c))
         return false;
     if (!mopay_index_put(&w->phones, key, c)) {
