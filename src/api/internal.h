@@ -79,7 +79,7 @@ void api_risk_unblock(struct mopay_http_request *req);
 /* risk.c */
 bool api_risk_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
                     char *err, size_t err_cap);
-/* pin.c: a PIN sent with a P2P transfer or a withdrawal. api_submit_with_pin checks the PIN off
+/* pin.c: a PIN sent with a payment's confirmation, a P2P transfer or a withdrawal. api_submit_with_pin checks the PIN off
  * the loop (setting *pin_ok) and then submits cmd; without a PIN (pin->ptr NULL) it submits cmd at
  * once. The command's apply calls api_pin_attempt first, which counts a wrong PIN (the count
  * stands: return its error, then render api_pin_refusal when *refusal is set). */

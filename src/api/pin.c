@@ -1,5 +1,5 @@
-/* A PIN sent with a money-moving request (a P2P transfer or a withdrawal the risk step wants
- * confirmed): the customer's PIN hash is read on the sequencer, checked against the PIN on the
+/* A PIN sent with a customer's request (a payment's confirmation, or a P2P transfer or a
+ * withdrawal the risk step wants confirmed): the customer's PIN hash is read on the sequencer, checked against the PIN on the
  * worker pool (Argon2id takes tens of milliseconds, too long for a loop or the sequencer), and
  * then the request's own command runs, knowing whether the PIN was right. It counts a wrong one
  * (api_pin_attempt), like a log-in's. */

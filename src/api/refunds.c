@@ -1,8 +1,4 @@
 /* GET /v1/payments/{id}, POST /v1/payments/{id}/confirm, POST /v1/refunds, GET /v1/refunds/{id}. */
-#include <string.h>
-
-#include <sodium.h>
-
 #include "internal.h"
 #include "mopay/assert.h"
 
@@ -24,7 +20,6 @@ struct payment_op_cmd {
     struct mopay_id id;
     struct mopay_str payment_text, amount_text, reason, pin;
     int64_t amount_minor;
-    char pin_hash[MOPAY_PIN_HASH_BYTES];
     bool pin_ok;
     enum mopay_err refusal; /* a wrong PIN, counted */
     struct mopay_payment *payment;
@@ -76,7 +71,7 @@ static enum mopay_err payment_op_apply(struct mopay_http_command *cmd, struct mo
         if (mopay_outbox_check_room(api->outbox, 2) != MOPAY_OK)
             return MOPAY_ERR_overloaded;
         enum mopay_err err =
-            mopay_wallet_pin_attempt(api->wallet, store, now_ns, c->payment->customer, c->pin_ok, &c->refusal);
+            api_pin_attempt(api, store, now_ns, c->payment->customer, &c->pin, c->pin_ok, &c->refusal);
         if (err != MOPAY_OK || c->refusal != MOPAY_OK)
             return err; /* a wrong PIN's count stands; the render says it was wrong */
         return mopay_pay_confirm(api->pay, store, now_ns, c->payment);
@@ -92,10 +87,7 @@ static json_t *payment_op_render(struct mopay_http_command *cmd, int *status)
 {
     struct payment_op_cmd *c = (struct payment_op_cmd *)cmd;
     if (c->refusal != MOPAY_OK)
-        return mopay_http_problem(cmd, c->refusal, "/pin",
-                                  c->refusal == MOPAY_ERR_customer_locked ? "five wrong PINs: locked for 15 minutes"
-                                                                          : "the PIN is not correct",
-                                  status);
+        return api_pin_refusal(cmd, c->refusal, status);
     *status = c->op == REFUND_CREATE ? 201 : 200;
     return c->op == REFUND_CREATE || c->op == REFUND_GET ? api_refund_json(c->refund)
                                                          : api_payment_json_full(cmd->app, c->payment);
@@ -145,43 +137,7 @@ void api_refunds_create(struct mopay_http_request *req)
     mopay_http_submit(req, &c->base);
 }
 
-/* --- confirm: the PIN is checked off the loop, like a login's --- */
-
-static enum mopay_err confirm_lookup_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
-{
-    (void)store;
-    (void)now_ns;
-    struct payment_op_cmd *c = (struct payment_op_cmd *)cmd;
-    struct mopay_api *api = cmd->app;
-    c->payment = mopay_pay_payment(api->pay, &c->id);
-    if (c->payment == NULL || !api_payment_visible(mopay_http_principal(cmd->req), c->payment))
-        return MOPAY_ERR_resource_not_found;
-    if (c->payment->customer->locked_until_ns > now_ns)
-        return MOPAY_ERR_customer_locked;
-    memcpy(c->pin_hash, c->payment->customer->pin_hash, sizeof(c->pin_hash));
-    return MOPAY_OK;
-}
-
-static void confirm_verify(void *arg)
-{
-    struct payment_op_cmd *c = arg;
-    c->pin_ok = crypto_pwhash_str_verify(c->pin_hash, c->pin.ptr, c->pin.len) == 0;
-}
-
-static void confirm_verified(struct mopay_http_request *req, void *arg)
-{
-    struct payment_op_cmd *c = arg, *next = payment_op_new(req, PAYMENT_CONFIRM);
-    if (next == NULL)
-        return;
-    next->id = c->id;
-    next->pin_ok = c->pin_ok;
-    mopay_http_submit(req, &next->base);
-}
-
-static void confirm_then(struct mopay_http_command *cmd)
-{
-    mopay_http_offload(cmd->req, confirm_verify, confirm_verified, cmd);
-}
+/* --- confirm: the PIN is checked off the loop, like a login's (pin.c) --- */
 
 static const struct mopay_json_field confirm_fields[] = {
     {.name = "pin", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct payment_op_cmd, pin),
@@ -191,18 +147,9 @@ static const struct mopay_json_field confirm_fields[] = {
 
 void api_payment_confirm(struct mopay_http_request *req)
 {
-    struct payment_op_cmd *c = mopay_http_command_new(req, sizeof(*c), confirm_lookup_apply, NULL);
-    if (c == NULL) {
-        api_reply_oom(req);
-        return;
-    }
-    c->base.then = confirm_then;
-    if (!api_path_id(req, 0, MOPAY_ID_PAYMENT, &c->id) ||
+    struct payment_op_cmd *c = payment_op_new(req, PAYMENT_CONFIRM);
+    if (c == NULL || !api_path_id(req, 0, MOPAY_ID_PAYMENT, &c->id) ||
         !mopay_http_json_read(req, mopay_http_body(req), confirm_fields, c))
         return;
-    if (mopay_pin_check(c->pin.ptr, c->pin.len) != MOPAY_OK) {
-        mopay_http_reply_error(req, MOPAY_ERR_pin_format_invalid, "/pin", "a PIN is exactly six digits");
-        return;
-    }
-    mopay_http_submit(req, &c->base);
+    api_submit_with_pin(req, &c->base, &c->pin, &c->pin_ok); /* the field is required: always checked */
 }
