@@ -41,6 +41,30 @@ long long wallet_amount(const struct server *s, const char *token, const char *w
     return v;
 }
 
+void api_expect(const struct server *s, const char *method, const char *path, const char *token, const char *body,
+                long status, const char *code, struct response *out)
+{
+    struct response r;
+    http_call(s, method, path, token, body, NULL, &r);
+    if (r.status != status)
+        fprintf(stderr, "%s %s -> %ld %s\n", method, path, r.status, r.body);
+    if (code != NULL)
+        expect_problem(&r, status, code, NULL);
+    assert_int_equal(r.status, status);
+    if (out != NULL)
+        *out = r;
+    else
+        response_free(&r);
+}
+
+void test_clock_advance(const struct server *s, int64_t *clock_s, int64_t seconds)
+{
+    char body[64];
+    snprintf(body, sizeof(body), "{\"seconds\":%lld}", (long long)seconds);
+    api_expect(s, "POST", "/v1/test-clock/advance", s->admin_key, body, 200, NULL, NULL);
+    *clock_s += seconds;
+}
+
 void person_signup(const struct server *s, struct person *p, const char *phone, const char *name,
                    const char *country)
 {

@@ -34,6 +34,14 @@ void person_login(const struct server *s, struct person *p, int64_t unix_s);
 /* Body of a signed session request. */
 void session_body(const struct person *p, int64_t unix_s, const char *pin, char *out, size_t cap);
 
+/* One request that must answer `status` (and, with a `code`, be that problem); the response goes
+ * to `out` when given, else it is freed. A different status is printed with its body first. */
+void api_expect(const struct server *s, const char *method, const char *path, const char *token, const char *body,
+                long status, const char *code, struct response *out);
+/* Moves the server's manual clock on by `seconds` (POST /v1/test-clock/advance), and *clock_s,
+ * the test's reading of it, with it. */
+void test_clock_advance(const struct server *s, int64_t *clock_s, int64_t seconds);
+
 /* JSON helpers */
 const char *jstr(json_t *j, const char *key);
 /* A money string as minor units (2 decimals). */

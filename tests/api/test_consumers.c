@@ -49,20 +49,12 @@ static void call(const char *method, const char *path, const char *token, const 
 
 static void expect_status(const char *method, const char *path, const char *token, const char *body, long status)
 {
-    struct response r;
-    call(method, path, token, body, &r);
-    if (r.status != status)
-        fprintf(stderr, "%s %s -> %ld %s\n", method, path, r.status, r.body);
-    assert_int_equal(r.status, status);
-    response_free(&r);
+    api_expect(&srv, method, path, token, body, status, NULL, NULL);
 }
 
 static void clock_advance(int64_t seconds)
 {
-    char body[64];
-    snprintf(body, sizeof(body), "{\"seconds\":%lld}", (long long)seconds);
-    expect_status("POST", "/v1/test-clock/advance", srv.admin_key, body, 200);
-    clock_s += seconds;
+    test_clock_advance(&srv, &clock_s, seconds);
 }
 
 /* Waits for the sequencer's next tick (once a second) to run at the advanced clock. */

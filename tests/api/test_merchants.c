@@ -60,25 +60,12 @@ static void call(const char *method, const char *path, const char *token, const 
 static void expect(const char *method, const char *path, const char *token, const char *body, long status,
                    const char *code, struct response *out)
 {
-    struct response r;
-    call(method, path, token, body, &r);
-    if (r.status != status)
-        fprintf(stderr, "%s %s -> %ld %s\n", method, path, r.status, r.body);
-    if (code != NULL)
-        expect_problem(&r, status, code, NULL);
-    assert_int_equal(r.status, status);
-    if (out != NULL)
-        *out = r;
-    else
-        response_free(&r);
+    api_expect(&srv, method, path, token, body, status, code, out);
 }
 
 static void clock_advance(int64_t seconds)
 {
-    char body[64];
-    snprintf(body, sizeof(body), "{\"seconds\":%lld}", (long long)seconds);
-    expect("POST", "/v1/test-clock/advance", srv.admin_key, body, 200, NULL, NULL);
-    clock_s += seconds;
+    test_clock_advance(&srv, &clock_s, seconds);
 }
 
 static void merchant_create(struct merchant *m, const char *name, const char *webhook)
