@@ -288,6 +288,31 @@ static void an_amount_far_above_the_customers_own(void **state)
     flagged(id, "confirm", "amount_unusual");
 }
 
+/* A new phone for the customer, with its own key, added by `token` (the customer's or the
+ * operator's); the caller logs in on it. */
+static struct person phone_added(const struct customer *c, const char *token, const char *name)
+{
+    struct person phone = c->p;
+    crypto_sign_keypair(phone.pk, phone.sk);
+    char pk64[64], body[256], path[96];
+    sodium_bin2base64(pk64, sizeof(pk64), phone.pk, 32, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"name\":\"%s\"}", pk64, name);
+    snprintf(path, sizeof(path), "/v1/customers/%s/devices", c->p.id);
+    struct response r;
+    expect("POST", path, token, body, 201, NULL, &r);
+    snprintf(phone.device_id, sizeof(phone.device_id), "%s", jstr(r.json, "id"));
+    response_free(&r);
+    return phone;
+}
+
+/* The lost-phone button, pressed by the operator. */
+static void device_revoke(const char *device_id)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/devices/%s", device_id);
+    expect("DELETE", path, srv.admin_key, NULL, 200, NULL, NULL);
+}
+
 /* A P2P transfer: its status, or the problem's code. */
 static void p2p(const struct customer *from, const char *to_phone, const char *amount, const char *pin, long status,
                 const char *code)
@@ -306,32 +331,14 @@ static void p2p(const struct customer *from, const char *to_phone, const char *a
 static void money_to_someone_new_after_a_lost_phone(void **state)
 {
     (void)state;
-    struct person phone = lee.p;
-    crypto_sign_keypair(phone.pk, phone.sk);
-    char pk64[64], body[256], path[96];
-    sodium_bin2base64(pk64, sizeof(pk64), phone.pk, 32, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"name\":\"new phone\"}", pk64);
-    snprintf(path, sizeof(path), "/v1/customers/%s/devices", lee.p.id);
-    struct response r;
-    expect("POST", path, srv.admin_key, body, 201, NULL, &r);
-    snprintf(phone.device_id, sizeof(phone.device_id), "%s", jstr(r.json, "id"));
-    response_free(&r);
-    snprintf(path, sizeof(path), "/v1/devices/%s", lee.p.device_id);
-    expect("DELETE", path, srv.admin_key, NULL, 200, NULL, NULL);
+    struct person phone = phone_added(&lee, srv.admin_key, "new phone");
+    device_revoke(lee.p.device_id);
     clock_advance(2 * 86400 + 3600); /* the new phone is no longer new; the revocation is a day old */
     person_login(&srv, &phone, clock_s);
     lee.p = phone;
     p2p(&lee, ann.p.phone, "50.00", NULL, 201, NULL); /* a day after: no longer recent */
-    struct person third = lee.p;
-    crypto_sign_keypair(third.pk, third.sk);
-    sodium_bin2base64(pk64, sizeof(pk64), third.pk, 32, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"name\":\"third phone\"}", pk64);
-    snprintf(path, sizeof(path), "/v1/customers/%s/devices", lee.p.id);
-    expect("POST", path, srv.admin_key, body, 201, NULL, &r);
-    snprintf(third.device_id, sizeof(third.device_id), "%s", jstr(r.json, "id"));
-    response_free(&r);
-    snprintf(path, sizeof(path), "/v1/devices/%s", lee.p.device_id);
-    expect("DELETE", path, srv.admin_key, NULL, 200, NULL, NULL);
+    struct person third = phone_added(&lee, srv.admin_key, "third phone");
+    device_revoke(lee.p.device_id);
     person_login(&srv, &third, clock_s);
     lee.p = third;
     long long before = balance(&lee);
@@ -340,7 +347,18 @@ static void money_to_someone_new_after_a_lost_phone(void **state)
     p2p(&lee, ben.p.phone, "20.00", "000000", 401, "pin_incorrect");
     p2p(&lee, ben.p.phone, "20.00", "12345", 422, "pin_format_invalid");
     assert_int_equal(balance(&lee), before - 2000);
-    p2p(&lee, ben.p.phone, "20.00", "123456", 201, NULL);
+    /* with the PIN and an Idempotency-Key: sent twice, it moves the money once */
+    const char *const idem[] = {"Idempotency-Key: lee-rent-1", NULL};
+    const char *body = "{\"to\":{\"phone\":\"+8613800000002\"},\"amount\":\"20.00\",\"currency\":\"CNY\","
+                       "\"pin\":\"123456\"}";
+    struct response first, again;
+    http_call(&srv, "POST", "/v1/transfers", lee.p.token, body, idem, &first);
+    http_call(&srv, "POST", "/v1/transfers", lee.p.token, body, idem, &again);
+    assert_int_equal(first.status, 201);
+    assert_int_equal(again.status, 201);
+    assert_string_equal(jstr(again.json, "id"), jstr(first.json, "id"));
+    response_free(&first);
+    response_free(&again);
     assert_int_equal(balance(&lee), before - 4000);
     clock_advance(61);
 }
@@ -383,16 +401,7 @@ static void money_to_many_people_in_an_hour(void **state)
 static void a_large_amount_from_a_new_device(void **state)
 {
     (void)state;
-    struct person phone = eve.p;
-    crypto_sign_keypair(phone.pk, phone.sk);
-    char pk64[64], body[256], path[96];
-    sodium_bin2base64(pk64, sizeof(pk64), phone.pk, 32, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"name\":\"new phone\"}", pk64);
-    snprintf(path, sizeof(path), "/v1/customers/%s/devices", eve.p.id);
-    struct response r;
-    expect("POST", path, eve.p.token, body, 201, NULL, &r);
-    snprintf(phone.device_id, sizeof(phone.device_id), "%s", jstr(r.json, "id"));
-    response_free(&r);
+    struct person phone = phone_added(&eve, eve.p.token, "new phone");
     person_login(&srv, &phone, clock_s);
     eve.p = phone;
     char id[48];
