@@ -324,6 +324,14 @@ static bool card_add(struct demo *d, const struct person *p, const char *number,
 
 /* A top-up or withdrawal (`path`) through `source`, which the server must take (201) with this
  * `status`; the reply stays in d->last. */
+/* The line the story prints when mopay's risk step asks `p` for the PIN on `what`. */
+static void say_pin_asked(const struct person *p, const char *what)
+{
+    printf("mopay's risk check asks %s to confirm %s with %s PIN (the story moves money faster than people do), "
+           "and %s does.\n",
+           p->first, what, p->possessive, p->first);
+}
+
 /* POST `body` to `path` as `p`; when mopay's risk step asks for the PIN first (a transfer or a
  * withdrawal: 428 confirmation_required), `p` sends it again with the PIN, as the app would. */
 static bool post_confirmed(struct demo *d, const char *path, const struct person *p, json_t *body)
@@ -334,9 +342,7 @@ static bool post_confirmed(struct demo *d, const char *path, const struct person
         json_decref(body);
         return ok;
     }
-    printf("mopay's risk check asks %s to confirm this with %s PIN (the story moves money faster than people do), "
-           "and %s does.\n",
-           p->first, p->possessive, p->first);
+    say_pin_asked(p, "this");
     json_object_set_new(body, "pin", json_string(DEMO_PIN));
     return call(d, "POST", path, p->token, body);
 }
@@ -815,9 +821,7 @@ static bool confirm_if_asked(struct demo *d, struct person *payer)
         return true;
     char path[128];
     snprintf(path, sizeof(path), "/v1/payments/%s/confirm", str(j, "id"));
-    printf("mopay's risk check asks %s to confirm this payment with %s PIN (the story moves money faster than "
-           "people do), and %s does.\n",
-           payer->first, payer->possessive, payer->first);
+    say_pin_asked(payer, "this payment");
     return call(d, "POST", path, payer->token, json_pack("{s:s}", "pin", DEMO_PIN)) && expect(d, 200, NULL);
 }
 
