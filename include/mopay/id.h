@@ -1,6 +1,7 @@
 #ifndef MOPAY_ID_H
 #define MOPAY_ID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,8 @@ size_t mopay_id_format(enum mopay_id_kind kind, const struct mopay_id *id, char 
 /* Parses exactly `len` bytes as an ID of `kind`: the right prefix and 32 lowercase hex digits.
  * id_invalid otherwise, with *out untouched. */
 enum mopay_err mopay_id_parse(enum mopay_id_kind kind, const char *s, size_t len, struct mopay_id *out);
+/* The same for a NUL-terminated string, as records hold them: false when it is NULL or not an ID
+ * of `kind`. */
+bool mopay_id_parse_text(enum mopay_id_kind kind, const char *text, struct mopay_id *out);
 
 #endif

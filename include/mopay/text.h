@@ -10,6 +10,9 @@
 /* Copies `src` into a fixed field that was sized for it: a longer `src` is a programmer error
  * (the caller checked the length when it took the input). */
 void mopay_text_copy(char *dst, size_t cap, const char *src);
+/* A field read back from a record into its fixed buffer: false, and nothing copied, when the
+ * record lacks it (NULL) or it is too long for `cap`. */
+bool mopay_text_load(const char *src, char *dst, size_t cap);
 
 /* A secret sealed under `key` (secretbox, mopay/keys.h), as base64 in `out`. `len` is at most
  * MOPAY_SEALED_PLAIN_MAX; `out` holds MOPAY_SEALED_B64_BYTES. */

@@ -74,6 +74,11 @@ static int hex_value(char c)
     return -1;
 }
 
+bool mopay_id_parse_text(enum mopay_id_kind kind, const char *text, struct mopay_id *out)
+{
+    return text != NULL && mopay_id_parse(kind, text, strlen(text), out) == MOPAY_OK;
+}
+
 enum mopay_err mopay_id_parse(enum mopay_id_kind kind, const char *s, size_t len, struct mopay_id *out)
 {
     const char *prefix = mopay_id_prefix(kind);

@@ -13,6 +13,14 @@ void mopay_text_copy(char *dst, size_t cap, const char *src)
     memcpy(dst, src, len + 1);
 }
 
+bool mopay_text_load(const char *src, char *dst, size_t cap)
+{
+    if (src == NULL || strlen(src) >= cap)
+        return false;
+    memcpy(dst, src, strlen(src) + 1);
+    return true;
+}
+
 void mopay_seal_b64(const uint8_t key[32], const void *plain, size_t len, char out[MOPAY_SEALED_B64_BYTES])
 {
     uint8_t sealed[MOPAY_SEALED_PLAIN_MAX + MOPAY_SEAL_OVERHEAD];

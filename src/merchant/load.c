@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "mopay/assert.h"
+#include "mopay/text.h"
 
 struct load_ctx {
     struct mopay_merchant_state *m;
@@ -20,14 +21,6 @@ static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id, co
     return false;
 }
 
-static bool text_fits(const char *src, char *dst, size_t cap)
-{
-    if (src == NULL || strlen(src) >= cap)
-        return false;
-    memcpy(dst, src, strlen(src) + 1);
-    return true;
-}
-
 static bool keys_read(json_t *keys, struct mopay_merchant *merchant)
 {
     if (!json_is_array(keys) || json_array_size(keys) == 0 || json_array_size(keys) > MOPAY_MERCHANT_KEYS_MAX)
@@ -38,7 +31,7 @@ static bool keys_read(json_t *keys, struct mopay_merchant *merchant)
         json_int_t created = 0, revoked = 0;
         if (json_unpack(json_array_get(keys, i), "{s:s, s:s, s:I, s:I}", "hash", &hash, "last4", &last4,
                         "created_at_ns", &created, "revoked_at_ns", &revoked) != 0 ||
-            !mopay_hex_decode(hash, k->hash, 32) || !text_fits(last4, k->last4, sizeof(k->last4)))
+            !mopay_hex_decode(hash, k->hash, 32) || !mopay_text_load(last4, k->last4, sizeof(k->last4)))
             return false;
         k->created_at_ns = created;
         k->revoked_at_ns = revoked;
@@ -60,11 +53,11 @@ static bool merchant_read(struct load_ctx *ctx, json_t *j, struct mopay_merchant
                           &x->fee_bps, "settlement_account", &settlement, "webhook_url", &url,
                           "webhook_secret_sealed", &secret, "keys", &keys, "created_at_ns", &created) == 0 &&
               mopay_id_parse(MOPAY_ID_MERCHANT, id, strlen(id), &x->id) == MOPAY_OK &&
-              text_fits(name, x->name, sizeof(x->name)) && text_fits(mcc, x->mcc, sizeof(x->mcc)) &&
-              text_fits(country, x->country, sizeof(x->country)) && text_fits(city, x->city, sizeof(x->city)) &&
+              mopay_text_load(name, x->name, sizeof(x->name)) && mopay_text_load(mcc, x->mcc, sizeof(x->mcc)) &&
+              mopay_text_load(country, x->country, sizeof(x->country)) && mopay_text_load(city, x->city, sizeof(x->city)) &&
               (x->currency = mopay_currency_by_alpha(currency, strlen(currency))) != NULL &&
-              text_fits(settlement, x->settlement_account, sizeof(x->settlement_account)) &&
-              text_fits(url, x->webhook_url, sizeof(x->webhook_url)) &&
+              mopay_text_load(settlement, x->settlement_account, sizeof(x->settlement_account)) &&
+              mopay_text_load(url, x->webhook_url, sizeof(x->webhook_url)) &&
               mopay_unseal_b64(ctx->m->options.keys->secret_seal, secret, x->webhook_secret,
                                MOPAY_WEBHOOK_SECRET_BYTES) &&
               keys_read(keys, x) && x->fee_bps >= 0 && x->fee_bps <= MOPAY_FEE_BPS_MAX &&
@@ -107,8 +100,8 @@ static bool order_read(struct load_ctx *ctx, json_t *j, struct mopay_order *o)
               mopay_id_parse(MOPAY_ID_MERCHANT, mid, strlen(mid), &merchant_id) == MOPAY_OK &&
               mopay_id_parse(MOPAY_ID_PAYMENT, payment, strlen(payment), &o->payment_id) == MOPAY_OK &&
               (o->merchant = mopay_merchant_get(ctx->m, &merchant_id)) != NULL &&
-              text_fits(reference, o->reference, sizeof(o->reference)) &&
-              text_fits(description, o->description, sizeof(o->description)) && amount > 0 && vat >= 0 &&
+              mopay_text_load(reference, o->reference, sizeof(o->reference)) &&
+              mopay_text_load(description, o->description, sizeof(o->description)) && amount > 0 && vat >= 0 &&
               status >= MOPAY_ORDER_OPEN && status <= MOPAY_ORDER_EXPIRED;
     o->amount_minor = amount, o->vat_minor = vat, o->tax_free = tax_free != 0;
     o->status = (enum mopay_order_status)status;

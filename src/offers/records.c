@@ -50,11 +50,6 @@ static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id)
     return false;
 }
 
-static bool id_of(enum mopay_id_kind kind, const char *text, struct mopay_id *out)
-{
-    return text != NULL && mopay_id_parse(kind, text, strlen(text), out) == MOPAY_OK;
-}
-
 static bool offer_read(struct load_ctx *ctx, json_t *j, struct mopay_offer *x)
 {
     const char *id = NULL, *mid = NULL, *name = NULL;
@@ -66,7 +61,7 @@ static bool offer_read(struct load_ctx *ctx, json_t *j, struct mopay_offer *x)
                           "min_spend_minor", &v[2], "cap_minor", &v[3], "valid_from_ns", &v[4], "valid_until_ns",
                           &v[5], "budget_minor", &v[6], "spent_minor", &v[7], "per_customer_limit", &v[8], "funder",
                           &funder, "claimed", &v[9], "created_at_ns", &v[10]) == 0 &&
-              id_of(MOPAY_ID_OFFER, id, &x->id) && id_of(MOPAY_ID_MERCHANT, mid, &merchant) &&
+              mopay_id_parse_text(MOPAY_ID_OFFER, id, &x->id) && mopay_id_parse_text(MOPAY_ID_MERCHANT, mid, &merchant) &&
               (x->merchant = mopay_merchant_get(ctx->o->merchants, &merchant)) != NULL &&
               strlen(name) < sizeof(x->name) && (kind == MOPAY_OFFER_PERCENT || kind == MOPAY_OFFER_FIXED) &&
               (funder == MOPAY_OFFER_MERCHANT_FUNDED || funder == MOPAY_OFFER_PLATFORM_FUNDED) && v[0] >= 0 &&
@@ -106,8 +101,8 @@ static bool coupon_read(struct load_ctx *ctx, json_t *j, struct mopay_coupon *c)
     bool ok = json_unpack(j, "{s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:I, s:I}", "id", &id, "offer_id", &oid,
                           "customer_id", &cid, "status", &status, "discount_minor", &discount, "refunded_minor",
                           &refunded, "payment_id", &pid, "created_at_ns", &created, "used_at_ns", &used) == 0 &&
-              id_of(MOPAY_ID_COUPON, id, &c->id) && id_of(MOPAY_ID_OFFER, oid, &offer) &&
-              id_of(MOPAY_ID_CUSTOMER, cid, &customer) && id_of(MOPAY_ID_PAYMENT, pid, &c->payment_id) &&
+              mopay_id_parse_text(MOPAY_ID_COUPON, id, &c->id) && mopay_id_parse_text(MOPAY_ID_OFFER, oid, &offer) &&
+              mopay_id_parse_text(MOPAY_ID_CUSTOMER, cid, &customer) && mopay_id_parse_text(MOPAY_ID_PAYMENT, pid, &c->payment_id) &&
               (c->offer = mopay_offer_get(ctx->o, &offer)) != NULL &&
               (c->customer = mopay_wallet_customer(ctx->o->wallets, &customer)) != NULL &&
               (status == MOPAY_COUPON_AVAILABLE || status == MOPAY_COUPON_USED) && discount >= 0 && refunded >= 0 &&

@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "mopay/assert.h"
+#include "mopay/text.h"
 
 struct load_ctx {
     struct mopay_outbox *outbox;
@@ -24,13 +25,10 @@ static bool load_fail(struct load_ctx *ctx, const char *id, const char *why)
     return false;
 }
 
+/* An event's fields are never empty. */
 static bool text_fits(const char *src, char *dst, size_t cap)
 {
-    size_t len = strlen(src);
-    if (len == 0 || len >= cap)
-        return false;
-    memcpy(dst, src, len + 1);
-    return true;
+    return src != NULL && src[0] != '\0' && mopay_text_load(src, dst, cap);
 }
 
 /* Decodes the sealed secret and checks that it opens; the secret itself is wiped at once. */

@@ -20,11 +20,6 @@ static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id, co
     return false;
 }
 
-static bool id_of(enum mopay_id_kind kind, const char *text, struct mopay_id *out)
-{
-    return text != NULL && mopay_id_parse(kind, text, strlen(text), out) == MOPAY_OK;
-}
-
 static bool zero_id(const struct mopay_id *id)
 {
     static const struct mopay_id none;
@@ -35,8 +30,8 @@ static bool zero_id(const struct mopay_id *id)
 static bool payment_links(struct load_ctx *ctx, struct mopay_payment *x, const char *const ids[4])
 {
     struct mopay_id merchant, customer, wallet, order;
-    if (!id_of(MOPAY_ID_MERCHANT, ids[0], &merchant) || !id_of(MOPAY_ID_CUSTOMER, ids[1], &customer) ||
-        !id_of(MOPAY_ID_WALLET, ids[2], &wallet) || !id_of(MOPAY_ID_ORDER, ids[3], &order))
+    if (!mopay_id_parse_text(MOPAY_ID_MERCHANT, ids[0], &merchant) || !mopay_id_parse_text(MOPAY_ID_CUSTOMER, ids[1], &customer) ||
+        !mopay_id_parse_text(MOPAY_ID_WALLET, ids[2], &wallet) || !mopay_id_parse_text(MOPAY_ID_ORDER, ids[3], &order))
         return false;
     x->merchant = mopay_merchant_get(ctx->p->options.merchant, &merchant);
     x->customer = mopay_wallet_customer(ctx->p->options.wallet, &customer);
@@ -61,8 +56,8 @@ static bool payment_extras_read(struct load_ctx *ctx, json_t *e, struct mopay_pa
               action >= MOPAY_RISK_APPROVE && action <= MOPAY_RISK_DECLINE && score >= 0 && score <= 1000000 &&
               review >= MOPAY_REVIEW_NONE && review <= MOPAY_REVIEW_LEGITIMATE && json_is_array(reasons) &&
               json_array_size(reasons) <= MOPAY_RISK_REASONS_MAX &&
-              id_of(MOPAY_ID_COUPON, coupon, &coupon_id) && id_of(MOPAY_ID_QUOTE, quote, &x->fx.quote_id) &&
-              id_of(MOPAY_ID_BILL, bill, &x->bill_id) && discount >= 0 && discount < x->amount_minor && rate >= 0 &&
+              mopay_id_parse_text(MOPAY_ID_COUPON, coupon, &coupon_id) && mopay_id_parse_text(MOPAY_ID_QUOTE, quote, &x->fx.quote_id) &&
+              mopay_id_parse_text(MOPAY_ID_BILL, bill, &x->bill_id) && discount >= 0 && discount < x->amount_minor && rate >= 0 &&
               wallet >= 0 && fx_fee >= 0 && fx_fee <= wallet && refunded >= 0;
     if (!ok)
         return false;
@@ -95,7 +90,7 @@ static bool payment_read(struct load_ctx *ctx, json_t *j, struct mopay_payment *
                           &amount, "tip_minor", &tip, "fee_minor", &fee, "refunded_minor", &refunded,
                           "fee_refunded_minor", &fee_refunded, "reference", &reference, "created_at_ns", &created,
                           "confirm_by_ns", &confirm_by, "extras", &extras) == 0 &&
-              id_of(MOPAY_ID_PAYMENT, id, &x->id) && payment_links(ctx, x, ids) && method >= 0 &&
+              mopay_id_parse_text(MOPAY_ID_PAYMENT, id, &x->id) && payment_links(ctx, x, ids) && method >= 0 &&
               method <= MOPAY_PAY_BILL && status >= 0 && status <= MOPAY_PAYMENT_REQUIRES_CONFIRMATION &&
               strlen(code) < sizeof(x->decline_code) && strlen(reference) < sizeof(x->reference) && amount > 0 &&
               tip >= 0 && tip <= amount && fee >= 0 && fee <= amount && refunded >= 0 && refunded <= amount &&
@@ -141,7 +136,7 @@ static bool load_refund(void *arg, const char *id, const char *text, size_t len)
     bool ok = j != NULL && r != NULL &&
               json_unpack(j, "{s:s, s:s, s:I, s:I, s:s, s:I}", "id", &rid, "payment_id", &pid, "amount_minor", &amount,
                           "fee_returned_minor", &fee, "reason", &reason, "created_at_ns", &created) == 0 &&
-              id_of(MOPAY_ID_REFUND, rid, &r->id) && id_of(MOPAY_ID_PAYMENT, pid, &payment) &&
+              mopay_id_parse_text(MOPAY_ID_REFUND, rid, &r->id) && mopay_id_parse_text(MOPAY_ID_PAYMENT, pid, &payment) &&
               (r->payment = mopay_pay_payment(ctx->p, &payment)) != NULL && amount > 0 && fee >= 0 &&
               strlen(reason) < sizeof(r->reason);
     if (ok) {
@@ -168,7 +163,7 @@ static bool load_nfc(void *arg, const char *id, const char *text, size_t len)
               json_unpack(j, "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "token", &token, "device_id", &did,
                           "key_first", &first, "key_count", &count, "taps_per_key", &taps, "atc_base", &base,
                           "atc_last", &last, "provisioned_at_ns", &provisioned, "expires_at_ns", &expires) == 0 &&
-              strlen(token) == MOPAY_NFC_TOKEN_DIGITS && id_of(MOPAY_ID_DEVICE, did, &device) &&
+              strlen(token) == MOPAY_NFC_TOKEN_DIGITS && mopay_id_parse_text(MOPAY_ID_DEVICE, did, &device) &&
               (t->device = mopay_wallet_device(ctx->p->options.wallet, &device)) != NULL && first >= 0 &&
               first <= UINT32_MAX && count > 0 && count <= UINT32_MAX && taps > 0 && taps <= UINT32_MAX &&
               base >= 0 && base <= last && last <= UINT16_MAX;

@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "mopay/assert.h"
 #include "mopay/paycode.h"
+#include "mopay/text.h"
 
 struct load_ctx {
     struct mopay_wallet_state *w;
@@ -23,19 +24,6 @@ static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id, co
     snprintf(ctx->err, ctx->err_cap, "%s record %s: %s", kind, id, why);
     ctx->failed = true;
     return false;
-}
-
-static bool id_of(enum mopay_id_kind kind, const char *text, struct mopay_id *out)
-{
-    return text != NULL && mopay_id_parse(kind, text, strlen(text), out) == MOPAY_OK;
-}
-
-static bool text_fits(const char *src, char *dst, size_t cap)
-{
-    if (src == NULL || strlen(src) >= cap)
-        return false;
-    memcpy(dst, src, strlen(src) + 1);
-    return true;
 }
 
 static bool load_customer(void *arg, const char *id, const char *text, size_t len)
@@ -54,12 +42,12 @@ static bool load_customer(void *arg, const char *id, const char *text, size_t le
                           "kyc_document_type", &doc, "kyc_document_last4", &last4, "kyc_document_sealed", &sealed,
                           "frozen", &frozen, "failed_pins", &c->failed_pins, "locked_until_ns", &locked,
                           "created_at_ns", &created, "trust", &t[0], &t[1], &t[2], &t[3], &t[4]) == 0 &&
-              id_of(MOPAY_ID_CUSTOMER, cid, &c->id) && text_fits(phone, c->phone, sizeof(c->phone)) &&
-              text_fits(name, c->name, sizeof(c->name)) && text_fits(country, c->country, sizeof(c->country)) &&
-              text_fits(pin, c->pin_hash, sizeof(c->pin_hash)) &&
-              text_fits(doc, c->kyc_document_type, sizeof(c->kyc_document_type)) &&
-              text_fits(last4, c->kyc_document_last4, sizeof(c->kyc_document_last4)) &&
-              text_fits(sealed, c->kyc_document_sealed, sizeof(c->kyc_document_sealed)) && c->kyc_tier >= 0 &&
+              mopay_id_parse_text(MOPAY_ID_CUSTOMER, cid, &c->id) && mopay_text_load(phone, c->phone, sizeof(c->phone)) &&
+              mopay_text_load(name, c->name, sizeof(c->name)) && mopay_text_load(country, c->country, sizeof(c->country)) &&
+              mopay_text_load(pin, c->pin_hash, sizeof(c->pin_hash)) &&
+              mopay_text_load(doc, c->kyc_document_type, sizeof(c->kyc_document_type)) &&
+              mopay_text_load(last4, c->kyc_document_last4, sizeof(c->kyc_document_last4)) &&
+              mopay_text_load(sealed, c->kyc_document_sealed, sizeof(c->kyc_document_sealed)) && c->kyc_tier >= 0 &&
               c->kyc_tier < MOPAY_WALLET_TIERS;
     c = ok ? c : (free(c), NULL);
     for (int i = 0; c != NULL && i < 5; i++)
@@ -84,7 +72,7 @@ static bool load_customer(void *arg, const char *id, const char *text, size_t le
 static struct mopay_customer *customer_of(struct load_ctx *ctx, const char *text)
 {
     struct mopay_id id;
-    return id_of(MOPAY_ID_CUSTOMER, text, &id) ? mopay_wallet_customer(ctx->w, &id) : NULL;
+    return mopay_id_parse_text(MOPAY_ID_CUSTOMER, text, &id) ? mopay_wallet_customer(ctx->w, &id) : NULL;
 }
 
 static bool load_device(void *arg, const char *id, const char *text, size_t len)
@@ -100,8 +88,8 @@ static bool load_device(void *arg, const char *id, const char *text, size_t len)
                           "revoked_at_ns", &revoked, "last_signed_ns", &signed_ns, "code_index", &code_index,
                           "code_last_step", &code_step) == 0 &&
               code_index > 0 && code_index <= MOPAY_PAYCODE_DEVICE_INDEX_MAX &&
-              id_of(MOPAY_ID_DEVICE, did, &d->id) && (d->customer = customer_of(ctx, cid)) != NULL &&
-              text_fits(name, d->name, sizeof(d->name)) && mopay_hex_decode(key, d->public_key, 32) &&
+              mopay_id_parse_text(MOPAY_ID_DEVICE, did, &d->id) && (d->customer = customer_of(ctx, cid)) != NULL &&
+              mopay_text_load(name, d->name, sizeof(d->name)) && mopay_hex_decode(key, d->public_key, 32) &&
               mopay_unseal_b64(ctx->w->options.keys->secret_seal, secret, d->code_secret, sizeof(d->code_secret)) &&
               d->customer->device_count < sizeof(d->customer->devices) / sizeof(d->customer->devices[0]);
     json_decref(j);
@@ -132,7 +120,7 @@ static bool load_wallet(void *arg, const char *id, const char *text, size_t len)
     bool ok = j != NULL && wallet != NULL &&
               json_unpack(j, "{s:s, s:s, s:s, s:I, s:I, s:I}", "id", &wid, "customer_id", &cid, "currency",
                           &currency, "created_at_ns", &created, "outflow_day", &day, "outflow_minor", &outflow) == 0 &&
-              id_of(MOPAY_ID_WALLET, wid, &wallet->id) && (wallet->customer = customer_of(ctx, cid)) != NULL &&
+              mopay_id_parse_text(MOPAY_ID_WALLET, wid, &wallet->id) && (wallet->customer = customer_of(ctx, cid)) != NULL &&
               (wallet->currency = mopay_currency_by_alpha(currency, strlen(currency))) != NULL &&
               wallet->customer->wallet_count < MOPAY_WALLETS_PER_CUSTOMER_MAX &&
               mopay_ledger_account_get(mopay_ledger_service_ledger(ctx->w->options.ledger), &wallet->id) != NULL;
@@ -180,9 +168,9 @@ static bool load_source(void *arg, const char *id, const char *text, size_t len)
                           &holder, "primary", &primary, "backup", &backup, "lost", &lost, "number_sealed", &sealed,
                           "fingerprint", &fingerprint, "created_at_ns", &created) == 0 &&
               mopay_hex_decode(fingerprint, s->fingerprint, 16) &&
-              id_of(MOPAY_ID_FUNDING_SOURCE, sid, &s->id) && (s->customer = customer_of(ctx, cid)) != NULL &&
-              text_fits(bank, s->bank_code, sizeof(s->bank_code)) && text_fits(last4, s->last4, sizeof(s->last4)) &&
-              text_fits(holder, s->holder, sizeof(s->holder)) && source_sealed(ctx, s, sealed) &&
+              mopay_id_parse_text(MOPAY_ID_FUNDING_SOURCE, sid, &s->id) && (s->customer = customer_of(ctx, cid)) != NULL &&
+              mopay_text_load(bank, s->bank_code, sizeof(s->bank_code)) && mopay_text_load(last4, s->last4, sizeof(s->last4)) &&
+              mopay_text_load(holder, s->holder, sizeof(s->holder)) && source_sealed(ctx, s, sealed) &&
               s->customer->source_count < MOPAY_SOURCES_PER_CUSTOMER_MAX;
     if (ok)
         s->type = strcmp(type, "card") == 0 ? MOPAY_SOURCE_CARD : MOPAY_SOURCE_BANK_ACCOUNT;
@@ -216,13 +204,13 @@ static bool load_movement(void *arg, const char *id, const char *text, size_t le
                           "decline_code", &code, "network_reference", &ref, "created_at_ns", &created,
                           "resolved_at_ns", &resolved, "expires_at_ns", &expires) == 0 &&
               (kind == MOPAY_MOVEMENT_TOPUP || kind == MOPAY_MOVEMENT_WITHDRAWAL) &&
-              id_of(kind == MOPAY_MOVEMENT_TOPUP ? MOPAY_ID_TOPUP : MOPAY_ID_WITHDRAWAL, mid, &m->id) &&
-              id_of(MOPAY_ID_WALLET, wid, &wallet_id) && id_of(MOPAY_ID_FUNDING_SOURCE, sid, &source_id) &&
+              mopay_id_parse_text(kind == MOPAY_MOVEMENT_TOPUP ? MOPAY_ID_TOPUP : MOPAY_ID_WITHDRAWAL, mid, &m->id) &&
+              mopay_id_parse_text(MOPAY_ID_WALLET, wid, &wallet_id) && mopay_id_parse_text(MOPAY_ID_FUNDING_SOURCE, sid, &source_id) &&
               (m->wallet = mopay_wallet_get(ctx->w, &wallet_id)) != NULL &&
               (m->source = mopay_wallet_source(ctx->w, &source_id)) != NULL &&
               status >= MOPAY_MOVEMENT_PENDING && status <= MOPAY_MOVEMENT_EXPIRED && amount > 0 &&
-              text_fits(code, m->decline_code, sizeof(m->decline_code)) &&
-              text_fits(ref, m->network_reference, sizeof(m->network_reference));
+              mopay_text_load(code, m->decline_code, sizeof(m->decline_code)) &&
+              mopay_text_load(ref, m->network_reference, sizeof(m->network_reference));
     json_decref(j);
     if (!ok) {
         free(m);
@@ -251,7 +239,7 @@ static bool load_session(void *arg, const char *id, const char *text, size_t len
               json_unpack(j, "{s:s, s:s, s:s, s:I, s:I}", "hash", &hash, "customer_id", &cid, "device_id", &did,
                           "created_at_ns", &created, "expires_at_ns", &expires) == 0 &&
               mopay_hex_decode(hash, s->hash, 32) && (s->customer = customer_of(ctx, cid)) != NULL &&
-              id_of(MOPAY_ID_DEVICE, did, &device_id) && (s->device = mopay_wallet_device(ctx->w, &device_id)) != NULL;
+              mopay_id_parse_text(MOPAY_ID_DEVICE, did, &device_id) && (s->device = mopay_wallet_device(ctx->w, &device_id)) != NULL;
     json_decref(j);
     if (!ok) {
         free(s);
