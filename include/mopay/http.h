@@ -43,6 +43,8 @@ typedef void (*mopay_http_handler_fn)(struct mopay_http_request *req);
 #define MOPAY_ROUTE_BULK_BODY 0x1u /* takes bodies up to MOPAY_HTTP_BODY_BULK_BYTES_MAX */
 #define MOPAY_ROUTE_RAW_BODY 0x2u  /* the handler reads the JSON itself (mopay_http_raw_body); size
                                       and content type are still checked first */
+#define MOPAY_ROUTE_NO_REPLAY 0x4u /* an Idempotency-Key is checked but never replayed (a log-in:
+                                      its signed timestamp is good once) */
 
 struct mopay_route {
     const char *name;    /* label in metrics and the access log */

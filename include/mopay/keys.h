@@ -12,6 +12,7 @@
 struct mopay_keys {
     uint8_t api_key_hash[32]; /* keyed BLAKE2b of API keys and admin keys */
     uint8_t idem_seal[32];    /* secretbox of stored idempotent replies */
+    uint8_t idem_hash[32];    /* keyed BLAKE2b of idempotent requests (mopay_keys_idem_hash) */
     uint8_t card_seal[32];    /* secretbox of card and bank account numbers */
     uint8_t secret_seal[32];  /* secretbox of device secrets, document numbers, webhook secrets */
     uint8_t nfc_issuer[32];   /* the issuer key NFC limited-use keys derive from (mopay/nfc.h) */
@@ -23,6 +24,12 @@ void mopay_keys_free(const struct mopay_keys *keys);
 
 /* Keyed BLAKE2b-256 of a bearer secret, for storage and lookup. */
 void mopay_keys_hash_secret(const struct mopay_keys *keys, const char *secret, size_t len, uint8_t out[32]);
+
+/* The hash an idempotency record keeps of its request: keyed BLAKE2b-256 of the plain
+ * BLAKE2b-256 `digest` of method, path and body, so the database alone reveals nothing of a body
+ * (a PIN in it cannot be found by hashing guesses), and records stored before keys were used can
+ * be converted in place by keying their plain digest. */
+void mopay_keys_idem_hash(const struct mopay_keys *keys, const uint8_t digest[32], uint8_t out[32]);
 
 /* secretbox with a random nonce: out = nonce || box; out_cap >= len + MOPAY_SEAL_OVERHEAD. */
 #define MOPAY_SEAL_OVERHEAD 40

@@ -28,7 +28,7 @@ struct mopay_admin_key {
 struct mopay_idem_record {
     char principal[48];     /* who sent it: an admin key id, merchant id or customer id */
     char key[256];          /* the Idempotency-Key header, at most 255 bytes */
-    uint8_t request_hash[32]; /* BLAKE2b-256 of method, path and body */
+    uint8_t request_hash[32]; /* keyed hash of method, path and body (mopay_keys_idem_hash) */
     int status;             /* HTTP status of the first answer */
     char *body;             /* its body; from idem_get, malloc'd and owned by the caller */
     size_t body_len;
@@ -72,6 +72,10 @@ struct mopay_store {
     enum mopay_err (*idem_put)(struct mopay_store *store, const struct mopay_idem_record *record);
     /* Deletes records created before `before_ns`; reports how many. */
     enum mopay_err (*idem_purge)(struct mopay_store *store, int64_t before_ns, int64_t *out_deleted);
+    /* Records written before request hashes were keyed hold a plain digest: replaces each with
+     * `rekey`'s image of it, in the caller's transaction; reports how many. */
+    enum mopay_err (*idem_rekey)(struct mopay_store *store, void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]),
+                                 void *ctx, int64_t *out_rekeyed);
 
     /* The ledger's event log: records numbered from 1 without gaps, appended inside the batch
      * transaction (a duplicate seq is store_failed), loaded in order at start. `data` handed to
@@ -109,6 +113,11 @@ struct mopay_store {
                                    bool (*each)(void *ctx, int64_t at_ns, const char *id, const char *json,
                                                 size_t len),
                                    void *ctx, bool *out_more);
+
+    /* Claims the database for this process's writes until close (mopay serve): on SQLite an
+     * exclusive lock on the file, so a second server on it is refused with store_unavailable and
+     * the reason in last_error. PostgreSQL: nothing yet (the high-availability lease will fence). */
+    enum mopay_err (*claim)(struct mopay_store *store);
 
     void (*close)(struct mopay_store *store);
 };

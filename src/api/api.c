@@ -37,7 +37,7 @@ static const struct mopay_route api_routes[] = {
      api_customer_unfreeze},
     {"devices_create", "POST", "/v1/customers/{id}/devices", OPERATOR_OR_CUSTOMER, 0, api_devices_create},
     {"device_revoke", "DELETE", "/v1/devices/{id}", OPERATOR_OR_CUSTOMER, 0, api_device_revoke},
-    {"sessions_create", "POST", "/v1/sessions", 0, 0, api_sessions_create},
+    {"sessions_create", "POST", "/v1/sessions", 0, MOPAY_ROUTE_NO_REPLAY, api_sessions_create},
     {"wallets_create", "POST", "/v1/wallets", MOPAY_PRINCIPAL_CUSTOMER, 0, api_wallets_create},
     {"wallets_list", "GET", "/v1/wallets", OPERATOR_OR_CUSTOMER, 0, api_wallets_list},
     {"wallet_get", "GET", "/v1/wallets/{id}", OPERATOR_OR_CUSTOMER, 0, api_wallet_get},
@@ -122,6 +122,32 @@ static bool api_wallet_start(struct mopay_api *api, struct mopay_store *store, c
     return mopay_wallet_load(api->wallet, store, err, err_cap) == MOPAY_OK;
 }
 
+static void idem_rekey_one(void *ctx, const uint8_t in[32], uint8_t out[32])
+{
+    mopay_keys_idem_hash(ctx, in, out);
+}
+
+/* Idempotency records stored before their request hashes were keyed would let a reader of the
+ * database test guesses of a body (a PIN) against them: key them in place, once, at start. */
+static bool api_idem_rekey(struct mopay_store *store, const struct mopay_keys *keys, char *err, size_t err_cap)
+{
+    int64_t rekeyed = 0;
+    enum mopay_err e = store->begin(store);
+    if (e == MOPAY_OK)
+        e = store->idem_rekey(store, idem_rekey_one, (void *)keys, &rekeyed);
+    if (e == MOPAY_OK)
+        e = store->commit(store);
+    else
+        store->rollback(store);
+    if (e != MOPAY_OK) {
+        snprintf(err, err_cap, "keying stored idempotency hashes: %s", store->last_error);
+        return false;
+    }
+    if (rekeyed > 0)
+        MOPAY_LOG_INFO("keyed the hashes of idempotency records stored before", "records=%lld", (long long)rekeyed);
+    return true;
+}
+
 struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_keys *keys,
                                 const struct mopay_api_options *options, char *err, size_t err_cap)
 {
@@ -138,6 +164,8 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
         snprintf(err, err_cap, "loading admin keys: %s", mopay_err_code(e));
         goto fail;
     }
+    if (!api_idem_rekey(store, keys, err, err_cap))
+        goto fail;
     api->ledger = mopay_ledger_service_new(&options->ledger_limits, options->check_invariants);
     if (api->ledger == NULL) {
         snprintf(err, err_cap, "cannot reserve memory for %u accounts and %u transfers",

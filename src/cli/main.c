@@ -198,6 +198,12 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
     const struct mopay_keys *keys;
     if (!open_store(cfg, &store, &keys))
         return 1;
+    if (store->claim(store) != MOPAY_OK) {
+        MOPAY_LOG_ERROR("cannot serve this database", "reason=\"%s\"", store->last_error);
+        store->close(store);
+        mopay_keys_free(keys);
+        return 1;
+    }
     bool ok;
     announce_admin_key(cfg, store, keys, &ok);
     int rc = 1;

@@ -13,7 +13,8 @@
 #include "mopay/assert.h"
 
 #define KDF_CONTEXT "mopaykey"
-enum { SUBKEY_API_KEY_HASH = 1, SUBKEY_IDEM_SEAL = 2, SUBKEY_CARD_SEAL = 3, SUBKEY_SECRET_SEAL = 4, SUBKEY_NFC_ISSUER = 5 };
+enum { SUBKEY_API_KEY_HASH = 1, SUBKEY_IDEM_SEAL = 2, SUBKEY_CARD_SEAL = 3, SUBKEY_SECRET_SEAL = 4, SUBKEY_NFC_ISSUER = 5,
+       SUBKEY_IDEM_HASH = 6 };
 
 static bool master_from_hex(const char *hex, size_t len, uint8_t master[32])
 {
@@ -101,6 +102,7 @@ const struct mopay_keys *mopay_keys_load(const char *path, char *err, size_t err
     crypto_kdf_derive_from_key(keys->card_seal, 32, SUBKEY_CARD_SEAL, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->secret_seal, 32, SUBKEY_SECRET_SEAL, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->nfc_issuer, 32, SUBKEY_NFC_ISSUER, KDF_CONTEXT, master);
+    crypto_kdf_derive_from_key(keys->idem_hash, 32, SUBKEY_IDEM_HASH, KDF_CONTEXT, master);
     sodium_free(master);
     sodium_mprotect_readonly(keys);
     return keys;
@@ -119,6 +121,11 @@ void mopay_keys_free(const struct mopay_keys *keys)
 void mopay_keys_hash_secret(const struct mopay_keys *keys, const char *secret, size_t len, uint8_t out[32])
 {
     crypto_generichash(out, 32, (const unsigned char *)secret, len, keys->api_key_hash, 32);
+}
+
+void mopay_keys_idem_hash(const struct mopay_keys *keys, const uint8_t digest[32], uint8_t out[32])
+{
+    crypto_generichash(out, 32, digest, 32, keys->idem_hash, 32);
 }
 
 void mopay_keys_seal(const uint8_t key[32], const void *plain, size_t len, uint8_t *out)

@@ -43,6 +43,18 @@ static void command_set_problem(struct mopay_http_command *cmd, enum mopay_err e
     command_set_reply(cmd, mopay_err_status(err), http_problem_new(err, field, detail, cmd->req->request_id));
 }
 
+/* Whose key space an Idempotency-Key lives in: the signed-in principal's, or on an anonymous
+ * route (sign-up) the route's own, where only the same key with the same body replays. */
+static const char *idem_principal(const struct mopay_http_request *r, char *buf, size_t cap)
+{
+    if (r->principal.id[0] != '\0')
+        return r->principal.id;
+    const struct mopay_route *route = &r->thread->server->config.routes[r->route_index];
+    int len = snprintf(buf, cap, "anon:%s", route->name);
+    MOPAY_ASSERT(len > 0 && (size_t)len < cap);
+    return buf;
+}
+
 /* A stored reply for this principal and key: replay it, or refuse a different request. */
 static enum mopay_err command_replay(struct mopay_http_command *cmd, struct mopay_idem_record *rec)
 {
@@ -80,8 +92,10 @@ static enum mopay_err command_remember(struct mopay_http_command *cmd, struct mo
     struct mopay_http_request *r = cmd->req;
     struct mopay_idem_record rec;
     memset(&rec, 0, sizeof(rec));
-    MOPAY_ASSERT(strlen(r->principal.id) < sizeof(rec.principal) && r->idem_key.len < sizeof(rec.key));
-    strcpy(rec.principal, r->principal.id);
+    const char *principal = idem_principal(r, rec.principal, sizeof rec.principal);
+    MOPAY_ASSERT(strlen(principal) < sizeof(rec.principal) && r->idem_key.len < sizeof(rec.key));
+    if (principal != rec.principal)
+        strcpy(rec.principal, principal);
     memcpy(rec.key, r->idem_key.ptr, r->idem_key.len + 1);
     memcpy(rec.request_hash, box_of(cmd)->request_hash, 32);
     rec.status = cmd->reply_status;
@@ -126,7 +140,9 @@ static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mo
     if (idempotent) {
         struct mopay_idem_record rec;
         bool found = false;
-        enum mopay_err err = store->idem_get(store, r->principal.id, r->idem_key.ptr, &rec, &found);
+        char anon[sizeof rec.principal];
+        enum mopay_err err =
+            store->idem_get(store, idem_principal(r, anon, sizeof anon), r->idem_key.ptr, &rec, &found);
         if (err != MOPAY_OK)
             return err;
         if (found)
@@ -210,6 +226,7 @@ void *mopay_http_command_new(struct mopay_http_request *r, size_t size, mopay_ht
 static void request_hash(struct mopay_http_request *r, uint8_t out[32])
 {
     h2o_req_t *req = r->h2o;
+    uint8_t digest[32];
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
     crypto_generichash_update(&st, (const unsigned char *)req->method.base, req->method.len);
@@ -218,7 +235,9 @@ static void request_hash(struct mopay_http_request *r, uint8_t out[32])
     crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
     if (req->entity.base != NULL)
         crypto_generichash_update(&st, (const unsigned char *)req->entity.base, req->entity.len);
-    crypto_generichash_final(&st, out, 32);
+    crypto_generichash_final(&st, digest, 32);
+    mopay_keys_idem_hash(r->thread->server->config.keys, digest, out);
+    sodium_memzero(digest, sizeof digest);
 }
 
 void mopay_http_submit(struct mopay_http_request *r, struct mopay_http_command *cmd)

@@ -15,6 +15,9 @@
 /* --- router.c --- */
 #define ROUTE_SEGMENTS_MAX 12
 
+/* Where h2o's error-document filter sends its own 413 (server.c), answered by http_dispatch. */
+#define HTTP_ERRORDOC_413_PATH "/.mopay/errors/413"
+
 struct compiled_route {
     const struct mopay_route *route;
     size_t segment_count;

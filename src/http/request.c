@@ -327,7 +327,7 @@ static bool request_read_body(struct mopay_http_request *r, const struct mopay_r
     return http_body_parse(r, req->entity.base, req->entity.len);
 }
 
-static bool request_read_idempotency_key(struct mopay_http_request *r)
+static bool request_read_idempotency_key(struct mopay_http_request *r, const struct mopay_route *route)
 {
     h2o_req_t *req = r->h2o;
     ssize_t at = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
@@ -343,6 +343,11 @@ static bool request_read_idempotency_key(struct mopay_http_request *r)
                                MOPAY_IDEMPOTENCY_KEY_BYTES_MAX);
         return false;
     }
+    /* Only writes are remembered: a GET is safe to repeat, and a log-in is never replayed. */
+    bool write = !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+                 !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!write || (route->flags & MOPAY_ROUTE_NO_REPLAY))
+        return true;
     r->idem_key.ptr = mopay_arena_strndup(&r->arena, v.base, v.len);
     r->idem_key.len = v.len;
     return r->idem_key.ptr != NULL;
@@ -354,6 +359,12 @@ void http_dispatch(struct mopay_http_request *r)
     struct mopay_http_server *s = r->thread->server;
     h2o_req_t *req = r->h2o;
     r->refs++; /* the handler may reply, and h2o may then drop its hold, before we return */
+    /* h2o's own 413, sent back through here (server.c); a client asking for it gets the same */
+    if (h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT(HTTP_ERRORDOC_413_PATH))) {
+        mopay_http_reply_error(r, MOPAY_ERR_body_too_large, NULL, "bodies may be at most %d bytes",
+                               MOPAY_HTTP_BODY_BULK_BYTES_MAX);
+        goto done;
+    }
     if (req->path_normalized.len > MOPAY_HTTP_PATH_BYTES_MAX || !headers_within_limits(req)) {
         bool path = req->path_normalized.len > MOPAY_HTTP_PATH_BYTES_MAX;
         mopay_http_reply_error(r, path ? MOPAY_ERR_route_not_found : MOPAY_ERR_headers_too_large, NULL,
@@ -381,7 +392,7 @@ void http_dispatch(struct mopay_http_request *r)
     for (size_t i = 0; i < r->param_count; i++)
         r->params[i].ptr = mopay_arena_strndup(&r->arena, r->params[i].ptr, r->params[i].len);
     if ((route->principals != 0 && !request_authenticate(r, route)) || !request_read_body(r, route) ||
-        !request_read_idempotency_key(r))
+        !request_read_idempotency_key(r, route))
         goto done;
     route->handler(r);
 done:

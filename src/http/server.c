@@ -289,6 +289,12 @@ static void server_configure_h2o(struct mopay_http_server *s)
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = on_req;
+    /* h2o refuses a body over its cap itself, before mopay sees the request, with a text/plain
+     * 413. Its error-document filter sends such an answer back through mopay as a GET of this
+     * path, which http_dispatch answers with the problem+json every other error has. */
+    static h2o_errordoc_t too_large = {413, {(char *)HTTP_ERRORDOC_413_PATH, sizeof(HTTP_ERRORDOC_413_PATH) - 1}};
+    h2o_errordoc_register(&host->fallback_path, &too_large, 1);
+    h2o_errordoc_register(path, &too_large, 1);
 }
 
 static bool thread_init(struct mopay_http_server *s, struct http_thread *t)

@@ -61,6 +61,29 @@ bool mopay_store_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_
 enum mopay_err mopay_store_check_meta(struct mopay_store *store, const char *key, const char *value);
 enum mopay_err mopay_store_check_admin_key(struct mopay_store *store, const struct mopay_admin_key *key);
 enum mopay_err mopay_store_check_idem(struct mopay_store *store, const struct mopay_idem_record *record);
+
+/* An idempotency record's request hash in its column: "k:" and 64 hex digits; a plain digest
+ * written before hashes were keyed is 64 hex digits alone (idem_rekey converts those). */
+#define MOPAY_STORE_IDEM_HASH_PREFIX "k:"
+#define MOPAY_STORE_IDEM_HASH_TEXT_BYTES (2 + 64)
+void mopay_store_idem_hash_encode(const uint8_t hash[32], char out[MOPAY_STORE_IDEM_HASH_TEXT_BYTES + 1]);
+/* False for a column that is not a keyed hash. */
+bool mopay_store_idem_hash_decode(const char *text, size_t len, uint8_t out[32]);
+
+/* The legacy rows idem_rekey found, read first and rewritten after (a table is not updated under
+ * its own open cursor). */
+struct mopay_store_idem_rekeys {
+    struct mopay_store_idem_rekey {
+        char principal[48];
+        char key[256];
+        char hash[MOPAY_STORE_IDEM_HASH_TEXT_BYTES + 1];
+    } *rows;
+    size_t count, cap;
+};
+/* Appends a legacy row with its new hash; false when out of memory or the row is malformed. */
+bool mopay_store_idem_rekeys_add(struct mopay_store_idem_rekeys *list, const char *principal, const char *key,
+                                 const char *digest_hex, size_t digest_len,
+                                 void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]), void *ctx);
 /* Records and entries: a kind, id or owner longer than MOPAY_STORE_KEY_BYTES_MAX is refused too. */
 enum mopay_err mopay_store_check_record(struct mopay_store *store, const char *kind, const char *id,
                                         const char *json, size_t len, int64_t updated_at_ns);

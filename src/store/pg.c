@@ -30,6 +30,8 @@ enum pg_stmt {
     STMT_IDEM_GET,
     STMT_IDEM_PUT,
     STMT_IDEM_PURGE,
+    STMT_IDEM_LEGACY,
+    STMT_IDEM_REKEY,
     STMT_LEDGER_LOG_APPEND,
     STMT_LEDGER_LOG_LOAD,
     STMT_RECORD_PUT,
@@ -73,6 +75,10 @@ static const struct pg_statement pg_statements[STMT_COUNT] = {
                        "VALUES ($1, $2, $3, $4, $5, $6)",
                        6},
     [STMT_IDEM_PURGE] = {"mopay_idem_purge", "DELETE FROM idempotency WHERE created_at_ns < $1", 1},
+    [STMT_IDEM_LEGACY] = {"mopay_idem_legacy",
+                          "SELECT principal, key, request_hash FROM idempotency WHERE length(request_hash) = 64", 0},
+    [STMT_IDEM_REKEY] = {"mopay_idem_rekey",
+                         "UPDATE idempotency SET request_hash = $3 WHERE principal = $1 AND key = $2", 3},
     [STMT_LEDGER_LOG_APPEND] = {"mopay_ledger_log_append", "INSERT INTO ledger_log (seq, data) VALUES ($1, $2)", 2},
     [STMT_LEDGER_LOG_LOAD] = {"mopay_ledger_log_load", "SELECT seq, data FROM ledger_log ORDER BY seq", 0},
     [STMT_RECORD_PUT] = {"mopay_record_put",
@@ -518,9 +524,9 @@ static bool idem_from_row(const PGresult *res, const char *principal, const char
     copy[body_len] = '\0';
     mopay_store_copy_text(out->principal, sizeof out->principal, principal, strlen(principal));
     mopay_store_copy_text(out->key, sizeof out->key, key, strlen(key));
-    bool hash_ok = mopay_store_hex_decode(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
-                                          out->request_hash, sizeof out->request_hash);
-    MOPAY_ASSERT(hash_ok);
+    bool hash_ok = mopay_store_idem_hash_decode(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                                                out->request_hash);
+    MOPAY_ASSERT(hash_ok); /* idem_rekey converted every plain digest at start */
     out->status = (int)status;
     out->body = copy;
     out->body_len = body_len;
@@ -558,9 +564,9 @@ static enum mopay_err pg_idem_put(struct mopay_store *store, const struct mopay_
         return result;
     }
     MOPAY_ASSERT(record->body_len <= INT32_MAX);
-    char hash_hex[2 * sizeof record->request_hash + 1];
+    char hash_hex[MOPAY_STORE_IDEM_HASH_TEXT_BYTES + 1];
     char status[16], created[24];
-    mopay_store_hex_encode(record->request_hash, sizeof record->request_hash, hash_hex);
+    mopay_store_idem_hash_encode(record->request_hash, hash_hex);
     snprintf(status, sizeof status, "%d", record->status);
     snprintf(created, sizeof created, "%" PRId64, record->created_at_ns);
     /* The body goes in binary format, which for TEXT is its bytes with an explicit length: it
@@ -594,6 +600,49 @@ static enum mopay_err pg_idem_purge(struct mopay_store *store, int64_t before_ns
     *out_deleted = pg_parse_int64(PQcmdTuples(res));
     PQclear(res);
     MOPAY_ASSERT(*out_deleted >= 0);
+    return MOPAY_OK;
+}
+
+struct pg_idem_rekey_read {
+    struct mopay_store_idem_rekeys list;
+    void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]);
+    void *ctx;
+    bool failed;
+};
+
+static bool pg_idem_rekey_row(void *ctx, const PGresult *res)
+{
+    struct pg_idem_rekey_read *read = ctx;
+    read->failed = !mopay_store_idem_rekeys_add(&read->list, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                                                PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2), read->rekey,
+                                                read->ctx);
+    return !read->failed;
+}
+
+static enum mopay_err pg_idem_rekey(struct mopay_store *store,
+                                    void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]), void *ctx,
+                                    int64_t *out_rekeyed)
+{
+    struct pg_store *s = pg_of(store);
+    struct pg_idem_rekey_read read = {.rekey = rekey, .ctx = ctx};
+    enum mopay_err result = pg_stream(s, STMT_IDEM_LEGACY, NULL, 0, pg_idem_rekey_row, &read);
+    if (result == MOPAY_OK && read.failed)
+        result = mopay_store_error(MOPAY_ERR_store_failed, store->last_error, sizeof store->last_error,
+                                   "postgres idem_rekey: out of memory or a malformed record");
+    for (size_t i = 0; result == MOPAY_OK && i < read.list.count; i++) {
+        const char *values[3] = {read.list.rows[i].principal, read.list.rows[i].key, read.list.rows[i].hash};
+        PQclear(pg_run(s, STMT_IDEM_REKEY, values, NULL, NULL, &result));
+    }
+    *out_rekeyed = result == MOPAY_OK ? (int64_t)read.list.count : 0;
+    free(read.list.rows);
+    return result;
+}
+
+/* Several servers on one PostgreSQL database are fenced by the lease of the high-availability
+ * work (issue 18), not here: PostgreSQL's own locks keep each transaction whole meanwhile. */
+static enum mopay_err pg_claim(struct mopay_store *store)
+{
+    (void)pg_of(store);
     return MOPAY_OK;
 }
 
@@ -820,6 +869,8 @@ static void pg_set_ops(struct pg_store *s)
     s->base.idem_get = pg_idem_get;
     s->base.idem_put = pg_idem_put;
     s->base.idem_purge = pg_idem_purge;
+    s->base.idem_rekey = pg_idem_rekey;
+    s->base.claim = pg_claim;
     s->base.ledger_log_append = pg_ledger_log_append;
     s->base.ledger_log_load = pg_ledger_log_load;
     s->base.record_put = pg_record_put;

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "mopay/assert.h"
@@ -30,6 +33,8 @@ enum sqlite_stmt {
     STMT_IDEM_GET,
     STMT_IDEM_PUT,
     STMT_IDEM_PURGE,
+    STMT_IDEM_LEGACY,
+    STMT_IDEM_REKEY,
     STMT_LEDGER_LOG_APPEND,
     STMT_LEDGER_LOG_LOAD,
     STMT_RECORD_PUT,
@@ -59,6 +64,8 @@ static const char *const sqlite_sql[STMT_COUNT] = {
     [STMT_IDEM_PUT] = "INSERT INTO idempotency (principal, key, request_hash, status, body, created_at_ns) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [STMT_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at_ns < ?1",
+    [STMT_IDEM_LEGACY] = "SELECT principal, key, request_hash FROM idempotency WHERE length(request_hash) = 64",
+    [STMT_IDEM_REKEY] = "UPDATE idempotency SET request_hash = ?3 WHERE principal = ?1 AND key = ?2",
     [STMT_LEDGER_LOG_APPEND] = "INSERT INTO ledger_log (seq, data) VALUES (?1, ?2)",
     [STMT_LEDGER_LOG_LOAD] = "SELECT seq, data FROM ledger_log ORDER BY seq",
     [STMT_RECORD_PUT] = "INSERT INTO records (kind, id, data, updated_at_ns) VALUES (?1, ?2, ?3, ?4) "
@@ -78,6 +85,7 @@ struct sqlite_store {
     struct mopay_store base; /* first: a struct mopay_store * is a struct sqlite_store * */
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
+    int claim_fd; /* holds flock(LOCK_EX) on the database file once claimed, else -1 */
 };
 
 static struct sqlite_store *sqlite_of(struct mopay_store *store)
@@ -350,8 +358,8 @@ static bool idem_from_row(sqlite3_stmt *st, const char *principal, const char *k
     copy[body_len] = '\0';
     mopay_store_copy_text(out->principal, sizeof out->principal, principal, strlen(principal));
     mopay_store_copy_text(out->key, sizeof out->key, key, strlen(key));
-    bool hash_ok = mopay_store_hex_decode(hash, hash_len, out->request_hash, sizeof out->request_hash);
-    MOPAY_ASSERT(hash_ok);
+    bool hash_ok = mopay_store_idem_hash_decode(hash, hash_len, out->request_hash);
+    MOPAY_ASSERT(hash_ok); /* idem_rekey converted every plain digest at start */
     out->status = (int)status;
     out->body = copy;
     out->body_len = body_len;
@@ -401,8 +409,8 @@ static enum mopay_err sqlite_idem_put(struct mopay_store *store, const struct mo
     if (result != MOPAY_OK) {
         return result;
     }
-    char hash_hex[2 * sizeof record->request_hash + 1];
-    mopay_store_hex_encode(record->request_hash, sizeof record->request_hash, hash_hex);
+    char hash_hex[MOPAY_STORE_IDEM_HASH_TEXT_BYTES + 1];
+    mopay_store_idem_hash_encode(record->request_hash, hash_hex);
     MOPAY_ASSERT(record->body_len <= INT32_MAX);
     sqlite3_stmt *st = s->stmts[STMT_IDEM_PUT];
     int rc = sqlite3_bind_text(st, 1, record->principal, -1, SQLITE_STATIC);
@@ -452,6 +460,53 @@ static enum mopay_err sqlite_idem_purge(struct mopay_store *store, int64_t befor
         *out_deleted = sqlite3_changes64(s->db);
         MOPAY_ASSERT(*out_deleted >= 0);
     }
+    return result;
+}
+
+static enum mopay_err sqlite_idem_rekey_read(struct sqlite_store *s, struct mopay_store_idem_rekeys *list,
+                                             void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]),
+                                             void *ctx)
+{
+    sqlite3_stmt *st = s->stmts[STMT_IDEM_LEGACY];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!mopay_store_idem_rekeys_add(list, (const char *)sqlite3_column_text(st, 0),
+                                         (const char *)sqlite3_column_text(st, 1),
+                                         (const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+                                         rekey, ctx)) {
+            stmt_done(st);
+            return mopay_store_error(MOPAY_ERR_store_failed, s->base.last_error, sizeof s->base.last_error,
+                                     "sqlite idem_rekey: out of memory or a malformed record");
+        }
+    }
+    enum mopay_err result = rc == SQLITE_DONE ? MOPAY_OK : sqlite_fail(s, rc, "idem_rekey");
+    stmt_done(st);
+    return result;
+}
+
+static enum mopay_err sqlite_idem_rekey(struct mopay_store *store,
+                                        void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]), void *ctx,
+                                        int64_t *out_rekeyed)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    struct mopay_store_idem_rekeys list = {0};
+    enum mopay_err result = sqlite_idem_rekey_read(s, &list, rekey, ctx);
+    sqlite3_stmt *st = s->stmts[STMT_IDEM_REKEY];
+    for (size_t i = 0; result == MOPAY_OK && i < list.count; i++) {
+        int rc = sqlite3_bind_text(st, 1, list.rows[i].principal, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(st, 2, list.rows[i].key, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(st, 3, list.rows[i].hash, -1, SQLITE_STATIC);
+        if (rc != SQLITE_OK) {
+            result = sqlite_fail(s, rc, "idem_rekey");
+            stmt_done(st);
+            break;
+        }
+        result = stmt_run(s, st, "idem_rekey");
+    }
+    *out_rekeyed = result == MOPAY_OK ? (int64_t)list.count : 0;
+    free(list.rows);
     return result;
 }
 
@@ -667,12 +722,39 @@ static enum mopay_err sqlite_entries_page(struct mopay_store *store, const char 
 
 /* ---- Open and close ------------------------------------------------------------------------ */
 
+/* flock on a descriptor of our own: independent of the POSIX locks SQLite takes on its own
+ * descriptors, so neither can release the other's, and the kernel drops it if we die. */
+static enum mopay_err sqlite_claim(struct mopay_store *store)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    const char *path = sqlite3_db_filename(s->db, "main");
+    if (s->claim_fd >= 0 || path == NULL || path[0] == '\0') /* claimed already, or in memory */
+        return MOPAY_OK;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return mopay_store_error(MOPAY_ERR_store_unavailable, store->last_error, sizeof store->last_error,
+                                 "sqlite: cannot open %s to claim it: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        return mopay_store_error(MOPAY_ERR_store_unavailable, store->last_error, sizeof store->last_error,
+                                 e == EWOULDBLOCK ? "another mopay is serving %s: stop it first, or give this one "
+                                                    "another --db"
+                                                  : "sqlite: cannot lock %s: %s",
+                                 path, strerror(e));
+    }
+    s->claim_fd = fd;
+    return MOPAY_OK;
+}
+
 static void sqlite_close(struct mopay_store *store)
 {
     if (store == NULL) {
         return;
     }
     struct sqlite_store *s = (struct sqlite_store *)store;
+    if (s->claim_fd >= 0)
+        close(s->claim_fd);
     for (size_t i = 0; i < STMT_COUNT; i++) {
         sqlite3_finalize(s->stmts[i]);
     }
@@ -813,6 +895,8 @@ static void sqlite_set_ops(struct sqlite_store *s)
     s->base.idem_get = sqlite_idem_get;
     s->base.idem_put = sqlite_idem_put;
     s->base.idem_purge = sqlite_idem_purge;
+    s->base.idem_rekey = sqlite_idem_rekey;
+    s->base.claim = sqlite_claim;
     s->base.ledger_log_append = sqlite_ledger_log_append;
     s->base.ledger_log_load = sqlite_ledger_log_load;
     s->base.record_put = sqlite_record_put;
@@ -839,6 +923,7 @@ struct mopay_store *mopay_store_sqlite_open(const char *path, char *err, size_t 
         mopay_store_error(MOPAY_ERR_store_unavailable, err, err_cap, "sqlite: out of memory");
         return NULL;
     }
+    s->claim_fd = -1;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {

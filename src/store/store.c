@@ -344,6 +344,43 @@ enum mopay_err mopay_store_check_idem(struct mopay_store *store, const struct mo
     return rc;
 }
 
+void mopay_store_idem_hash_encode(const uint8_t hash[32], char out[MOPAY_STORE_IDEM_HASH_TEXT_BYTES + 1])
+{
+    memcpy(out, MOPAY_STORE_IDEM_HASH_PREFIX, 2);
+    mopay_store_hex_encode(hash, 32, out + 2);
+}
+
+bool mopay_store_idem_hash_decode(const char *text, size_t len, uint8_t out[32])
+{
+    return len == MOPAY_STORE_IDEM_HASH_TEXT_BYTES && memcmp(text, MOPAY_STORE_IDEM_HASH_PREFIX, 2) == 0 &&
+           mopay_store_hex_decode(text + 2, len - 2, out, 32);
+}
+
+bool mopay_store_idem_rekeys_add(struct mopay_store_idem_rekeys *list, const char *principal, const char *key,
+                                 const char *digest_hex, size_t digest_len,
+                                 void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]), void *ctx)
+{
+    uint8_t digest[32], keyed[32];
+    struct mopay_store_idem_rekey row;
+    if (strlen(principal) >= sizeof row.principal || strlen(key) >= sizeof row.key ||
+        !mopay_store_hex_decode(digest_hex, digest_len, digest, sizeof digest))
+        return false;
+    if (list->count == list->cap) {
+        size_t cap = list->cap == 0 ? 64 : list->cap * 2;
+        struct mopay_store_idem_rekey *rows = realloc(list->rows, cap * sizeof *rows);
+        if (rows == NULL)
+            return false;
+        list->rows = rows;
+        list->cap = cap;
+    }
+    rekey(ctx, digest, keyed);
+    strcpy(row.principal, principal);
+    strcpy(row.key, key);
+    mopay_store_idem_hash_encode(keyed, row.hash);
+    list->rows[list->count++] = row;
+    return true;
+}
+
 /* A record's kind or id, an entry's owner or id: a short key the domain made, so empty is a bug,
  * while one too long or not text is refused like any other text PostgreSQL would refuse. */
 static enum mopay_err check_key(struct mopay_store *store, const char *what, const char *key)

@@ -182,6 +182,46 @@ void server_start(struct server *s, const struct server *reuse, const char *cons
     assert_true(server_healthy(s->port));
 }
 
+int server_start_expect_exit(const struct server *reuse, const char *const *extra_args, char *log, size_t log_cap)
+{
+    struct server s = *reuse;
+    s.port = free_port();
+    snprintf(s.log_path, sizeof(s.log_path), "%s/refused-%d.log", reuse->dir, s.port);
+    char listen[64], keyfile[256];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", s.port);
+    snprintf(keyfile, sizeof(keyfile), "%s/master.key", s.dir);
+    const char *args[32] = {mopay_binary, "serve", "--db", s.db, "--listen", listen, "--master-key-file", keyfile};
+    size_t n = 8;
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && n < 31; i++)
+        args[n++] = extra_args[i];
+    args[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(s.log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, STDERR_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        execv(mopay_binary, (char *const *)args);
+        _exit(127);
+    }
+    int status = -1;
+    for (int i = 0; i < 400 && waitpid(pid, &status, WNOHANG) != pid; i++)
+        usleep(25000);
+    if (waitpid(pid, NULL, WNOHANG) == 0) { /* still running: it started, which it must not */
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        status = -1;
+    }
+    log[0] = '\0';
+    FILE *f = fopen(s.log_path, "r");
+    if (f != NULL) {
+        size_t got = fread(log, 1, log_cap - 1, f);
+        log[got] = '\0';
+        fclose(f);
+    }
+    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int server_stop(struct server *s)
 {
     int status = -1;

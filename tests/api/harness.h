@@ -32,6 +32,10 @@ struct response {
 void harness_init(int argc, char **argv);
 /* Starts a server on a new database (or on `reuse`'s database and key when given). */
 void server_start(struct server *s, const struct server *reuse, const char *const *extra_args);
+/* Starts another server on `reuse`'s database that is expected to refuse to start: waits for it
+ * to exit (at most 10 s, else kills it and returns -1) and returns its exit status, with what it
+ * printed in `log`. */
+int server_start_expect_exit(const struct server *reuse, const char *const *extra_args, char *log, size_t log_cap);
 /* SIGTERM and wait; returns the exit status (0 = clean). */
 int server_stop(struct server *s);
 /* SIGKILL: the crash a power cut would be, as far as the process can tell. */

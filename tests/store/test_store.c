@@ -21,6 +21,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -545,6 +546,74 @@ static void test_idem_purge(void **state)
     check_ok(store, store->idem_purge(store, TIME_BASE_NS + 301, &deleted));
     assert_int_equal(deleted, 1);
     check_ok(store, store->commit(store));
+}
+
+/* Runs one statement on the suite's database behind the store's back, as an older mopay (or a
+ * person with the database) would. */
+static void raw_exec(const char *sql)
+{
+    if (strncmp(suite.url, "sqlite:", 7) == 0) {
+        sqlite3 *db = NULL;
+        char *err = NULL;
+        assert_int_equal(sqlite3_open(suite.url + 7, &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 5000);
+        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+            fail_msg("%s: %s", sql, err);
+        sqlite3_close(db);
+        return;
+    }
+    PGconn *conn = PQconnectdb(suite.url);
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    PQclear(res);
+    PQfinish(conn);
+}
+
+static void rekey_xor(void *ctx, const uint8_t in[32], uint8_t out[32])
+{
+    (void)ctx;
+    for (size_t i = 0; i < 32; i++)
+        out[i] = in[i] ^ 0x5a;
+}
+
+/* A record written before hashes were keyed holds the plain digest as 64 hex digits: idem_rekey
+ * replaces it with its keyed image, once, and leaves records already keyed alone. */
+static void test_idem_rekey_legacy(void **state)
+{
+    struct mopay_store *store = *state;
+    int64_t rekeyed = -1;
+    check_ok(store, store->begin(store));
+    check_ok(store, store->idem_rekey(store, rekey_xor, NULL, &rekeyed)); /* whatever others left */
+    struct mopay_idem_record keyed = make_idem("rekey-new", 201, "{}", TIME_BASE_NS + 400);
+    check_ok(store, store->idem_put(store, &keyed));
+    check_ok(store, store->commit(store));
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO idempotency (principal, key, request_hash, status, body, created_at_ns) VALUES "
+             "('p_%s', 'rekey-old', '%s', 201, '{}', %" PRId64 ")",
+             suite.nonce, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", TIME_BASE_NS + 401);
+    raw_exec(sql);
+
+    check_ok(store, store->begin(store));
+    check_ok(store, store->idem_rekey(store, rekey_xor, NULL, &rekeyed));
+    assert_int_equal(rekeyed, 1);
+    check_ok(store, store->idem_rekey(store, rekey_xor, NULL, &rekeyed));
+    assert_int_equal(rekeyed, 0);
+    check_ok(store, store->commit(store));
+
+    struct mopay_idem_record got;
+    bool found = false;
+    check_ok(store, store->idem_get(store, keyed.principal, "rekey-old", &got, &found));
+    assert_true(found);
+    for (size_t i = 0; i < 32; i++)
+        assert_int_equal(got.request_hash[i], (uint8_t)((i % 16) * 0x11) ^ 0x5a);
+    free(got.body);
+    check_ok(store, store->idem_get(store, keyed.principal, "rekey-new", &got, &found));
+    assert_true(found);
+    assert_idem_equal(&got, &keyed);
+    free(got.body);
 }
 
 /* ---- Ledger log ---------------------------------------------------------------------------- */
@@ -1289,6 +1358,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_idem_body_length_counts, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_text_refused, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_idem_purge, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_idem_rekey_legacy, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_log, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_records_put_load, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_record_put_replaces, store_setup, store_teardown),

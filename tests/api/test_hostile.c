@@ -1,0 +1,214 @@
+/* Hostile and careless clients against the HTTP core (issue 11): an Idempotency-Key on the
+ * anonymous routes, request hashes the database alone cannot test guesses against, GETs that
+ * leave no idempotency record, a body over h2o's own cap, and a second server on one SQLite file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "consumers.h"
+#include "harness.h"
+#include "mopay/limits.h"
+#include "mopay/store.h"
+
+static struct server srv;
+static bool on_sqlite;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *args[] = {"--test-clock", TEST_CLOCK_START, "--risk=false", NULL};
+    server_start(&srv, NULL, args);
+    on_sqlite = strncmp(srv.db, "sqlite:", 7) == 0;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    return server_stop(&srv) == 0 ? 0 : -1;
+}
+
+static void signup_body(const char *phone, const uint8_t pk[32], char *out, size_t cap)
+{
+    char pk64[64];
+    sodium_bin2base64(pk64, sizeof(pk64), pk, 32, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(out, cap,
+             "{\"phone\":\"%s\",\"name\":\"Retry Ren\",\"country\":\"CN\",\"pin\":\"123456\","
+             "\"device\":{\"public_key\":\"%s\",\"name\":\"phone\"}}",
+             phone, pk64);
+}
+
+static void expect_alive(void)
+{
+    struct response r;
+    http_call(&srv, "GET", "/healthz", NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    response_free(&r);
+}
+
+/* The store's record for (principal, key), read behind the server's back; false when none. */
+static bool idem_record(const char *principal, const char *key, struct mopay_idem_record *out)
+{
+    char err[256];
+    struct mopay_store *store = mopay_store_open(srv.db, err, sizeof err);
+    if (store == NULL)
+        fail_msg("mopay_store_open: %s", err);
+    bool found = false;
+    memset(out, 0, sizeof *out);
+    assert_int_equal(store->idem_get(store, principal, key, out, &found), MOPAY_OK);
+    store->close(store);
+    return found;
+}
+
+/* Finding 1: a mobile app that retries sign-up with an Idempotency-Key gets the first answer
+ * back (the same customer and payment-code secret) for the same body, 409 for another body, and
+ * the server stays up. */
+static void signup_takes_an_idempotency_key(void **state)
+{
+    (void)state;
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    char body[512], other[512];
+    signup_body("+8613700000001", pk, body, sizeof body);
+    signup_body("+8613700000002", pk, other, sizeof other);
+    const char *key[] = {"Idempotency-Key: signup-retry-1", NULL};
+    struct response first, again, changed;
+    http_call(&srv, "POST", "/v1/customers", NULL, body, key, &first);
+    assert_int_equal(first.status, 201);
+    http_call(&srv, "POST", "/v1/customers", NULL, body, key, &again);
+    assert_int_equal(again.status, 201);
+    assert_string_equal(first.body, again.body);
+    http_call(&srv, "POST", "/v1/customers", NULL, other, key, &changed);
+    expect_problem(&changed, 409, "idempotency_key_reused", NULL);
+    expect_alive();
+    /* the other body's phone was not signed up by the refused request */
+    struct response fresh;
+    http_call(&srv, "POST", "/v1/customers", NULL, other, NULL, &fresh);
+    assert_int_equal(fresh.status, 201);
+    response_free(&fresh);
+
+    /* Finding 5: the stored hash is keyed, not the plain digest anyone can compute from a guess. */
+    struct mopay_idem_record rec;
+    assert_true(idem_record("anon:customers_create", "signup-retry-1", &rec));
+    uint8_t digest[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const unsigned char *)"POST\n/v1/customers\n", 19);
+    crypto_generichash_update(&st, (const unsigned char *)body, strlen(body));
+    crypto_generichash_final(&st, digest, 32);
+    assert_memory_not_equal(rec.request_hash, digest, 32);
+    const char *secret = jstr(json_object_get(first.json, "device"), "payment_code_secret");
+    assert_null(strstr(rec.body, secret)); /* the reply is sealed */
+    free(rec.body);
+    response_free(&first);
+    response_free(&again);
+    response_free(&changed);
+}
+
+/* Finding 1: a log-in is never replayed: the same signed body with the same key is the second use
+ * of its signed timestamp. */
+static void login_is_never_replayed(void **state)
+{
+    (void)state;
+    struct person p;
+    person_signup(&srv, &p, "+8613700000003", "Login Li", "CN");
+    char body[1024];
+    session_body(&p, TEST_CLOCK_START_S, "123456", body, sizeof body);
+    const char *key[] = {"Idempotency-Key: login-retry-1", NULL};
+    struct response first, again;
+    http_call(&srv, "POST", "/v1/sessions", NULL, body, key, &first);
+    assert_int_equal(first.status, 201);
+    http_call(&srv, "POST", "/v1/sessions", NULL, body, key, &again);
+    expect_problem(&again, 401, "signature_replayed", NULL);
+    expect_alive();
+    struct mopay_idem_record rec;
+    assert_false(idem_record("anon:sessions_create", "login-retry-1", &rec));
+    response_free(&first);
+    response_free(&again);
+}
+
+/* Finding 8: a GET with an Idempotency-Key reads and stores nothing. */
+static void get_with_idempotency_key_stores_nothing(void **state)
+{
+    (void)state;
+    struct person p;
+    person_signup(&srv, &p, "+8613700000004", "Reader Wu", "CN");
+    person_login(&srv, &p, TEST_CLOCK_START_S);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/customers/%s", p.id);
+    const char *key[] = {"Idempotency-Key: get-1", NULL};
+    struct response r;
+    for (int i = 0; i < 2; i++) {
+        http_call(&srv, "GET", path, p.token, NULL, key, &r);
+        assert_int_equal(r.status, 200);
+        response_free(&r);
+    }
+    struct mopay_idem_record rec;
+    assert_false(idem_record(p.id, "get-1", &rec));
+    /* a write with a key is still remembered under the customer */
+    const char *wkey[] = {"Idempotency-Key: wallet-1", NULL};
+    http_call(&srv, "POST", "/v1/wallets", p.token, "{\"currency\":\"CNY\"}", wkey, &r);
+    assert_int_equal(r.status, 201);
+    response_free(&r);
+    assert_true(idem_record(p.id, "wallet-1", &rec));
+    free(rec.body);
+}
+
+/* Finding 11: a body over the largest mopay takes gets problem+json 413 like any other. */
+static void body_over_the_bulk_cap_is_problem_json(void **state)
+{
+    (void)state;
+    size_t n = MOPAY_HTTP_BODY_BULK_BYTES_MAX + 4096;
+    char *body = malloc(n + 1);
+    assert_non_null(body);
+    memset(body, ' ', n);
+    body[0] = '[';
+    body[n - 1] = ']';
+    body[n] = '\0';
+    struct response r;
+    http_call(&srv, "POST", "/v1/ledger/transfers", srv.admin_key, body, NULL, &r);
+    expect_problem(&r, 413, "body_too_large", NULL);
+    response_free(&r);
+    http_call(&srv, "POST", "/v1/customers", NULL, body, NULL, &r);
+    expect_problem(&r, 413, "body_too_large", NULL);
+    response_free(&r);
+    free(body);
+    expect_alive();
+}
+
+/* Finding 12: a second server on the same SQLite file refuses to start and says why; the first
+ * goes on serving. (PostgreSQL's single writer is the lease of the high-availability work.) */
+static void second_server_on_one_sqlite_file_refuses(void **state)
+{
+    (void)state;
+    if (!on_sqlite)
+        skip();
+    char log[4096];
+    int status = server_start_expect_exit(&srv, NULL, log, sizeof log);
+    if (status <= 0)
+        fail_msg("the second server did not refuse to start (status %d): %s", status, log);
+    assert_non_null(strstr(log, "another mopay"));
+    expect_alive();
+}
+
+int main(int argc, char **argv)
+{
+    harness_init(argc, argv);
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(signup_takes_an_idempotency_key),
+        cmocka_unit_test(login_is_never_replayed),
+        cmocka_unit_test(get_with_idempotency_key_stores_nothing),
+        cmocka_unit_test(body_over_the_bulk_cap_is_problem_json),
+        cmocka_unit_test(second_server_on_one_sqlite_file_refuses),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
