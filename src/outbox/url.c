@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 #include "mopay/assert.h"
@@ -192,8 +193,9 @@ enum mopay_err mopay_webhook_url_check(const char *url, size_t len, const struct
     if (err != MOPAY_OK)
         return err;
     const char *authority = url + skip;
-    size_t authority_len = strcspn(authority, "/?"); /* the URL's bytes hold no NUL: checked above */
-    authority_len = authority_len < len - skip ? authority_len : len - skip;
+    size_t authority_len = 0;
+    while (authority_len < len - skip && authority[authority_len] != '/' && authority[authority_len] != '?')
+        authority_len++;
     if (memchr(authority, '@', authority_len) != NULL || memchr(authority, '\\', authority_len) != NULL) {
         *why = "a webhook URL carries no user name or password";
         return MOPAY_ERR_url_forbidden;
