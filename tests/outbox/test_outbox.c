@@ -758,6 +758,43 @@ static void rekeyed_events_are_signed_with_the_new_key(void **state)
         assert_signed(rx_request_at(i), T0 / S + 1);
 }
 
+/* The same while the event is in flight: the report of its attempt (signed with the old key)
+ * keeps the new key, in memory and in its record, for the next attempt. */
+static void events_in_flight_take_the_new_key_after_their_attempt(void **state)
+{
+    (void)state;
+    static const char text[] = "whsec_q83vEjRWeJC73u_-ASNFZ4mrze8BI0VniavN7wEjRWc";
+    static struct world w;
+    struct mopay_outbox_options options = test_options();
+    options.request_timeout_ms = 60000; /* the receiver holds the answer until the key is changed */
+    world_start(&w, &options);
+    rx_answer(500);
+    rx_hold(true);
+    static struct add_cmd c;
+    assert_int_equal(add_events(&w, &c, "order-1", 1, 100), MOPAY_OK);
+    WAIT_FOR(rx_count() == 1); /* in flight: its POST waits for the answer */
+    static struct rekey_cmd r;
+    r = (struct rekey_cmd){.seq = {.apply = rekey_apply, .done = rekey_done}, .outbox = w.outbox,
+                           .key = (const uint8_t *)text, .key_len = strlen(text)};
+    assert_int_equal(mopay_seq_submit(w.seq, &r.seq), MOPAY_OK);
+    WAIT_FOR(atomic_load(&r.done));
+    assert_int_equal(r.seq.result, MOPAY_OK);
+    rx_answer(200);
+    rx_hold(false); /* the held answer is the 500 */
+    WAIT_FOR(stats_of(&w).failed_attempts == 1);
+    world_stop(&w);
+
+    world_start(&w, &options); /* the record holds the new key */
+    mopay_clock_advance_ns(1 * S);
+    WAIT_FOR(stats_of(&w).delivered == 1);
+    world_stop(&w);
+    assert_int_equal(rx_count(), 2);
+    assert_signed(rx_request_at(0), T0 / S);
+    hmac_key = (const uint8_t *)text;
+    hmac_key_len = strlen(text);
+    assert_signed(rx_request_at(1), T0 / S + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,6 +809,7 @@ int main(void)
         cmocka_unit_test(webhook_names_are_resolved_and_checked),
         cmocka_unit_test_setup_teardown(refused_targets_are_never_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(rekeyed_events_are_signed_with_the_new_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(events_in_flight_take_the_new_key_after_their_attempt, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
