@@ -37,8 +37,11 @@
  *   Content-Type: application/json
  *   Mopay-Event-Id: evt_...
  *   Mopay-Signature: t=<unix seconds>,v1=<lowercase hex HMAC-SHA256 of "<t>.<body>">
- * keyed by the merchant's webhook secret. The secret is kept sealed under keys->secret_seal, in
- * the record and in memory alike, and opened only to sign. */
+ * keyed by the merchant's HMAC key (the bytes of its "whsec_..." secret, as Stripe's libraries
+ * take it), current at the attempt (mopay_outbox_rekey). The key is kept sealed under
+ * keys->secret_seal, in the record and in memory alike, and opened only to sign. Each attempt
+ * checks the URL again under options.policy, resolves its name, and connects only to the
+ * addresses it checked; a refused attempt sends nothing and counts as a failed one. */
 
 /* --- where webhooks may go (url.c) ---
  * A webhook URL is https://HOST[:PORT][/PATH][?QUERY]: http:// only with allow_insecure; no
