@@ -115,6 +115,9 @@ struct mopay_merchant *mopay_merchant_get(struct mopay_merchant_state *m, const 
 enum mopay_err mopay_merchant_key_add(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                       struct mopay_merchant *merchant, const char *key, const uint8_t hash[32],
                                       bool revoke_others);
+/* A secret's "whsec_..." text. */
+void mopay_merchant_webhook_secret_format(const uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES],
+                                          char out[MOPAY_WEBHOOK_SECRET_TEXT_BYTES]);
 /* The secret's text as shown to the merchant ("whsec_..." or, made before, 64 hex digits). */
 void mopay_merchant_webhook_secret_text(const struct mopay_merchant *merchant,
                                         char out[MOPAY_WEBHOOK_SECRET_TEXT_BYTES + 16]);

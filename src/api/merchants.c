@@ -99,8 +99,8 @@ static enum mopay_err merchant_create_apply(struct mopay_http_command *cmd, stru
 static json_t *merchant_create_render(struct mopay_http_command *cmd, int *status)
 {
     struct merchant_create *c = (struct merchant_create *)cmd;
-    char secret[MOPAY_WEBHOOK_SECRET_TEXT_BYTES + 16];
-    mopay_merchant_webhook_secret_text(c->made, secret);
+    char secret[MOPAY_WEBHOOK_SECRET_TEXT_BYTES]; /* this command's, even if a later one rotated it */
+    mopay_merchant_webhook_secret_format(c->in.webhook_secret, secret);
     json_t *j = json_pack("{s:o, s:s, s:s}", "merchant", merchant_json(c->made), "api_key", c->in.key,
                           "webhook_secret", secret);
     sodium_memzero(secret, sizeof(secret));
@@ -223,8 +223,7 @@ static enum mopay_err merchant_secret_rotate(struct mopay_api *api, struct mopay
     if (err == MOPAY_OK)
         err = mopay_outbox_rekey(api->outbox, store, now_ns, id, key, key_len);
     sodium_memzero(key, sizeof(key));
-    sodium_memzero(c->secret, sizeof(c->secret));
-    return err;
+    return err; /* c->secret stays for the render, which wipes it */
 }
 
 static enum mopay_err merchant_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
@@ -247,11 +246,12 @@ static json_t *merchant_render(struct mopay_http_command *cmd, int *status)
 {
     struct merchant_cmd *c = (struct merchant_cmd *)cmd;
     *status = c->rotate || c->rotate_secret ? 201 : 200;
-    if (c->rotate_secret) {
-        char secret[MOPAY_WEBHOOK_SECRET_TEXT_BYTES + 16];
-        mopay_merchant_webhook_secret_text(c->merchant, secret);
+    if (c->rotate_secret) { /* this command's secret, even if a later one in the batch rotated again */
+        char secret[MOPAY_WEBHOOK_SECRET_TEXT_BYTES];
+        mopay_merchant_webhook_secret_format(c->secret, secret);
         json_t *j = json_pack("{s:o, s:s}", "merchant", merchant_json(c->merchant), "webhook_secret", secret);
         sodium_memzero(secret, sizeof(secret));
+        sodium_memzero(c->secret, sizeof(c->secret));
         return j;
     }
     if (!c->rotate)

@@ -92,16 +92,21 @@ enum mopay_err mopay_merchant_key_add(struct mopay_merchant_state *m, struct mop
     return merchant_record(m, store, now_ns, merchant);
 }
 
+void mopay_merchant_webhook_secret_format(const uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES],
+                                          char out[MOPAY_WEBHOOK_SECRET_TEXT_BYTES])
+{
+    memcpy(out, "whsec_", 6);
+    sodium_bin2base64(out + 6, MOPAY_WEBHOOK_SECRET_TEXT_BYTES - 6, secret, MOPAY_WEBHOOK_SECRET_BYTES,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
 void mopay_merchant_webhook_secret_text(const struct mopay_merchant *merchant,
                                         char out[MOPAY_WEBHOOK_SECRET_TEXT_BYTES + 16])
 {
-    if (!merchant->webhook_secret_text) {
+    if (merchant->webhook_secret_text)
+        mopay_merchant_webhook_secret_format(merchant->webhook_secret, out);
+    else
         sodium_bin2hex(out, 2 * MOPAY_WEBHOOK_SECRET_BYTES + 1, merchant->webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES);
-        return;
-    }
-    memcpy(out, "whsec_", 6);
-    sodium_bin2base64(out + 6, MOPAY_WEBHOOK_SECRET_TEXT_BYTES - 6, merchant->webhook_secret,
-                      MOPAY_WEBHOOK_SECRET_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 size_t mopay_merchant_webhook_key(const struct mopay_merchant *merchant, uint8_t key[MOPAY_WEBHOOK_SECRET_TEXT_BYTES])
