@@ -16,6 +16,19 @@ packages=(
 # `make fuzz` also needs clang and its libFuzzer runtime.
 [ "${1:-}" = fuzz ] && packages+=(clang libclang-rt-14-dev)
 
+# npm packages for the tests, exactly as tests/node/package-lock.json pins them (Stripe's library
+# verifies the webhooks' signatures): `npm ci` when node_modules is missing or older than the lock.
+node_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
+if [ ! -f "$node_dir/node_modules/.package-lock.json" ] ||
+   [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
+  if command -v npm >/dev/null; then
+    echo "deps: npm ci in tests/node" >&2
+    (cd "$node_dir" && npm ci --no-audit --no-fund >&2)
+  else
+    echo "deps: no npm (Node 20 or later): the webhooks_* tests will fail until it is there" >&2
+  fi
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,8 @@ struct mopay_api_options {
     bool risk;                    /* score money-moving commands */
     const char *risk_model;       /* its model file; missing: the rules alone */
     const char *risk_rules;       /* thresholds and actions: api_risk_rules_parse */
+    bool webhook_allow_private;   /* webhook URLs may name non-public addresses (mopay/outbox.h) */
+    bool webhook_allow_insecure;  /* and http:// */
 };
 
 /* Loads what the API keeps in memory from `store`: admin keys, the ledger by replaying its log,

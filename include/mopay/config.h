@@ -40,6 +40,8 @@ struct mopay_config {
     bool risk;
     char risk_model[MOPAY_CONFIG_VALUE_BYTES_MAX];
     char risk_rules[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    bool webhook_allow_private;
+    bool webhook_allow_insecure;
 };
 
 /* Which options a command takes. */

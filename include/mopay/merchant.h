@@ -28,6 +28,8 @@
 #define MOPAY_MERCHANT_KEYS_MAX 8          /* API keys per merchant, live and revoked */
 #define MOPAY_MERCHANT_KEY_BYTES 68        /* "sk_" + 64 hex + NUL */
 #define MOPAY_WEBHOOK_SECRET_BYTES 32
+/* The secret's text: "whsec_" + the 32 bytes in URL-safe base64 without padding, and a NUL. */
+#define MOPAY_WEBHOOK_SECRET_TEXT_BYTES (6 + 43 + 1)
 #define MOPAY_FEE_BPS_MAX 10000
 #define MOPAY_REFERENCE_BYTES_MAX 64
 #define MOPAY_DESCRIPTION_BYTES_MAX 256
@@ -53,6 +55,10 @@ struct mopay_merchant {
     char settlement_account[64];
     char webhook_url[MOPAY_URL_BYTES_MAX + 1];
     uint8_t webhook_secret[MOPAY_WEBHOOK_SECRET_BYTES]; /* sealed in its record */
+    /* The secret's form. true: shown as "whsec_..." and the HMAC key is that text's bytes, as
+     * Stripe's libraries use it. false (merchants made before, until they rotate): shown as 64
+     * hex digits, and the key is the 32 bytes they spell. */
+    bool webhook_secret_text;
     struct mopay_merchant_key keys[MOPAY_MERCHANT_KEYS_MAX];
     size_t key_count;
     int64_t created_at_ns;
@@ -109,6 +115,18 @@ struct mopay_merchant *mopay_merchant_get(struct mopay_merchant_state *m, const 
 enum mopay_err mopay_merchant_key_add(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                       struct mopay_merchant *merchant, const char *key, const uint8_t hash[32],
                                       bool revoke_others);
+/* A secret's "whsec_..." text. */
+void mopay_merchant_webhook_secret_format(const uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES],
+                                          char out[MOPAY_WEBHOOK_SECRET_TEXT_BYTES]);
+/* The secret's text as shown to the merchant ("whsec_..." or, made before, 64 hex digits). */
+void mopay_merchant_webhook_secret_text(const struct mopay_merchant *merchant,
+                                        char out[MOPAY_WEBHOOK_SECRET_TEXT_BYTES + 16]);
+/* The HMAC key webhooks are signed with (see webhook_secret_text); returns its length. */
+size_t mopay_merchant_webhook_key(const struct mopay_merchant *merchant, uint8_t key[MOPAY_WEBHOOK_SECRET_TEXT_BYTES]);
+/* A new secret in the "whsec_" form, made off the sequencer; the old one stops signing. */
+enum mopay_err mopay_merchant_webhook_secret_set(struct mopay_merchant_state *m, struct mopay_store *store,
+                                                 int64_t now_ns, struct mopay_merchant *merchant,
+                                                 const uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES]);
 /* Any thread: the merchant a live key belongs to. */
 bool mopay_merchant_key_find(struct mopay_merchant_state *m, const uint8_t hash[32], struct mopay_id *out);
 

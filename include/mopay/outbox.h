@@ -1,8 +1,11 @@
 #ifndef MOPAY_OUTBOX_H
 #define MOPAY_OUTBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -34,11 +37,63 @@
  *   Content-Type: application/json
  *   Mopay-Event-Id: evt_...
  *   Mopay-Signature: t=<unix seconds>,v1=<lowercase hex HMAC-SHA256 of "<t>.<body>">
- * keyed by the merchant's webhook secret. The secret is kept sealed under keys->secret_seal, in
- * the record and in memory alike, and opened only to sign. */
+ * keyed by the merchant's HMAC key (the bytes of its "whsec_..." secret, as Stripe's libraries
+ * take it), current at the attempt (mopay_outbox_rekey). The key is kept sealed under
+ * keys->secret_seal, in the record and in memory alike, and opened only to sign. Each attempt
+ * checks the URL again under options.policy, resolves its name, and connects only to the
+ * addresses it checked; a refused attempt sends nothing and counts as a failed one. */
+
+/* --- where webhooks may go (url.c) ---
+ * A webhook URL is https://HOST[:PORT][/PATH][?QUERY]: http:// only with allow_insecure; no
+ * user name or password, no fragment. HOST is a DNS name, an IPv4 address in any form inet_aton
+ * takes (127.1, 0x7f000001, 2130706433, 0177.0.0.1) or an IPv6 address in brackets. It may not
+ * be, nor resolve to, an address that is not routable on the internet (loopback, private,
+ * link-local, CGNAT, multicast, unspecified, documentation and other special ranges, and the
+ * IPv6 forms that embed such an IPv4 address: v4-mapped, v4-compatible, NAT64, 6to4) unless
+ * allow_private. The check is made when a URL is set and again at every delivery, which
+ * connects only to the addresses it checked. */
+struct mopay_webhook_policy {
+    bool allow_private;  /* --webhook-allow-private: any address (tests, development) */
+    bool allow_insecure; /* --webhook-allow-insecure: http:// as well as https:// */
+};
+
+#define MOPAY_WEBHOOK_HOST_BYTES_MAX 253
+#define MOPAY_WEBHOOK_ADDRS_MAX 16 /* addresses of a name checked and pinned per delivery */
+
+struct mopay_webhook_target {
+    bool https;
+    bool literal; /* HOST is an address: `addr` holds it, nothing to resolve */
+    char host[MOPAY_WEBHOOK_HOST_BYTES_MAX + 1]; /* lowercase, brackets removed */
+    uint16_t port;
+    struct sockaddr_storage addr;
+};
+
+/* Parses and checks `url` (len bytes, not NUL-terminated) against `policy` without resolving
+ * it: MOPAY_OK, url_invalid (malformed) or url_forbidden (a scheme, credentials or a literal
+ * address the policy refuses), with a reason for the client in *why. */
+enum mopay_err mopay_webhook_url_check(const char *url, size_t len, const struct mopay_webhook_policy *policy,
+                                       struct mopay_webhook_target *out, const char **why);
+
+/* Whether `policy` lets a webhook connect to `sa` (AF_INET or AF_INET6). */
+bool mopay_webhook_addr_allowed(const struct sockaddr *sa, const struct mopay_webhook_policy *policy);
+
+/* Resolves a target's name (blocking: call it off the event loops and the sequencer) and checks
+ * every address: MOPAY_OK with the addresses in `addrs` (*count of them, at most
+ * MOPAY_WEBHOOK_ADDRS_MAX; for a literal, the one), url_forbidden when any address is refused,
+ * resource_not_found when the name does not resolve. */
+enum mopay_err mopay_webhook_resolve(const struct mopay_webhook_target *target,
+                                     const struct mopay_webhook_policy *policy,
+                                     struct sockaddr_storage addrs[MOPAY_WEBHOOK_ADDRS_MAX], size_t *count,
+                                     const char **why);
+
+/* The HMAC key of a merchant's signatures: the bytes of its secret's text ("whsec_...", as
+ * Stripe's libraries use it), or the 32 bytes of a secret made before that form. */
+#define MOPAY_WEBHOOK_KEY_BYTES_MIN 32
+#define MOPAY_WEBHOOK_KEY_BYTES_MAX 64
 
 struct mopay_outbox_options {
     const struct mopay_keys *keys; /* secret_seal seals the webhook secrets */
+    struct mopay_webhook_policy policy; /* checked again at every delivery */
     int64_t retry_first_ns;        /* wait before the first retry; doubled for each next one */
     int64_t retry_max_ns;          /* the longest wait between attempts */
     uint32_t attempts_max;         /* failed attempts before the event is dead */
@@ -79,7 +134,8 @@ enum mopay_err mopay_outbox_check_room(const struct mopay_outbox *outbox, size_t
 /* On the sequencer thread, inside an apply: makes event evt_... with the body
  *   {"id":"evt_...","type":<type>,"created_at":"<RFC 3339 of now_ns>","data":<data>}
  * writes its record and queues it for delivery to `url` (an http or https URL the caller
- * validated, at most MOPAY_WEBHOOK_URL_BYTES_MAX), signed with `secret`. `type` is at most
+ * validated, at most MOPAY_WEBHOOK_URL_BYTES_MAX), signed with the HMAC key `key` (key_len bytes,
+ * MOPAY_WEBHOOK_KEY_BYTES_MIN to _MAX). `type` is at most
  * MOPAY_WEBHOOK_TYPE_BYTES_MAX. `data` (an object) is taken over, also on failure. The body must
  * fit MOPAY_WEBHOOK_BODY_BYTES_MAX: events are built by the server, not taken from outside, so
  * breaking any of these is a programmer error.
@@ -89,8 +145,15 @@ enum mopay_err mopay_outbox_check_room(const struct mopay_outbox *outbox, size_t
  * Returns overloaded (having written nothing) when memory is full, which mopay_outbox_check_room
  * rules out beforehand; store errors are the sequencer's fatal ones. */
 enum mopay_err mopay_outbox_add(struct mopay_outbox *outbox, struct mopay_store *store, int64_t now_ns,
-                                const char *merchant_id, const char *url, const uint8_t secret[32],
+                                const char *merchant_id, const char *url, const uint8_t *key, size_t key_len,
                                 const char *type, json_t *data, char id_out[MOPAY_ID_TEXT_BYTES]);
+
+/* On the sequencer thread, inside an apply: every undelivered event of `merchant_id` is signed
+ * from now on with the HMAC key `key` (the merchant rotated its secret), as Stripe signs each
+ * attempt with the secret current when it is sent; their records are rewritten. Store errors
+ * are the sequencer's fatal ones. */
+enum mopay_err mopay_outbox_rekey(struct mopay_outbox *outbox, struct mopay_store *store, int64_t now_ns,
+                                  const char *merchant_id, const uint8_t *key, size_t key_len);
 
 /* Starts the delivery thread, which submits its commands to `seq`. internal when the thread or
  * the HTTP client cannot be made. */

@@ -57,6 +57,8 @@ static const struct mopay_route api_routes[] = {
     {"merchant_keys_create", "POST", "/v1/merchants/{id}/api-keys", OPERATOR_OR_MERCHANT, 0,
      api_merchant_keys_create},
     {"merchant_qr", "GET", "/v1/merchants/{id}/qr", OPERATOR_OR_MERCHANT, 0, api_merchant_qr_get},
+    {"merchant_webhook_secret_rotate", "POST", "/v1/merchants/{id}/webhook-secret", OPERATOR_OR_MERCHANT, 0,
+     api_merchant_webhook_secret_rotate},
     {"orders_create", "POST", "/v1/orders", MOPAY_PRINCIPAL_MERCHANT, 0, api_orders_create},
     {"order_get", "GET", "/v1/orders/{id}", ANYONE_SIGNED_IN, 0, api_order_get},
     {"payments_create", "POST", "/v1/payments", MERCHANT_OR_CUSTOMER, 0, api_payments_create},

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "internal.h"
 #include "mopay/assert.h"
 #include "mopay/qr.h"
@@ -17,8 +19,13 @@ static enum mopay_err merchant_event(struct mopay_api *api, struct mopay_store *
         return MOPAY_OK;
     }
     char merchant[MOPAY_ID_TEXT_BYTES], id[MOPAY_ID_TEXT_BYTES];
+    uint8_t key[MOPAY_WEBHOOK_SECRET_TEXT_BYTES];
     mopay_id_format(MOPAY_ID_MERCHANT, &m->id, merchant);
-    return mopay_outbox_add(api->outbox, store, now_ns, merchant, m->webhook_url, m->webhook_secret, type, data, id);
+    size_t key_len = mopay_merchant_webhook_key(m, key);
+    enum mopay_err err = mopay_outbox_add(api->outbox, store, now_ns, merchant, m->webhook_url, key, key_len, type,
+                                          data, id);
+    sodium_memzero(key, sizeof(key));
+    return err;
 }
 
 static enum mopay_err on_order_expired(void *ctx, struct mopay_store *store, int64_t now_ns,
@@ -58,6 +65,9 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
                         char *err, size_t err_cap)
 {
     struct mopay_outbox_options oo = mopay_outbox_options_default(api->keys);
+    api->webhook_policy = (struct mopay_webhook_policy){.allow_private = options->webhook_allow_private,
+                                                        .allow_insecure = options->webhook_allow_insecure};
+    oo.policy = api->webhook_policy;
     struct mopay_merchant_options mo = {.keys = api->keys, .ledger = api->ledger, .order_expired = on_order_expired,
                                         .ctx = api};
     if ((api->outbox = mopay_outbox_new(&oo)) == NULL || (api->merchant = mopay_merchant_state_new(&mo)) == NULL) {

@@ -46,6 +46,7 @@ struct mopay_api {
     struct mopay_tax_state *tax;
     struct mopay_risk_engine *risk;
     struct mopay_outbox *outbox;
+    struct mopay_webhook_policy webhook_policy; /* where webhook URLs may point */
 };
 
 /* auth.c */
@@ -154,7 +155,8 @@ bool api_merchant_qr(const struct mopay_merchant *m, const struct mopay_order *o
                      const char *reference, const struct mopay_qr_tip *tip, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1]);
 bool api_order_qr(struct mopay_api *api, const struct mopay_order *o, char out[MOPAY_QR_PAYLOAD_BYTES_MAX + 1]);
 /* merchants.c, orders.c, payments.c, refunds.c */
-bool api_url_ok(const struct mopay_str *url);
+void api_merchant_webhook_secret_rotate(struct mopay_http_request *req);
+bool api_url_ok(struct mopay_http_request *req, const struct mopay_str *url, struct mopay_webhook_target *target);
 struct mopay_merchant *api_merchant_visible(struct mopay_api *api, const struct mopay_principal *p,
                                             const struct mopay_id *id);
 struct mopay_merchant *api_principal_merchant(struct mopay_api *api, const struct mopay_principal *p);

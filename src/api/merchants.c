@@ -62,7 +62,32 @@ struct merchant_create {
     int64_t fee_bps;
     struct mopay_merchant_input in;
     struct mopay_merchant *made;
+    struct mopay_webhook_target target;
+    enum mopay_err resolved;
+    const char *why;
 };
+
+/* On the worker pool: the name's addresses now (getaddrinfo blocks). */
+static void merchant_url_resolve(void *arg)
+{
+    struct merchant_create *c = arg;
+    struct mopay_api *api = c->base.app;
+    struct sockaddr_storage addrs[MOPAY_WEBHOOK_ADDRS_MAX];
+    size_t count;
+    c->resolved = mopay_webhook_resolve(&c->target, &api->webhook_policy, addrs, &count, &c->why);
+}
+
+/* Back on the loop: a name that resolves to an address refused is refused; one that does not
+ * resolve yet is taken (each delivery checks again). */
+static void merchant_url_resolved(struct mopay_http_request *req, void *arg)
+{
+    struct merchant_create *c = arg;
+    if (c->resolved == MOPAY_ERR_url_forbidden) {
+        mopay_http_reply_error(req, MOPAY_ERR_url_forbidden, "/webhook_url", c->why);
+        return;
+    }
+    mopay_http_submit(req, &c->base);
+}
 
 static enum mopay_err merchant_create_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
 {
@@ -74,8 +99,8 @@ static enum mopay_err merchant_create_apply(struct mopay_http_command *cmd, stru
 static json_t *merchant_create_render(struct mopay_http_command *cmd, int *status)
 {
     struct merchant_create *c = (struct merchant_create *)cmd;
-    char secret[2 * MOPAY_WEBHOOK_SECRET_BYTES + 1];
-    sodium_bin2hex(secret, sizeof(secret), c->in.webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES);
+    char secret[MOPAY_WEBHOOK_SECRET_TEXT_BYTES]; /* this command's, even if a later one rotated it */
+    mopay_merchant_webhook_secret_format(c->in.webhook_secret, secret);
     json_t *j = json_pack("{s:o, s:s, s:s}", "merchant", merchant_json(c->made), "api_key", c->in.key,
                           "webhook_secret", secret);
     sodium_memzero(secret, sizeof(secret));
@@ -104,15 +129,16 @@ static const struct mopay_json_field merchant_fields[] = {
     {0},
 };
 
-bool api_url_ok(const struct mopay_str *url)
+/* Whether a webhook URL may be set: its form, and the address it names when it is one. A name
+ * is resolved after this, off the loop (merchant_url_resolve). */
+bool api_url_ok(struct mopay_http_request *req, const struct mopay_str *url, struct mopay_webhook_target *target)
 {
-    if (url->len == 0)
-        return true; /* no webhooks */
-    bool scheme = (url->len > 7 && strncmp(url->ptr, "http://", 7) == 0) ||
-                  (url->len > 8 && strncmp(url->ptr, "https://", 8) == 0);
-    for (size_t i = 0; scheme && i < url->len; i++)
-        scheme = url->ptr[i] > 0x20 && url->ptr[i] < 0x7f;
-    return scheme;
+    struct mopay_api *api = mopay_http_app(req);
+    const char *why = "";
+    enum mopay_err err = mopay_webhook_url_check(url->ptr, url->len, &api->webhook_policy, target, &why);
+    if (err != MOPAY_OK)
+        mopay_http_reply_error(req, err, "/webhook_url", why);
+    return err == MOPAY_OK;
 }
 
 static bool merchant_check(struct mopay_http_request *req, struct merchant_create *c)
@@ -132,10 +158,8 @@ static bool merchant_check(struct mopay_http_request *req, struct merchant_creat
         mopay_http_reply_error(req, MOPAY_ERR_currency_unknown, "/currency", "not an active ISO 4217 code");
         return false;
     }
-    if (c->webhook_url.ptr != NULL && !api_url_ok(&c->webhook_url)) {
-        mopay_http_reply_error(req, MOPAY_ERR_url_invalid, "/webhook_url", "an http:// or https:// URL");
+    if (c->webhook_url.len > 0 && !api_url_ok(req, &c->webhook_url, &c->target))
         return false;
-    }
     return api_text_ok(req, &c->name, "/name") && api_text_ok(req, &c->city, "/city") &&
            api_text_ok(req, &c->settlement, "/settlement_account");
 }
@@ -156,7 +180,10 @@ static void merchant_create(struct mopay_http_request *req, enum mopay_merchant_
                                           .webhook_url = c->webhook_url.ptr != NULL ? c->webhook_url.ptr : ""};
     randombytes_buf(c->in.webhook_secret, sizeof(c->in.webhook_secret));
     merchant_key_make(api->keys, c->in.key, c->in.key_hash);
-    mopay_http_submit(req, &c->base);
+    if (c->webhook_url.len > 0 && !c->target.literal)
+        mopay_http_offload(req, merchant_url_resolve, merchant_url_resolved, c);
+    else
+        mopay_http_submit(req, &c->base);
 }
 
 void api_merchants_create(struct mopay_http_request *req)
@@ -178,8 +205,26 @@ struct merchant_cmd {
     bool rotate, revoke_others;
     char key[MOPAY_MERCHANT_KEY_BYTES];
     uint8_t hash[32];
+    bool rotate_secret;
+    uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES];
     struct mopay_merchant *merchant;
 };
+
+/* The merchant's new webhook secret; from now on every event of its (those already queued
+ * too) is signed with it. */
+static enum mopay_err merchant_secret_rotate(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
+                                             struct merchant_cmd *c)
+{
+    char id[MOPAY_ID_TEXT_BYTES];
+    uint8_t key[MOPAY_WEBHOOK_SECRET_TEXT_BYTES];
+    mopay_id_format(MOPAY_ID_MERCHANT, &c->merchant->id, id);
+    enum mopay_err err = mopay_merchant_webhook_secret_set(api->merchant, store, now_ns, c->merchant, c->secret);
+    size_t key_len = mopay_merchant_webhook_key(c->merchant, key);
+    if (err == MOPAY_OK)
+        err = mopay_outbox_rekey(api->outbox, store, now_ns, id, key, key_len);
+    sodium_memzero(key, sizeof(key));
+    return err; /* c->secret stays for the render, which wipes it */
+}
 
 static enum mopay_err merchant_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
 {
@@ -190,6 +235,8 @@ static enum mopay_err merchant_apply(struct mopay_http_command *cmd, struct mopa
         cmd->err_detail = "no merchant has this id";
         return MOPAY_ERR_resource_not_found;
     }
+    if (c->rotate_secret)
+        return merchant_secret_rotate(api, store, now_ns, c);
     if (!c->rotate)
         return MOPAY_OK;
     return mopay_merchant_key_add(api->merchant, store, now_ns, c->merchant, c->key, c->hash, c->revoke_others);
@@ -198,7 +245,15 @@ static enum mopay_err merchant_apply(struct mopay_http_command *cmd, struct mopa
 static json_t *merchant_render(struct mopay_http_command *cmd, int *status)
 {
     struct merchant_cmd *c = (struct merchant_cmd *)cmd;
-    *status = c->rotate ? 201 : 200;
+    *status = c->rotate || c->rotate_secret ? 201 : 200;
+    if (c->rotate_secret) { /* this command's secret, even if a later one in the batch rotated again */
+        char secret[MOPAY_WEBHOOK_SECRET_TEXT_BYTES];
+        mopay_merchant_webhook_secret_format(c->secret, secret);
+        json_t *j = json_pack("{s:o, s:s}", "merchant", merchant_json(c->merchant), "webhook_secret", secret);
+        sodium_memzero(secret, sizeof(secret));
+        sodium_memzero(c->secret, sizeof(c->secret));
+        return j;
+    }
     if (!c->rotate)
         return merchant_json(c->merchant);
     json_t *j = json_pack("{s:o, s:s}", "merchant", merchant_json(c->merchant), "api_key", c->key);
@@ -234,5 +289,17 @@ void api_merchant_keys_create(struct mopay_http_request *req)
         return;
     c->rotate = true;
     merchant_key_make(((struct mopay_api *)mopay_http_app(req))->keys, c->key, c->hash);
+    mopay_http_submit(req, &c->base);
+}
+
+/* --- POST /v1/merchants/{id}/webhook-secret --- */
+
+void api_merchant_webhook_secret_rotate(struct mopay_http_request *req)
+{
+    struct merchant_cmd *c = merchant_cmd_new(req);
+    if (c == NULL)
+        return;
+    c->rotate_secret = true;
+    randombytes_buf(c->secret, sizeof(c->secret));
     mopay_http_submit(req, &c->base);
 }

@@ -227,6 +227,8 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
         .risk = cfg->risk,
         .risk_model = cfg->risk_model,
         .risk_rules = cfg->risk_rules,
+        .webhook_allow_private = cfg->webhook_allow_private,
+        .webhook_allow_insecure = cfg->webhook_allow_insecure,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)

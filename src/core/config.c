@@ -85,6 +85,13 @@ static const struct option_spec option_specs[] = {
     STRING_OPTION(risk_rules, "risk-rules", "MOPAY_RISK_RULES", "", MOPAY_CONFIG_STORE,
                   "risk thresholds and rule actions over the defaults: 'velocity_1m_max=5,amount_24h_max=10000,"
                   "night_abroad=decline' (see docs/api.md, Risk)"),
+    {"webhook-allow-private", "MOPAY_WEBHOOK_ALLOW_PRIVATE", OPTION_BOOL,
+     offsetof(struct mopay_config, webhook_allow_private), sizeof(bool), "false", MOPAY_CONFIG_STORE,
+     "let webhook URLs name or resolve to loopback, private, link-local and other non-public addresses "
+     "(tests, development)"},
+    {"webhook-allow-insecure", "MOPAY_WEBHOOK_ALLOW_INSECURE", OPTION_BOOL,
+     offsetof(struct mopay_config, webhook_allow_insecure), sizeof(bool), "false", MOPAY_CONFIG_STORE,
+     "accept http:// webhook URLs as well as https:// (tests, development)"},
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };

@@ -65,7 +65,10 @@ static bool merchant_read(struct load_ctx *ctx, json_t *j, struct mopay_merchant
               mopay_ledger_account_get(mopay_ledger_service_ledger(ctx->m->options.ledger), &x->id) != NULL;
     x->created_at_ns = created;
     x->kind = (enum mopay_merchant_kind)kind;
-    return ok;
+    /* records written before secrets were text have no form: their secret stays hex */
+    json_t *form = json_object_get(j, "webhook_secret_form");
+    x->webhook_secret_text = form != NULL;
+    return ok && (form == NULL || (json_is_string(form) && strcmp(json_string_value(form), "whsec") == 0));
 }
 
 static bool load_merchant(void *arg, const char *id, const char *text, size_t len)

@@ -50,6 +50,7 @@ enum mopay_err mopay_merchant_create(struct mopay_merchant_state *m, struct mopa
     mopay_text_copy(merchant->settlement_account, sizeof(merchant->settlement_account), in->settlement_account);
     mopay_text_copy(merchant->webhook_url, sizeof(merchant->webhook_url), in->webhook_url);
     memcpy(merchant->webhook_secret, in->webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES);
+    merchant->webhook_secret_text = true;
     key_set(&merchant->keys[0], in->key, in->key_hash, now_ns);
     merchant->key_count = 1;
     merchant->created_at_ns = now_ns;
@@ -88,6 +89,47 @@ enum mopay_err mopay_merchant_key_add(struct mopay_merchant_state *m, struct mop
     bool ok = mopay_index_put(&m->keys, hash, merchant);
     pthread_rwlock_unlock(&m->keys_lock);
     MOPAY_ASSERT(ok);
+    return merchant_record(m, store, now_ns, merchant);
+}
+
+void mopay_merchant_webhook_secret_format(const uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES],
+                                          char out[MOPAY_WEBHOOK_SECRET_TEXT_BYTES])
+{
+    memcpy(out, "whsec_", 6);
+    sodium_bin2base64(out + 6, MOPAY_WEBHOOK_SECRET_TEXT_BYTES - 6, secret, MOPAY_WEBHOOK_SECRET_BYTES,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+void mopay_merchant_webhook_secret_text(const struct mopay_merchant *merchant,
+                                        char out[MOPAY_WEBHOOK_SECRET_TEXT_BYTES + 16])
+{
+    if (merchant->webhook_secret_text)
+        mopay_merchant_webhook_secret_format(merchant->webhook_secret, out);
+    else
+        sodium_bin2hex(out, 2 * MOPAY_WEBHOOK_SECRET_BYTES + 1, merchant->webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES);
+}
+
+size_t mopay_merchant_webhook_key(const struct mopay_merchant *merchant, uint8_t key[MOPAY_WEBHOOK_SECRET_TEXT_BYTES])
+{
+    if (!merchant->webhook_secret_text) {
+        memcpy(key, merchant->webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES);
+        return MOPAY_WEBHOOK_SECRET_BYTES;
+    }
+    char text[MOPAY_WEBHOOK_SECRET_TEXT_BYTES + 16];
+    mopay_merchant_webhook_secret_text(merchant, text);
+    size_t len = strlen(text);
+    MOPAY_ASSERT(len == MOPAY_WEBHOOK_SECRET_TEXT_BYTES - 1);
+    memcpy(key, text, len);
+    sodium_memzero(text, sizeof(text));
+    return len;
+}
+
+enum mopay_err mopay_merchant_webhook_secret_set(struct mopay_merchant_state *m, struct mopay_store *store,
+                                                 int64_t now_ns, struct mopay_merchant *merchant,
+                                                 const uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES])
+{
+    memcpy(merchant->webhook_secret, secret, MOPAY_WEBHOOK_SECRET_BYTES);
+    merchant->webhook_secret_text = true;
     return merchant_record(m, store, now_ns, merchant);
 }
 

@@ -122,6 +122,8 @@ enum mopay_err merchant_record(struct mopay_merchant_state *m, struct mopay_stor
                           "settlement_account", merchant->settlement_account, "webhook_url", merchant->webhook_url,
                           "webhook_secret_sealed", secret, "keys", keys_json(merchant), "created_at_ns",
                           (json_int_t)merchant->created_at_ns);
+    if (merchant->webhook_secret_text) /* absent in records made before: 64 hex digits */
+        json_object_set_new(j, "webhook_secret_form", json_string("whsec"));
     return mopay_store_record_put_json(store, "merchant", id, j, now_ns);
 }
 

@@ -7,6 +7,7 @@
  *
  * One thread POSTing in turn keeps this simple and bounded, at the price that an endpoint which
  * hangs costs up to request_timeout_ms per event and delays everyone else's events meanwhile. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,9 +50,15 @@ static enum mopay_err report_event(struct mopay_outbox *o, struct mopay_store *s
                                    struct outbox_event *ev, enum outbox_outcome outcome, int status)
 {
     enum mopay_err err;
+    bool rekeyed = ev->rekey_sealed_len > 0; /* mopay_outbox_rekey while in flight */
+    if (rekeyed) {
+        memcpy(ev->secret_sealed, ev->rekey_sealed, ev->rekey_sealed_len);
+        ev->secret_sealed_len = ev->rekey_sealed_len;
+        ev->rekey_sealed_len = 0;
+    }
     if (outcome == OUTBOX_UNTRIED) {
         heap_push(o, ev);
-        return MOPAY_OK;
+        return rekeyed ? event_record_put(store, now_ns, ev, "pending") : MOPAY_OK;
     }
     if (outcome == OUTBOX_DELIVERED) {
         bool found = false;
@@ -154,18 +161,18 @@ static enum mopay_err round_run(struct mopay_outbox *o, mopay_seq_apply_fn apply
 static void event_sign(const struct mopay_outbox *o, const struct outbox_event *ev, int64_t t, char *out,
                        size_t cap)
 {
-    uint8_t secret[32], mac[crypto_auth_hmacsha256_BYTES];
+    uint8_t key[MOPAY_WEBHOOK_KEY_BYTES_MAX], mac[crypto_auth_hmacsha256_BYTES];
     char prefix[32], hex[2 * crypto_auth_hmacsha256_BYTES + 1];
     int prefix_len = snprintf(prefix, sizeof(prefix), "%lld.", (long long)t);
-    bool opened = mopay_keys_open(o->options.keys->secret_seal, ev->secret_sealed, sizeof(ev->secret_sealed),
-                                  secret);
-    MOPAY_ASSERT(opened); /* sealed by mopay_outbox_add, or checked by the load */
+    size_t key_len = ev->secret_sealed_len - MOPAY_SEAL_OVERHEAD;
+    bool opened = mopay_keys_open(o->options.keys->secret_seal, ev->secret_sealed, ev->secret_sealed_len, key);
+    MOPAY_ASSERT(opened && key_len <= sizeof(key)); /* sealed by mopay_outbox_add, or checked by the load */
     crypto_auth_hmacsha256_state state;
-    crypto_auth_hmacsha256_init(&state, secret, sizeof(secret));
+    crypto_auth_hmacsha256_init(&state, key, key_len);
     crypto_auth_hmacsha256_update(&state, (const unsigned char *)prefix, (size_t)prefix_len);
     crypto_auth_hmacsha256_update(&state, (const unsigned char *)ev->body, ev->body_len);
     crypto_auth_hmacsha256_final(&state, mac);
-    sodium_memzero(secret, sizeof(secret));
+    sodium_memzero(key, sizeof(key));
     sodium_memzero(&state, sizeof(state));
     sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
     snprintf(out, cap, "Mopay-Signature: t=%lld,v1=%s", (long long)t, hex);
@@ -197,15 +204,96 @@ static struct curl_slist *event_headers(const struct mopay_outbox *o, const stru
     return headers;
 }
 
-/* One POST: delivered on a 2xx answer, failed on anything else; *status is the HTTP status, 0
- * when there was no answer. */
+/* The addresses one delivery checked; libcurl may open a socket to these alone. */
+struct delivery_target {
+    const struct mopay_webhook_policy *policy;
+    struct sockaddr_storage addrs[MOPAY_WEBHOOK_ADDRS_MAX];
+    size_t count;
+};
+
+static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+    if (a->sa_family != b->ss_family)
+        return false;
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+        return x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
+    }
+    const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+    return memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0 && x->sin6_port == y->sin6_port;
+}
+
+/* libcurl's socket opener: the last word on where a webhook connects, whatever libcurl resolved. */
+static curl_socket_t delivery_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    const struct delivery_target *t = ctx;
+    bool checked = false;
+    for (size_t i = 0; purpose == CURLSOCKTYPE_IPCXN && i < t->count && !checked; i++)
+        checked = same_addr(&address->addr, &t->addrs[i]);
+    if (!checked || !mopay_webhook_addr_allowed(&address->addr, t->policy))
+        return CURL_SOCKET_BAD;
+    return socket(address->family, address->socktype, address->protocol);
+}
+
+/* "-host:port" then "host:port:addr,addr...": libcurl uses the addresses checked, not its own
+ * lookup. NULL for a literal address, or when out of memory (the socket opener still refuses). */
+static struct curl_slist *delivery_pins(const struct mopay_webhook_target *w, const struct delivery_target *t)
+{
+    if (w->literal)
+        return NULL;
+    char pin[MOPAY_WEBHOOK_HOST_BYTES_MAX + 16 + MOPAY_WEBHOOK_ADDRS_MAX * (INET6_ADDRSTRLEN + 3)];
+    int n = snprintf(pin, sizeof(pin), "%s:%u:", w->host, w->port);
+    for (size_t i = 0; i < t->count && n > 0 && (size_t)n < sizeof(pin) - INET6_ADDRSTRLEN - 3; i++) {
+        const struct sockaddr_storage *a = &t->addrs[i];
+        char text[INET6_ADDRSTRLEN];
+        const void *raw = a->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)a)->sin_addr
+                                                  : (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+        inet_ntop(a->ss_family, raw, text, sizeof(text));
+        n += snprintf(pin + n, sizeof(pin) - (size_t)n, a->ss_family == AF_INET ? "%s%s" : "%s[%s]",
+                      i > 0 ? "," : "", text);
+    }
+    char unpin[MOPAY_WEBHOOK_HOST_BYTES_MAX + 16];
+    snprintf(unpin, sizeof(unpin), "-%s:%u", w->host, w->port);
+    struct curl_slist *list = curl_slist_append(NULL, unpin), *grown = NULL;
+    if (list != NULL && (grown = curl_slist_append(list, pin)) == NULL)
+        curl_slist_free_all(list);
+    return grown;
+}
+
+/* Checks the event's URL again under the policy and resolves its name: false, with the reason
+ * logged, when this attempt may not be made at all. */
+static bool delivery_check(const struct mopay_outbox *o, const struct outbox_event *ev,
+                           struct mopay_webhook_target *w, struct delivery_target *t)
+{
+    const char *why = "";
+    t->policy = &o->options.policy;
+    enum mopay_err err = mopay_webhook_url_check(ev->url, strlen(ev->url), t->policy, w, &why);
+    if (err == MOPAY_OK)
+        err = mopay_webhook_resolve(w, t->policy, t->addrs, &t->count, &why);
+    if (err == MOPAY_OK)
+        return true;
+    MOPAY_LOG_WARN("webhook attempt refused, nothing sent", "event=%s merchant=%s code=%s reason=\"%s\"", ev->id_text,
+                   ev->merchant_id, mopay_err_code(err), why);
+    return false;
+}
+
+/* One POST: delivered on a 2xx answer, failed on anything else or when the URL's target is
+ * refused; *status is the HTTP status, 0 when there was no answer. */
 static enum outbox_outcome event_post(struct mopay_outbox *o, const struct outbox_event *ev, int *status)
 {
     *status = 0;
-    struct curl_slist *headers = event_headers(o, ev);
-    if (headers == NULL)
+    struct mopay_webhook_target w;
+    struct delivery_target t;
+    if (!delivery_check(o, ev, &w, &t))
         return OUTBOX_FAILED;
+    struct curl_slist *headers = event_headers(o, ev), *pins = delivery_pins(&w, &t);
+    if (headers == NULL) {
+        curl_slist_free_all(pins);
+        return OUTBOX_FAILED;
+    }
     curl_easy_setopt(o->curl, CURLOPT_URL, ev->url);
+    curl_easy_setopt(o->curl, CURLOPT_RESOLVE, pins);
+    curl_easy_setopt(o->curl, CURLOPT_OPENSOCKETDATA, &t);
     curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, ev->body);
     curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ev->body_len);
@@ -214,7 +302,10 @@ static enum outbox_outcome event_post(struct mopay_outbox *o, const struct outbo
     if (rc == CURLE_OK)
         curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(o->curl, CURLOPT_RESOLVE, NULL);
+    curl_easy_setopt(o->curl, CURLOPT_OPENSOCKETDATA, NULL);
     curl_slist_free_all(headers);
+    curl_slist_free_all(pins);
     *status = (int)code;
     if (code >= 200 && code <= 299)
         return OUTBOX_DELIVERED;
@@ -270,10 +361,16 @@ static CURL *outbox_curl(const struct mopay_outbox_options *options)
     if (curl == NULL)
         return NULL;
     /* NOSIGNAL: timeouts without SIGALRM, which a threaded process cannot have. Redirects are not
-     * followed (a 3xx is a failed attempt) and only http and https are spoken. */
+     * followed (a 3xx is a failed attempt), only https (and http when allowed) is spoken, no
+     * proxy from the environment is used, and sockets open only to addresses checked. */
+    const char *protocols = options->policy.allow_insecure ? "http,https" : "https";
     bool ok = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
               curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)options->request_timeout_ms) == CURLE_OK &&
-              curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, protocols) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, protocols) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_PROXY, "") == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, delivery_socket) == CURLE_OK &&
               curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body) == CURLE_OK &&
               curl_easy_setopt(curl, CURLOPT_USERAGENT, "mopay-webhooks/" MOPAY_VERSION) == CURLE_OK;
     if (!ok) {

@@ -13,7 +13,8 @@
 #include "mopay/outbox.h"
 
 #define OUTBOX_KIND "webhook"
-#define OUTBOX_SEALED_BYTES (32 + MOPAY_SEAL_OVERHEAD)
+#define OUTBOX_SEALED_BYTES_MIN (MOPAY_WEBHOOK_KEY_BYTES_MIN + MOPAY_SEAL_OVERHEAD)
+#define OUTBOX_SEALED_BYTES_MAX (MOPAY_WEBHOOK_KEY_BYTES_MAX + MOPAY_SEAL_OVERHEAD)
 
 /* One undelivered event. The delivery thread reads the fields above `created_at_ns` while the
  * event is in flight; they never change after the event is made, and the event is freed only on
@@ -25,13 +26,18 @@ struct outbox_event {
     char merchant_id[MOPAY_ID_TEXT_BYTES];
     char type[MOPAY_WEBHOOK_TYPE_BYTES_MAX + 1];
     char url[MOPAY_WEBHOOK_URL_BYTES_MAX + 1];
-    uint8_t secret_sealed[OUTBOX_SEALED_BYTES];
+    uint8_t secret_sealed[OUTBOX_SEALED_BYTES_MAX]; /* the HMAC key, sealed */
+    size_t secret_sealed_len;
     char *body; /* malloc'd, NUL-terminated; the exact bytes every attempt sends */
     size_t body_len;
     int64_t created_at_ns;
     int64_t next_attempt_at_ns;
     uint32_t attempts;  /* failed so far */
     int last_status;    /* HTTP status of the last failed attempt; 0: no answer */
+    /* A key the merchant rotated to while the event was in flight: it replaces secret_sealed
+     * when the event comes back (0 bytes: none). */
+    uint8_t rekey_sealed[OUTBOX_SEALED_BYTES_MAX];
+    size_t rekey_sealed_len;
 };
 
 enum outbox_outcome {

@@ -31,15 +31,18 @@ static bool text_fits(const char *src, char *dst, size_t cap)
     return src != NULL && src[0] != '\0' && mopay_text_load(src, dst, cap);
 }
 
-/* Decodes the sealed secret and checks that it opens; the secret itself is wiped at once. */
-static bool sealed_of(const struct mopay_outbox *o, const char *b64, uint8_t out[OUTBOX_SEALED_BYTES])
+/* Decodes the sealed key and checks that it opens; the key itself is wiped at once. Records
+ * written before webhook secrets became text hold a 32-byte key, those after up to 64 bytes. */
+static bool sealed_of(const struct mopay_outbox *o, const char *b64, struct outbox_event *ev)
 {
-    uint8_t secret[32];
+    uint8_t key[MOPAY_WEBHOOK_KEY_BYTES_MAX];
     size_t len = 0;
-    bool ok = sodium_base642bin(out, OUTBOX_SEALED_BYTES, b64, strlen(b64), NULL, &len, NULL,
+    bool ok = sodium_base642bin(ev->secret_sealed, OUTBOX_SEALED_BYTES_MAX, b64, strlen(b64), NULL, &len, NULL,
                                 sodium_base64_VARIANT_ORIGINAL) == 0 &&
-              len == OUTBOX_SEALED_BYTES && mopay_keys_open(o->options.keys->secret_seal, out, len, secret);
-    sodium_memzero(secret, sizeof(secret));
+              len >= OUTBOX_SEALED_BYTES_MIN && len <= OUTBOX_SEALED_BYTES_MAX &&
+              mopay_keys_open(o->options.keys->secret_seal, ev->secret_sealed, len, key);
+    ev->secret_sealed_len = len;
+    sodium_memzero(key, sizeof(key));
     return ok;
 }
 
@@ -73,7 +76,7 @@ static bool event_parse(const struct mopay_outbox *o, const char *key, json_t *j
               mopay_id_parse(MOPAY_ID_MERCHANT, merchant, strlen(merchant), &merchant_id) == MOPAY_OK &&
               text_fits(merchant, ev->merchant_id, sizeof(ev->merchant_id)) &&
               text_fits(type, ev->type, sizeof(ev->type)) && text_fits(url, ev->url, sizeof(ev->url)) &&
-              sealed_of(o, sealed, ev->secret_sealed) && attempts >= 0 && created > 0 && next >= created &&
+              sealed_of(o, sealed, ev) && attempts >= 0 && created > 0 && next >= created &&
               (*dead || strcmp(status, "pending") == 0);
     if (!ok || *dead)
         return ok;

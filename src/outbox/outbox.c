@@ -129,8 +129,8 @@ struct outbox_event *heap_pop(struct mopay_outbox *o)
 enum mopay_err event_record_put(struct mopay_store *store, int64_t now_ns, const struct outbox_event *ev,
                                 const char *status)
 {
-    char sealed[sodium_base64_ENCODED_LEN(OUTBOX_SEALED_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-    sodium_bin2base64(sealed, sizeof(sealed), ev->secret_sealed, sizeof(ev->secret_sealed),
+    char sealed[sodium_base64_ENCODED_LEN(OUTBOX_SEALED_BYTES_MAX, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(sealed, sizeof(sealed), ev->secret_sealed, ev->secret_sealed_len,
                       sodium_base64_VARIANT_ORIGINAL);
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s%, s:s, s:i, s:i, s:I, s:I}", "id", ev->id_text,
                           "merchant_id", ev->merchant_id, "type", ev->type, "url", ev->url, "secret_sealed", sealed,
@@ -188,11 +188,12 @@ static void outbox_wake(struct mopay_outbox *o)
 }
 
 enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *store, int64_t now_ns,
-                                const char *merchant_id, const char *url, const uint8_t secret[32],
+                                const char *merchant_id, const char *url, const uint8_t *key, size_t key_len,
                                 const char *type, json_t *data, char id_out[MOPAY_ID_TEXT_BYTES])
 {
     struct mopay_id merchant;
     MOPAY_ASSERT(now_ns > 0 && json_is_object(data));
+    MOPAY_ASSERT(key_len >= MOPAY_WEBHOOK_KEY_BYTES_MIN && key_len <= MOPAY_WEBHOOK_KEY_BYTES_MAX);
     MOPAY_ASSERT(mopay_id_parse(MOPAY_ID_MERCHANT, merchant_id, strlen(merchant_id), &merchant) == MOPAY_OK);
     if (mopay_outbox_check_room(o, 1) != MOPAY_OK) {
         json_decref(data);
@@ -207,7 +208,8 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
     text_copy(ev->merchant_id, sizeof(ev->merchant_id), merchant_id);
     text_copy(ev->url, sizeof(ev->url), url);
     text_copy(ev->type, sizeof(ev->type), type);
-    mopay_keys_seal(o->options.keys->secret_seal, secret, 32, ev->secret_sealed);
+    mopay_keys_seal(o->options.keys->secret_seal, key, key_len, ev->secret_sealed);
+    ev->secret_sealed_len = key_len + MOPAY_SEAL_OVERHEAD;
     ev->created_at_ns = now_ns;
     ev->next_attempt_at_ns = now_ns;
     ev->body = event_body(ev, data, &ev->body_len);
@@ -221,6 +223,32 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
     atomic_fetch_add(&o->pending, 1);
     memcpy(id_out, ev->id_text, MOPAY_ID_TEXT_BYTES);
     outbox_wake(o);
+    return MOPAY_OK;
+}
+
+enum mopay_err mopay_outbox_rekey(struct mopay_outbox *o, struct mopay_store *store, int64_t now_ns,
+                                  const char *merchant_id, const uint8_t *key, size_t key_len)
+{
+    MOPAY_ASSERT(key_len >= MOPAY_WEBHOOK_KEY_BYTES_MIN && key_len <= MOPAY_WEBHOOK_KEY_BYTES_MAX);
+    /* In flight: the delivery thread reads secret_sealed now, so the key waits in rekey_sealed
+     * for the round's report, which writes the record. */
+    for (size_t i = 0; i < o->in_flight; i++) {
+        struct outbox_event *ev = o->round.events[i];
+        if (strcmp(ev->merchant_id, merchant_id) == 0) {
+            mopay_keys_seal(o->options.keys->secret_seal, key, key_len, ev->rekey_sealed);
+            ev->rekey_sealed_len = key_len + MOPAY_SEAL_OVERHEAD;
+        }
+    }
+    for (size_t i = 0; i < o->heap_count; i++) {
+        struct outbox_event *ev = o->heap[i];
+        if (strcmp(ev->merchant_id, merchant_id) != 0)
+            continue;
+        mopay_keys_seal(o->options.keys->secret_seal, key, key_len, ev->secret_sealed);
+        ev->secret_sealed_len = key_len + MOPAY_SEAL_OVERHEAD;
+        enum mopay_err err = event_record_put(store, now_ns, ev, "pending");
+        if (err != MOPAY_OK)
+            return err;
+    }
     return MOPAY_OK;
 }
 

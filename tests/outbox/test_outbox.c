@@ -2,7 +2,8 @@
  * loopback: signatures and exact bodies, failed commands, refused connections, 5xx retries with
  * doubling waits, the dead letter, restarts, and exactly one delivery per event on 200. The
  * manual clock drives the back-off; the delivery thread naps in real time, so the checks that
- * nothing happens wait a little longer than one nap. */
+ * nothing happens wait a little longer than one nap. Also where webhooks may go: the URL check,
+ * names resolved and checked, a refused target never sent to, and a rotated key. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -47,8 +48,20 @@
 /* --- the world: a store, the sequencer over it, the outbox --- */
 
 static const struct mopay_keys *keys;
-static char db_path[64], url[64], merchant[MOPAY_ID_TEXT_BYTES];
+static char db_path[64], url[128], merchant[MOPAY_ID_TEXT_BYTES];
 static const uint8_t secret[32] = "whsec-0123456789abcdef012345678";
+/* The HMAC key events are added with and checked against: the 32 bytes of a secret made before
+ * secrets were text, or a "whsec_..." text's bytes. */
+static const uint8_t *hmac_key = secret;
+static size_t hmac_key_len = sizeof(secret);
+
+/* The receiver is on loopback over http: these tests allow both, as the server's tests do. */
+static struct mopay_outbox_options test_options(void)
+{
+    struct mopay_outbox_options options = mopay_outbox_options_default(keys);
+    options.policy = (struct mopay_webhook_policy){.allow_private = true, .allow_insecure = true};
+    return options;
+}
 
 struct world {
     struct mopay_store *store;
@@ -126,7 +139,7 @@ static enum mopay_err add_apply(struct mopay_seq_cmd *cmd, struct mopay_store *s
         return err;
     for (int i = 0; i < c->events && err == MOPAY_OK; i++) {
         json_t *data = json_pack("{s:s, s:i}", "object", "payment", "amount_minor", c->amount_minor + i);
-        err = mopay_outbox_add(c->outbox, store, now_ns, merchant, url, secret, "payment.succeeded", data,
+        err = mopay_outbox_add(c->outbox, store, now_ns, merchant, url, hmac_key, hmac_key_len, "payment.succeeded", data,
                                c->ids[i]);
     }
     return err;
@@ -172,7 +185,7 @@ static void assert_signed(const struct rx_request *r, int64_t t_s)
     assert_int_equal(t, t_s);
     int prefix_len = snprintf(prefix, sizeof(prefix), "%lld.", t);
     crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, secret, sizeof(secret));
+    crypto_auth_hmacsha256_init(&st, hmac_key, hmac_key_len);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)prefix, (size_t)prefix_len);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)r->body, r->body_len);
     crypto_auth_hmacsha256_final(&st, mac);
@@ -252,6 +265,8 @@ static int setup(void **state)
     struct mopay_id id;
     mopay_id_new(T0, &id);
     mopay_id_format(MOPAY_ID_MERCHANT, &id, merchant);
+    hmac_key = secret;
+    hmac_key_len = sizeof(secret);
     return 0;
 }
 
@@ -292,7 +307,7 @@ static void committed_events_are_delivered_signed(void **state)
 {
     (void)state;
     static struct world w;
-    struct mopay_outbox_options options = mopay_outbox_options_default(keys);
+    struct mopay_outbox_options options = test_options();
     world_start(&w, &options);
     static struct add_cmd first, second;
     assert_int_equal(add_events(&w, &first, "order-1", 3, 100), MOPAY_OK);
@@ -328,7 +343,7 @@ static void failed_commands_add_no_events(void **state)
 {
     (void)state;
     static struct world w;
-    struct mopay_outbox_options options = mopay_outbox_options_default(keys);
+    struct mopay_outbox_options options = test_options();
     options.pending_max = 2;
     world_start(&w, &options);
     rx_stop(); /* nothing is delivered for now: the outbox stays full */
@@ -362,7 +377,7 @@ static void refused_connections_are_retried_after_back_off(void **state)
 {
     (void)state;
     static struct world w;
-    struct mopay_outbox_options options = mopay_outbox_options_default(keys);
+    struct mopay_outbox_options options = test_options();
     world_start(&w, &options);
     rx_stop();
     static struct add_cmd c;
@@ -395,7 +410,7 @@ static void server_errors_are_retried_with_doubling_waits(void **state)
 {
     (void)state;
     static struct world w;
-    struct mopay_outbox_options options = mopay_outbox_options_default(keys);
+    struct mopay_outbox_options options = test_options();
     world_start(&w, &options);
     rx_answer(500);
     static struct add_cmd c;
@@ -434,7 +449,7 @@ static void events_are_dead_after_the_last_attempt(void **state)
 {
     (void)state;
     static struct world w;
-    struct mopay_outbox_options options = mopay_outbox_options_default(keys);
+    struct mopay_outbox_options options = test_options();
     world_start(&w, &options);
     rx_answer(500);
     static struct add_cmd c;
@@ -481,7 +496,7 @@ static void pending_events_survive_a_restart(void **state)
 {
     (void)state;
     static struct world w;
-    struct mopay_outbox_options options = mopay_outbox_options_default(keys);
+    struct mopay_outbox_options options = test_options();
     world_start(&w, &options);
     rx_answer(500);
     static struct add_cmd c;
@@ -529,7 +544,7 @@ static void each_event_is_delivered_once_on_200(void **state)
     (void)state;
     enum { COMMANDS = 20, PER_COMMAND = 10 };
     static struct world w;
-    struct mopay_outbox_options options = mopay_outbox_options_default(keys);
+    struct mopay_outbox_options options = test_options();
     world_start(&w, &options);
     static struct add_cmd cmds[COMMANDS];
     static char changes[COMMANDS][16];
@@ -549,6 +564,237 @@ static void each_event_is_delivered_once_on_200(void **state)
             assert_int_equal(rx_times(cmds[i].ids[j]), 1);
 }
 
+/* --- where webhooks may go (finding 7 of issue 11) --- */
+
+struct url_case {
+    const char *url;
+    enum mopay_err expected;
+};
+
+static void assert_url_cases(const struct url_case *cases, size_t n, const struct mopay_webhook_policy *policy)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct mopay_webhook_target t;
+        const char *why = "";
+        enum mopay_err err = mopay_webhook_url_check(cases[i].url, strlen(cases[i].url), policy, &t, &why);
+        if (err != cases[i].expected)
+            fail_msg("%s: %s (%s), expected %s", cases[i].url, mopay_err_code(err), why,
+                     mopay_err_code(cases[i].expected));
+    }
+}
+
+/* Every form of a refused address, literal or embedded, is refused; public ones and names pass
+ * the form check (names are resolved later). */
+static void webhook_urls_are_checked(void **state)
+{
+    (void)state;
+    static const struct url_case strict[] = {
+        {"http://127.0.0.1/", MOPAY_ERR_url_forbidden},       /* http, and loopback */
+        {"http://example.com/", MOPAY_ERR_url_forbidden},     /* http */
+        {"https://127.0.0.1/", MOPAY_ERR_url_forbidden},
+        {"https://169.254.169.254/latest/meta-data", MOPAY_ERR_url_forbidden},
+        {"https://[::1]:22", MOPAY_ERR_url_forbidden},
+        {"https://0x7f000001/", MOPAY_ERR_url_forbidden},
+        {"https://2130706433/", MOPAY_ERR_url_forbidden},
+        {"https://127.1/", MOPAY_ERR_url_forbidden},
+        {"https://0177.0.0.1/", MOPAY_ERR_url_forbidden},
+        {"https://0/", MOPAY_ERR_url_forbidden},
+        {"https://0.0.0.0/", MOPAY_ERR_url_forbidden},
+        {"https://user:pass@10.0.0.1/", MOPAY_ERR_url_forbidden},
+        {"https://user@example.com/", MOPAY_ERR_url_forbidden},
+        {"https://10.1.2.3/", MOPAY_ERR_url_forbidden},
+        {"https://172.16.0.1/", MOPAY_ERR_url_forbidden},
+        {"https://172.31.255.255/", MOPAY_ERR_url_forbidden},
+        {"https://192.168.1.1/", MOPAY_ERR_url_forbidden},
+        {"https://100.64.0.1/", MOPAY_ERR_url_forbidden},
+        {"https://224.0.0.1/", MOPAY_ERR_url_forbidden},
+        {"https://255.255.255.255/", MOPAY_ERR_url_forbidden},
+        {"https://[::]/", MOPAY_ERR_url_forbidden},
+        {"https://[::ffff:127.0.0.1]/", MOPAY_ERR_url_forbidden},
+        {"https://[::ffff:a9fe:a9fe]/", MOPAY_ERR_url_forbidden},
+        {"https://[::127.0.0.1]/", MOPAY_ERR_url_forbidden},
+        {"https://[64:ff9b::7f00:1]/", MOPAY_ERR_url_forbidden},
+        {"https://[2002:7f00:1::1]/", MOPAY_ERR_url_forbidden},
+        {"https://[2002:c0a8:101::1]/", MOPAY_ERR_url_forbidden},
+        {"https://[fc00::1]/", MOPAY_ERR_url_forbidden},
+        {"https://[fd12:3456::1]/", MOPAY_ERR_url_forbidden},
+        {"https://[fe80::1]/", MOPAY_ERR_url_forbidden},
+        {"https://[ff02::1]/", MOPAY_ERR_url_forbidden},
+        {"https://[2001:db8::1]/", MOPAY_ERR_url_forbidden},
+        {"https://[2001::1]/", MOPAY_ERR_url_forbidden},
+        {"https://example.com/hooks#frag", MOPAY_ERR_url_invalid},
+        {"ftp://example.com/", MOPAY_ERR_url_invalid},
+        {"https://", MOPAY_ERR_url_invalid},
+        {"https:///path", MOPAY_ERR_url_invalid},
+        {"https://exa mple.com/", MOPAY_ERR_url_invalid},
+        {"https://example.com:0/", MOPAY_ERR_url_invalid},
+        {"https://example.com:65536/", MOPAY_ERR_url_invalid},
+        {"https://example.com:/", MOPAY_ERR_url_invalid},
+        {"https://[::1/", MOPAY_ERR_url_invalid},
+        {"https://[example.com]/", MOPAY_ERR_url_invalid},
+        {"https://[fe80::1%25eth0]/", MOPAY_ERR_url_invalid},
+        {"https://exa%6dple.com/", MOPAY_ERR_url_invalid},
+        {"https://example.com/hooks", MOPAY_OK},
+        {"HTTPS://Example.COM:8443/a?b=c", MOPAY_OK},
+        {"https://localhost/", MOPAY_OK}, /* a name: refused when it resolves */
+        {"https://93.184.216.34/", MOPAY_OK},
+        {"https://8.8.8.8:443/", MOPAY_OK},
+        {"https://[2606:2800:220:1:248:1893:25c8:1946]/", MOPAY_OK},
+        {"https://[::ffff:8.8.8.8]/", MOPAY_OK},
+        {"https://[2002:808:808::1]/", MOPAY_OK},
+    };
+    struct mopay_webhook_policy policy = {0};
+    assert_url_cases(strict, sizeof(strict) / sizeof(strict[0]), &policy);
+    static const struct url_case open[] = {
+        {"http://127.0.0.1:8080/hooks", MOPAY_OK},
+        {"https://[::1]:22", MOPAY_OK},
+        {"https://0x7f000001/", MOPAY_OK},
+        {"https://user:pass@10.0.0.1/", MOPAY_ERR_url_forbidden}, /* never credentials */
+        {"http://example.com/a#b", MOPAY_ERR_url_invalid},
+    };
+    policy = (struct mopay_webhook_policy){.allow_private = true, .allow_insecure = true};
+    assert_url_cases(open, sizeof(open) / sizeof(open[0]), &policy);
+}
+
+/* localhost resolves through /etc/hosts, on no network: refused unless private is allowed; a
+ * name that does not resolve (yet) is not refused. */
+static void webhook_names_are_resolved_and_checked(void **state)
+{
+    (void)state;
+    struct mopay_webhook_target t;
+    struct sockaddr_storage addrs[MOPAY_WEBHOOK_ADDRS_MAX];
+    size_t count = 0;
+    const char *why = "";
+    struct mopay_webhook_policy strict = {0}, open = {.allow_private = true};
+    assert_int_equal(mopay_webhook_url_check("https://localhost:9/", 20, &strict, &t, &why), MOPAY_OK);
+    assert_int_equal(mopay_webhook_resolve(&t, &strict, addrs, &count, &why), MOPAY_ERR_url_forbidden);
+    assert_int_equal(mopay_webhook_resolve(&t, &open, addrs, &count, &why), MOPAY_OK);
+    assert_true(count >= 1);
+    /* a 64-byte label cannot be put in a DNS query, so this name fails without leaving the machine */
+    static const char unresolvable[] =
+        "https://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example/";
+    assert_int_equal(mopay_webhook_url_check(unresolvable, strlen(unresolvable), &strict, &t, &why), MOPAY_OK);
+    assert_int_equal(mopay_webhook_resolve(&t, &strict, addrs, &count, &why), MOPAY_ERR_resource_not_found);
+}
+
+/* The delivery checks again: events whose URL names or resolves to loopback are failed attempts
+ * that send nothing, while the same receiver gets them when private addresses are allowed. */
+static void refused_targets_are_never_sent(void **state)
+{
+    (void)state;
+    static struct world w;
+    struct mopay_outbox_options options = test_options();
+    options.policy.allow_private = false;
+    world_start(&w, &options);
+    const char *forms[] = {"http://localhost:%u/hooks", "http://127.0.0.1:%u/hooks", "http://127.1:%u/hooks",
+                           "http://0x7f000001:%u/hooks", "http://2130706433:%u/hooks", "http://[::ffff:127.0.0.1]:%u/h"};
+    static struct add_cmd c[6];
+    for (size_t i = 0; i < 6; i++) {
+        snprintf(url, sizeof(url), forms[i], rx_port());
+        assert_int_equal(add_events(&w, &c[i], "order", 1, 100), MOPAY_OK);
+    }
+    WAIT_FOR(stats_of(&w).failed_attempts == 6);
+    usleep(NAP_US);
+    assert_int_equal(rx_count(), 0);
+    assert_int_equal(stats_of(&w).delivered, 0);
+    world_stop(&w);
+
+    options.policy.allow_private = true; /* the same events, the same receiver */
+    world_start(&w, &options);
+    mopay_clock_advance_ns(1 * S);
+    WAIT_FOR(stats_of(&w).delivered == 6);
+    assert_int_equal(rx_count(), 6);
+}
+
+struct rekey_cmd {
+    struct mopay_seq_cmd seq;
+    struct mopay_outbox *outbox;
+    const uint8_t *key;
+    size_t key_len;
+    _Atomic bool done;
+};
+
+static enum mopay_err rekey_apply(struct mopay_seq_cmd *cmd, struct mopay_store *store, int64_t now_ns)
+{
+    struct rekey_cmd *c = (struct rekey_cmd *)cmd;
+    return mopay_outbox_rekey(c->outbox, store, now_ns, merchant, c->key, c->key_len);
+}
+
+static void rekey_done(struct mopay_seq_cmd *cmd)
+{
+    atomic_store(&((struct rekey_cmd *)cmd)->done, true);
+}
+
+/* A merchant rotates its secret while events wait: they go out signed with the new key (the
+ * text's bytes), also after a restart, and the events of other merchants keep theirs. */
+static void rekeyed_events_are_signed_with_the_new_key(void **state)
+{
+    (void)state;
+    static const char text[] = "whsec_q83vEjRWeJC73u_-ASNFZ4mrze8BI0VniavN7wEjRWc";
+    static struct world w;
+    struct mopay_outbox_options options = test_options();
+    world_start(&w, &options);
+    rx_stop();
+    static struct add_cmd old;
+    assert_int_equal(add_events(&w, &old, "order-1", 2, 100), MOPAY_OK);
+    WAIT_FOR(stats_of(&w).failed_attempts == 2);
+    static struct rekey_cmd r;
+    r = (struct rekey_cmd){.seq = {.apply = rekey_apply, .done = rekey_done}, .outbox = w.outbox,
+                           .key = (const uint8_t *)text, .key_len = strlen(text)};
+    assert_int_equal(mopay_seq_submit(w.seq, &r.seq), MOPAY_OK);
+    WAIT_FOR(atomic_load(&r.done));
+    assert_int_equal(r.seq.result, MOPAY_OK);
+    world_stop(&w);
+
+    rx_start(rx_port());
+    world_start(&w, &options);
+    mopay_clock_advance_ns(1 * S);
+    WAIT_FOR(stats_of(&w).delivered == 2);
+    world_stop(&w);
+    hmac_key = (const uint8_t *)text;
+    hmac_key_len = strlen(text);
+    assert_int_equal(rx_count(), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_signed(rx_request_at(i), T0 / S + 1);
+}
+
+/* The same while the event is in flight: the report of its attempt (signed with the old key)
+ * keeps the new key, in memory and in its record, for the next attempt. */
+static void events_in_flight_take_the_new_key_after_their_attempt(void **state)
+{
+    (void)state;
+    static const char text[] = "whsec_q83vEjRWeJC73u_-ASNFZ4mrze8BI0VniavN7wEjRWc";
+    static struct world w;
+    struct mopay_outbox_options options = test_options();
+    options.request_timeout_ms = 60000; /* the receiver holds the answer until the key is changed */
+    world_start(&w, &options);
+    rx_answer(500);
+    rx_hold(true);
+    static struct add_cmd c;
+    assert_int_equal(add_events(&w, &c, "order-1", 1, 100), MOPAY_OK);
+    WAIT_FOR(rx_count() == 1); /* in flight: its POST waits for the answer */
+    static struct rekey_cmd r;
+    r = (struct rekey_cmd){.seq = {.apply = rekey_apply, .done = rekey_done}, .outbox = w.outbox,
+                           .key = (const uint8_t *)text, .key_len = strlen(text)};
+    assert_int_equal(mopay_seq_submit(w.seq, &r.seq), MOPAY_OK);
+    WAIT_FOR(atomic_load(&r.done));
+    assert_int_equal(r.seq.result, MOPAY_OK);
+    rx_answer(200);
+    rx_hold(false); /* the held answer is the 500 */
+    WAIT_FOR(stats_of(&w).failed_attempts == 1);
+    world_stop(&w);
+
+    world_start(&w, &options); /* the record holds the new key */
+    mopay_clock_advance_ns(1 * S);
+    WAIT_FOR(stats_of(&w).delivered == 1);
+    world_stop(&w);
+    assert_int_equal(rx_count(), 2);
+    assert_signed(rx_request_at(0), T0 / S);
+    hmac_key = (const uint8_t *)text;
+    hmac_key_len = strlen(text);
+    assert_signed(rx_request_at(1), T0 / S + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +805,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(events_are_dead_after_the_last_attempt, setup, teardown),
         cmocka_unit_test_setup_teardown(pending_events_survive_a_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(each_event_is_delivered_once_on_200, setup, teardown),
+        cmocka_unit_test(webhook_urls_are_checked),
+        cmocka_unit_test(webhook_names_are_resolved_and_checked),
+        cmocka_unit_test_setup_teardown(refused_targets_are_never_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(rekeyed_events_are_signed_with_the_new_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(events_in_flight_take_the_new_key_after_their_attempt, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -26,9 +26,11 @@ static struct {
     pthread_t thread;
     _Atomic int answer; /* the status it answers with */
     pthread_mutex_t lock;
+    pthread_cond_t released; /* hold was turned off */
+    bool hold;               /* under lock: answers wait */
     _Atomic size_t count;
     struct rx_request requests[RX_MAX];
-} rx = {.lock = PTHREAD_MUTEX_INITIALIZER, .answer = 200};
+} rx = {.lock = PTHREAD_MUTEX_INITIALIZER, .released = PTHREAD_COND_INITIALIZER, .answer = 200};
 
 static void rx_header(const char *head, const char *name, char *out, size_t cap)
 {
@@ -95,6 +97,8 @@ static void rx_serve(int fd)
         rx.requests[i] = r;
         atomic_store(&rx.count, i + 1);
     }
+    while (rx.hold)
+        pthread_cond_wait(&rx.released, &rx.lock);
     pthread_mutex_unlock(&rx.lock);
     char reply[128];
     int n = snprintf(reply, sizeof(reply), "HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -135,8 +139,17 @@ void rx_start(uint16_t port)
     rx.running = true;
 }
 
+void rx_hold(bool hold)
+{
+    pthread_mutex_lock(&rx.lock);
+    rx.hold = hold;
+    pthread_cond_broadcast(&rx.released);
+    pthread_mutex_unlock(&rx.lock);
+}
+
 void rx_stop(void)
 {
+    rx_hold(false);
     if (!rx.running)
         return;
     shutdown(rx.fd, SHUT_RDWR); /* wakes the blocked accept */

@@ -27,6 +27,9 @@ void rx_stop(void);
 uint16_t rx_port(void);
 /* The status the next requests get (200 at first). */
 void rx_answer(int status);
+/* On: each request is recorded (rx_count counts it) and then waits for its answer until hold is
+ * turned off (or the receiver stops): the sender's request stays in flight meanwhile. */
+void rx_hold(bool hold);
 size_t rx_count(void);
 /* Forgets what was received. */
 void rx_clear(void);
