@@ -32,6 +32,10 @@ struct mopay_api_options {
     bool risk;                    /* score money-moving commands */
     const char *risk_model;       /* its model file; missing: the rules alone */
     const char *risk_rules;       /* thresholds and actions: api_risk_rules_parse */
+    uint32_t signup_address_per_hour; /* sign-ups per client address; 0: no limit */
+    uint32_t signup_prefix_per_hour;  /* sign-ups per phone prefix; 0: no limit */
+    uint32_t wrong_codes_max;         /* wrong codes and cryptograms per terminal in the window; 0: no limit */
+    int64_t wrong_codes_window_s;
 };
 
 /* Loads what the API keeps in memory from `store`: admin keys, the ledger by replaying its log,

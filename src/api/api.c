@@ -152,7 +152,8 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
     MOPAY_LOG_INFO("ledger recovered", "log_records=%llu accounts=%u transfers=%u ms=%lld",
                    (unsigned long long)records, mopay_ledger_account_count(ledger),
                    mopay_ledger_transfer_count(ledger), (long long)((mopay_clock_monotonic_ns() - t0) / 1000000));
-    if (!api_wallet_start(api, store, options, err, err_cap) || !api_commerce_start(api, store, options, err, err_cap))
+    if (!api_wallet_start(api, store, options, err, err_cap) ||
+        !api_commerce_start(api, store, options, err, err_cap) || !api_signup_limits_init(api, options, err, err_cap))
         goto fail;
     return api;
 fail:
@@ -165,6 +166,7 @@ void mopay_api_free(struct mopay_api *api)
     if (api == NULL)
         return;
     auth_deinit(&api->auth);
+    api_signup_limits_free(api);
     api_commerce_free(api);
     mopay_wallet_free(api->wallet);
     if (api->connector != NULL)

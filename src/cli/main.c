@@ -163,7 +163,11 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
     mopay_seq_set_hooks(seq, &hooks);
     struct mopay_http_config http = {.listen = cfg->listen, .threads = (int)cfg->threads,
                                      .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
-                                     .access_log = cfg->access_log, .seq = seq};
+                                     .access_log = cfg->access_log, .seq = seq,
+                                     .limits = {.anonymous_per_min = (uint32_t)cfg->rate_anonymous_max,
+                                                .bad_token_per_min = (uint32_t)cfg->rate_bad_token_max,
+                                                .principal_per_min = (uint32_t)cfg->rate_principal_max,
+                                                .trusted_proxies = cfg->trusted_proxies}};
     mopay_api_http_config(api, &http);
     char err[512];
     struct mopay_http_server *server = mopay_http_start(&http, err, sizeof(err));
@@ -221,6 +225,10 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
         .risk = cfg->risk,
         .risk_model = cfg->risk_model,
         .risk_rules = cfg->risk_rules,
+        .signup_address_per_hour = (uint32_t)cfg->signup_address_max,
+        .signup_prefix_per_hour = (uint32_t)cfg->signup_prefix_max,
+        .wrong_codes_max = (uint32_t)cfg->wrong_codes_max,
+        .wrong_codes_window_s = cfg->wrong_codes_window_s,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)
