@@ -77,6 +77,7 @@ static const struct mopay_route api_routes[] = {
     {"fx_quotes_create", "POST", "/v1/fx/quotes", MOPAY_PRINCIPAL_CUSTOMER, 0, api_fx_quotes_create},
     {"fx_quote_get", "GET", "/v1/fx/quotes/{id}", OPERATOR_OR_CUSTOMER, 0, api_fx_quote_get},
     {"risk_reviews_list", "GET", "/v1/risk/reviews", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_reviews_list},
+    {"risk_guessing_list", "GET", "/v1/risk/guessing", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_guessing_list},
     {"risk_review_label", "POST", "/v1/risk/reviews/{id}", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_review_label},
     {"risk_block", "POST", "/v1/risk/blocklist", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_block},
     {"risk_unblock", "POST", "/v1/risk/blocklist/remove", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_unblock},

@@ -80,6 +80,7 @@ void api_customers_create(struct mopay_http_request *req);
 void api_customer_get(struct mopay_http_request *req);
 void api_customer_trust(struct mopay_http_request *req);
 void api_risk_reviews_list(struct mopay_http_request *req);
+void api_risk_guessing_list(struct mopay_http_request *req);
 void api_risk_review_label(struct mopay_http_request *req);
 void api_risk_block(struct mopay_http_request *req);
 void api_risk_unblock(struct mopay_http_request *req);

@@ -84,7 +84,7 @@ struct payment_cmd {
     struct mopay_http_command base;
     /* the body */
     struct mopay_str qr_text, amount_text, tip_text, wallet_text, order_text, code_text, currency_text, reference,
-        coupon_text, quote_text;
+        coupon_text, quote_text, terminal_text;
     struct mopay_str nfc_token, nfc_amount, nfc_currency, nfc_un, nfc_cryptogram;
     int64_t nfc_atc;
     bool nfc_given, wallet_given, coupon_given, quote_given;
@@ -122,14 +122,21 @@ static enum mopay_err resolve_instrument(struct mopay_api *api, struct payment_c
         return MOPAY_ERR_currency_mismatch;
     }
     enum mopay_err err;
+    struct mopay_pay_terminal who = {.merchant = req->merchant,
+                                     .terminal_id = c->terminal_text.ptr != NULL ? c->terminal_text.ptr : ""};
     if (c->way == WAY_CODE) {
-        err = mopay_pay_code_check(api->pay, now_ns, c->code, MOPAY_PAYCODE_DIGITS, &c->device, &c->code_step);
+        err = mopay_pay_code_check(api->pay, now_ns, &who, c->code, MOPAY_PAYCODE_DIGITS, &c->device, &c->code_step);
         cmd->err_field = "/payment_code";
     } else {
         memcpy(c->tap.merchant_id, req->merchant->id.bytes, MOPAY_NFC_MERCHANT_ID_BYTES);
-        err = mopay_pay_nfc_check(api->pay, now_ns, c->nfc_token.ptr, &c->tap, c->cryptogram, &c->token);
+        err = mopay_pay_nfc_check(api->pay, now_ns, &who, c->nfc_token.ptr, &c->tap, c->cryptogram, &c->token);
         c->device = c->token != NULL ? c->token->device : NULL;
         cmd->err_field = "/nfc";
+    }
+    if (err == MOPAY_ERR_rate_limited) {
+        cmd->err_field = c->terminal_text.ptr != NULL ? "/terminal_id" : NULL;
+        cmd->err_detail = "this terminal submitted too many wrong codes; it may try again after Retry-After";
+        cmd->retry_after_s = who.retry_after_s;
     }
     if (err != MOPAY_OK)
         return err;
@@ -322,6 +329,8 @@ static const struct mopay_json_field payment_fields[] = {
      .present = MOPAY_JSON_PRESENT(struct payment_cmd, coupon_given)},
     {.name = "quote_id", .kind = MOPAY_JSON_STRING, .offset = PC(quote_text), .min_len = 1, .max_len = 40,
      .present = MOPAY_JSON_PRESENT(struct payment_cmd, quote_given)},
+    {.name = "terminal_id", .kind = MOPAY_JSON_STRING, .offset = PC(terminal_text), .min_len = 1,
+     .max_len = MOPAY_RISK_TERMINAL_ID_BYTES - 1},
     {0},
 };
 
@@ -508,6 +517,11 @@ static bool way_read(struct mopay_http_request *req, struct payment_cmd *c)
         mopay_http_reply_error(req, MOPAY_ERR_forbidden, fields[c->way],
                                customer ? "a merchant submits payment codes and NFC taps"
                                         : "a customer scans QR codes and pays orders");
+        return false;
+    }
+    if (c->terminal_text.ptr != NULL && (customer || !api_text_ok(req, &c->terminal_text, "/terminal_id"))) {
+        if (customer)
+            mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/terminal_id", "a merchant's terminal names itself");
         return false;
     }
     if ((c->wallet_given || c->coupon_given || c->quote_given) && !customer) {
