@@ -114,7 +114,7 @@ static bool ratelimit_step(struct mopay_ratelimit *rl, const void *key, size_t k
     int64_t from = e != NULL && e->tat_ns > now_ns ? e->tat_ns : now_ns;
     int64_t next = from + rl->interval_ns;
     bool allowed = next - now_ns <= rl->window_ns;
-    if (allowed && e != NULL)
+    if (allowed && take)
         e->tat_ns = next;
     if (rl->shared)
         pthread_mutex_unlock(lock);
