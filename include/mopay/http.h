@@ -58,7 +58,7 @@ struct mopay_route {
 struct mopay_http_limits {
     uint32_t anonymous_per_min; /* per client address, on anonymous routes other than GET */
     uint32_t bad_token_per_min; /* per client address, bearer credentials that are unknown or revoked */
-    uint32_t principal_per_min; /* per principal, on authenticated routes */
+    uint32_t principal_per_min; /* per merchant key or customer session (operator keys: no limit) */
     const char *trusted_proxies; /* "CIDR[,CIDR]": peers whose X-Forwarded-For is believed */
 };
 

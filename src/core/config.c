@@ -95,7 +95,8 @@ static const struct option_spec option_specs[] = {
     LONG_OPTION(rate_bad_token_max, "rate-bad-token-max", "MOPAY_RATE_BAD_TOKEN_MAX", TEXT(MOPAY_RATE_BAD_TOKEN_PER_MIN), MOPAY_CONFIG_SERVER,
                 "unknown or revoked bearer credentials a minute from one client address; more: 429 (0: no limit)"),
     LONG_OPTION(rate_principal_max, "rate-principal-max", "MOPAY_RATE_PRINCIPAL_MAX", TEXT(MOPAY_RATE_PRINCIPAL_PER_MIN), MOPAY_CONFIG_SERVER,
-                "requests a minute by one operator key, merchant key or customer session; more: 429 (0: no limit)"),
+                "requests a minute by one merchant key or customer session (operator keys are not limited); more: "
+                "429 (0: no limit)"),
     STRING_OPTION(trusted_proxies, "trusted-proxies", "MOPAY_TRUSTED_PROXIES", "", MOPAY_CONFIG_SERVER,
                   "CIDR[,CIDR]: peers whose X-Forwarded-For names the client (its right-most untrusted address)"),
     LONG_OPTION(signup_address_max, "signup-address-max", "MOPAY_SIGNUP_ADDRESS_MAX", TEXT(MOPAY_SIGNUP_ADDRESS_PER_HOUR), MOPAY_CONFIG_SERVER,

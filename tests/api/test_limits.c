@@ -329,11 +329,12 @@ static void tokens_principals_and_anonymous(void **state)
     /* the address is throttled, whatever it sends; another address is not */
     assert_int_equal(call_from(&srv, "GET", path, m.key, NULL, "203.0.113.5"), 429);
     assert_int_equal(call_from(&srv, "GET", path, bogus, NULL, "203.0.113.6"), 401);
-    /* one merchant key: 10 a minute, from any address, then 429; the operator is apart */
+    /* one merchant key: 10 a minute, from any address, then 429; operator keys are not limited */
     for (int i = 0; i < 10; i++)
         assert_int_equal(call_from(&srv, "GET", path, m.key, NULL, "203.0.113.8"), 200);
     assert_int_equal(call_from(&srv, "GET", path, m.key, NULL, "203.0.113.9"), 429);
-    assert_int_equal(call_from(&srv, "GET", "/v1/ledger/check", srv.admin_key, NULL, "203.0.113.8"), 200);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(call_from(&srv, "GET", "/v1/ledger/check", srv.admin_key, NULL, "203.0.113.8"), 200);
     /* anonymous writes from one address: 3 a minute, whatever they say */
     for (int i = 0; i < 3; i++)
         assert_int_equal(call_from(&srv, "POST", "/v1/sessions", NULL, "{}", "203.0.113.7"), 422);
