@@ -84,7 +84,7 @@ bool http_trusted_proxies_parse(struct mopay_http_server *s, const char *list, c
             bits = given;
         }
         if (!ok) {
-            snprintf(err, err_cap, "--trusted-proxies: '%.*s' is not an address or CIDR block (at most %d)",
+            snprintf(err, err_cap, "--trusted-proxies: '%.*s' is not an address or CIDR block, or more than %d blocks",
                      (int)(end - p), p, MOPAY_HTTP_TRUSTED_PROXIES_MAX);
             return false;
         }
@@ -120,7 +120,7 @@ static void forwarded_client(const struct mopay_http_server *s, h2o_req_t *req, 
 {
     ssize_t at = -1, last[MOPAY_HTTP_HEADERS_COUNT_MAX];
     size_t n = 0;
-    while ((at = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, at)) >= 0 && n < MOPAY_HTTP_HEADERS_COUNT_MAX)
+    while (n < MOPAY_HTTP_HEADERS_COUNT_MAX && (at = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, at)) >= 0)
         last[n++] = at;
     while (n > 0) {
         h2o_iovec_t v = req->headers.entries[last[--n]].value;
@@ -233,5 +233,6 @@ void http_admit_bad_token_count(struct mopay_http_request *r)
 bool http_admit_principal(struct mopay_http_request *r)
 {
     struct mopay_ratelimit *rl = r->thread->server->principal_limit;
-    return rl == NULL || r->principal.kind == MOPAY_PRINCIPAL_OPERATOR || admit_take(r, rl, r->principal.id, true, "too many requests for this credential");
+    return rl == NULL || r->principal.kind == MOPAY_PRINCIPAL_OPERATOR ||
+           admit_take(r, rl, r->principal.id, true, "too many requests for this credential");
 }

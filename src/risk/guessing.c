@@ -44,7 +44,9 @@ void mopay_risk_guessing_free(struct mopay_risk_guessing *g)
     free(g);
 }
 
-static size_t terminal_key(const uint8_t merchant[16], const char *terminal, uint8_t key[16 + MOPAY_RISK_TERMINAL_ID_BYTES])
+#define TERMINAL_KEY_BYTES (16 + MOPAY_RISK_TERMINAL_ID_BYTES)
+
+static size_t terminal_key(const uint8_t merchant[16], const char *terminal, uint8_t key[TERMINAL_KEY_BYTES])
 {
     size_t len = strnlen(terminal, MOPAY_RISK_TERMINAL_ID_BYTES - 1);
     memcpy(key, merchant, 16);
@@ -96,7 +98,7 @@ bool mopay_risk_guessing_admit(struct mopay_risk_guessing *g, const uint8_t merc
 {
     if (g == NULL)
         return true;
-    uint8_t key[16 + MOPAY_RISK_TERMINAL_ID_BYTES];
+    uint8_t key[TERMINAL_KEY_BYTES];
     size_t len = terminal_key(merchant, terminal, key);
     int64_t retry_terminal = 0, retry_merchant = 0;
     bool terminal_ok = mopay_ratelimit_check(g->terminals, key, len, now_ns, &retry_terminal);
@@ -114,7 +116,7 @@ void mopay_risk_guessing_wrong(struct mopay_risk_guessing *g, const uint8_t merc
     MOPAY_ASSERT(kind < MOPAY_RISK_GUESS_KINDS);
     if (g == NULL)
         return;
-    uint8_t key[16 + MOPAY_RISK_TERMINAL_ID_BYTES];
+    uint8_t key[TERMINAL_KEY_BYTES];
     size_t len = terminal_key(merchant, terminal, key);
     mopay_ratelimit_take(g->terminals, key, len, now_ns, NULL);
     mopay_ratelimit_take(g->merchants, merchant, 16, now_ns, NULL);
