@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "mopay/assert.h"
 #include "mopay/cpm.h"
+#include "mopay/log.h"
 #include "mopay/paycode.h"
 #include "mopay/qr.h"
 #include "mopay/text.h"
@@ -109,6 +110,21 @@ struct payment_cmd {
     struct mopay_payment *payment;
 };
 
+/* A terminal newly throttled for wrong codes: one line for the operator, once per spell (the
+ * terminal id is checked to hold only safe characters, terminal_id_read). */
+static void guessing_log(struct mopay_api *api, const struct mopay_merchant *m, const char *terminal,
+                         const struct mopay_risk_guess_stats *before)
+{
+    struct mopay_risk_guess_stats after;
+    mopay_risk_guessing_stats(mopay_pay_guessing(api->pay), &after);
+    if (after.alerts == before->alerts)
+        return;
+    char id[MOPAY_ID_TEXT_BYTES];
+    mopay_id_format(MOPAY_ID_MERCHANT, &m->id, id);
+    MOPAY_LOG_WARN("merchant terminal throttled for wrong payment codes", "merchant_id=%s terminal_id=\"%s\"", id,
+                   terminal);
+}
+
 /* A payment code or a tap: the device, and so the customer, that pays; the merchant is the
  * one whose key sent it. Checks only: the code or counter is spent with the payment. */
 static enum mopay_err resolve_instrument(struct mopay_api *api, struct payment_cmd *c, int64_t now_ns,
@@ -124,6 +140,8 @@ static enum mopay_err resolve_instrument(struct mopay_api *api, struct payment_c
     enum mopay_err err;
     struct mopay_pay_terminal who = {.merchant = req->merchant,
                                      .terminal_id = c->terminal_text.ptr != NULL ? c->terminal_text.ptr : ""};
+    struct mopay_risk_guess_stats before;
+    mopay_risk_guessing_stats(mopay_pay_guessing(api->pay), &before);
     if (c->way == WAY_CODE) {
         err = mopay_pay_code_check(api->pay, now_ns, &who, c->code, MOPAY_PAYCODE_DIGITS, &c->device, &c->code_step);
         cmd->err_field = "/payment_code";
@@ -137,6 +155,7 @@ static enum mopay_err resolve_instrument(struct mopay_api *api, struct payment_c
         cmd->err_field = c->terminal_text.ptr != NULL ? "/terminal_id" : NULL;
         cmd->err_detail = "this terminal submitted too many wrong codes; it may try again after Retry-After";
         cmd->retry_after_s = who.retry_after_s;
+        guessing_log(api, req->merchant, who.terminal_id, &before);
     }
     if (err != MOPAY_OK)
         return err;
@@ -499,6 +518,23 @@ static bool instrument_read(struct mopay_http_request *req, struct payment_cmd *
     return true;
 }
 
+/* A merchant's terminal_id: letters, digits and - _ . : / # (it is logged and shown to the
+ * operator as it is). */
+static bool terminal_id_read(struct mopay_http_request *req, const struct mopay_str *s, bool customer)
+{
+    bool ok = !customer;
+    for (size_t i = 0; ok && i < s->len; i++) {
+        char ch = s->ptr[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             (ch != '\0' && strchr("-_.:/#", ch) != NULL);
+    }
+    if (!ok)
+        mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/terminal_id",
+                               customer ? "a merchant's terminal names itself"
+                                        : "letters, digits and - _ . : / # only");
+    return ok;
+}
+
 /* Which way in: exactly one instrument, and the principal that may use it. */
 static bool way_read(struct mopay_http_request *req, struct payment_cmd *c)
 {
@@ -519,11 +555,8 @@ static bool way_read(struct mopay_http_request *req, struct payment_cmd *c)
                                         : "a customer scans QR codes and pays orders");
         return false;
     }
-    if (c->terminal_text.ptr != NULL && (customer || !api_text_ok(req, &c->terminal_text, "/terminal_id"))) {
-        if (customer)
-            mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/terminal_id", "a merchant's terminal names itself");
+    if (c->terminal_text.ptr != NULL && !terminal_id_read(req, &c->terminal_text, customer))
         return false;
-    }
     if ((c->wallet_given || c->coupon_given || c->quote_given) && !customer) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/wallet_id", "the customer's code picks the wallet");
         return false;

@@ -158,6 +158,18 @@ static void guessing_reported(const struct server *s, const struct merchant *m, 
     api_expect(s, "GET", "/v1/risk/guessing", m->key, NULL, 404, "route_not_found", NULL);
 }
 
+static bool log_says(const struct server *s, const char *text)
+{
+    FILE *f = fopen(s->log_path, "r");
+    assert_non_null(f);
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
 static long long metric(const struct server *s, const char *line_start)
 {
     struct response r;
@@ -197,6 +209,10 @@ static void wrong_codes_throttle_the_terminal(void **state)
     pay_code(&srv, &other, wrong, NULL, 422, "payment_code_invalid", NULL);
     pay_code(&srv, &shop, right, "till-2", 201, NULL, NULL);
     guessing_reported(&srv, &shop, "till-1");
+    assert_true(log_says(&srv, "merchant terminal throttled for wrong payment codes"));
+    /* a terminal id is a merchant's, of safe characters */
+    pay_code(&srv, &shop, wrong, "till 1", 422, "field_invalid", NULL);
+    pay_code(&srv, &shop, wrong, "till\\\"1", 422, "field_invalid", NULL);
     assert_true(metric(&srv, "\nmopay_wrong_codes_refused_total ") >= 2);
     assert_true(metric(&srv, "\nmopay_wrong_codes_total{instrument=\"payment_code\"} ") >= 6);
     /* once the window lets one through, the till pays again with a right code */
