@@ -34,6 +34,10 @@ struct mopay_api_options {
     const char *risk_rules;       /* thresholds and actions: api_risk_rules_parse */
     bool webhook_allow_private;   /* webhook URLs may name non-public addresses (mopay/outbox.h) */
     bool webhook_allow_insecure;  /* and http:// */
+    uint32_t signup_address_per_hour; /* sign-ups per client address; 0: no limit */
+    uint32_t signup_prefix_per_hour;  /* sign-ups per phone prefix; 0: no limit */
+    uint32_t wrong_codes_max;         /* wrong codes and cryptograms per terminal in the window; 0: no limit */
+    int64_t wrong_codes_window_s;
 };
 
 /* Loads what the API keeps in memory from `store`: admin keys, the ledger by replaying its log,

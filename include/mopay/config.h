@@ -42,6 +42,10 @@ struct mopay_config {
     char risk_rules[MOPAY_CONFIG_VALUE_BYTES_MAX];
     bool webhook_allow_private;
     bool webhook_allow_insecure;
+    long rate_anonymous_max, rate_bad_token_max, rate_principal_max; /* per minute; 0: off */
+    char trusted_proxies[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    long signup_address_max, signup_prefix_max; /* per hour; 0: off */
+    long wrong_codes_max, wrong_codes_window_s;
 };
 
 /* Which options a command takes. */

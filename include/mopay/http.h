@@ -55,6 +55,15 @@ struct mopay_route {
     mopay_http_handler_fn handler;
 };
 
+/* Rate limits checked before a handler runs (0: off), over any minute; 429 rate_limited with
+ * Retry-After past them. */
+struct mopay_http_limits {
+    uint32_t anonymous_per_min; /* per client address, on anonymous routes other than GET */
+    uint32_t bad_token_per_min; /* per client address, bearer credentials that are unknown or revoked */
+    uint32_t principal_per_min; /* per merchant key or customer session (operator keys: no limit) */
+    const char *trusted_proxies; /* "CIDR[,CIDR]": peers whose X-Forwarded-For is believed */
+};
+
 struct mopay_http_config {
     const char *listen; /* "HOST:PORT" */
     int threads;        /* 0: one per core */
@@ -67,6 +76,7 @@ struct mopay_http_config {
     struct mopay_seq *seq;
     const struct mopay_keys *keys;
     void *app; /* handed to handlers by mopay_http_app() */
+    struct mopay_http_limits limits;
 };
 
 /* Binds, starts the loop threads, returns at once. NULL with a reason in `err` on failure. */
@@ -86,6 +96,10 @@ void *mopay_http_app(struct mopay_http_request *req);
 struct mopay_http_server *mopay_http_server_of(struct mopay_http_request *req);
 struct mopay_arena *mopay_http_arena(struct mopay_http_request *req);
 const struct mopay_principal *mopay_http_principal(struct mopay_http_request *req);
+/* The client's address as text ("192.0.2.7", "2001:db8::1"): the socket peer's, or, when the
+ * peer is a trusted proxy, the right-most address of X-Forwarded-For that is not one. */
+#define MOPAY_HTTP_CLIENT_ADDR_BYTES 48
+const char *mopay_http_client_address(struct mopay_http_request *req);
 /* The n-th {param} of the route's pattern, NUL-terminated, and its length. */
 const char *mopay_http_param(struct mopay_http_request *req, size_t n, size_t *len);
 /* The query parameter `name`, percent-decoded, NUL-terminated, in the request's arena; NULL when
@@ -104,6 +118,9 @@ void mopay_http_reply_raw(struct mopay_http_request *req, int status, const char
 /* problem+json with the registry's status, code and title; `field` is a JSON pointer or NULL. */
 void mopay_http_reply_error(struct mopay_http_request *req, enum mopay_err err, const char *field,
                             const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* 429 rate_limited with `Retry-After: retry_after_s` (whole seconds, >= 1). */
+void mopay_http_reply_rate_limited(struct mopay_http_request *req, int64_t retry_after_s, const char *detail);
 
 /* Checks a body against a field spec (mopay/json.h); on failure replies with the error and
  * the JSON pointer of the offending field, and returns false. A NULL body is body_required. */
@@ -149,6 +166,7 @@ struct mopay_http_command {
     void *app;
     const char *err_field;
     const char *err_detail;
+    int64_t retry_after_s; /* set by an apply that returns rate_limited: the Retry-After */
     /* filled by the plumbing */
     int reply_status;
     char *reply_body; /* malloc'd JSON */

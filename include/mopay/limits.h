@@ -23,6 +23,20 @@
 #define MOPAY_IDEMPOTENCY_TTL_S (24 * 3600)
 #define MOPAY_ACCESS_LOG_BUFFER_BYTES (64 * 1024)
 
+/* Rate limits (mopay/ratelimit.h; the limits themselves are options, 0 = off) */
+#define MOPAY_RATELIMIT_KEYS_MAX 65536                /* keys each limiter remembers (16 bytes each) */
+#define MOPAY_HTTP_TRUSTED_PROXIES_MAX 32             /* CIDR blocks in --trusted-proxies */
+#define MOPAY_RATE_ANONYMOUS_PER_MIN 600              /* defaults of the options: see README */
+#define MOPAY_RATE_BAD_TOKEN_PER_MIN 600
+#define MOPAY_RATE_PRINCIPAL_PER_MIN 60000
+#define MOPAY_SIGNUP_ADDRESS_PER_HOUR 1000
+#define MOPAY_SIGNUP_PREFIX_PER_HOUR 500
+#define MOPAY_SIGNUP_PREFIX_DIGITS_DROPPED 4          /* a phone's prefix: the number less its last 4 digits */
+#define MOPAY_WRONG_CODES_MAX 100                     /* wrong payment codes or cryptograms per terminal... */
+#define MOPAY_WRONG_CODES_WINDOW_S 600                /* ...in this many seconds */
+#define MOPAY_WRONG_CODES_MERCHANT_FACTOR 10          /* a merchant's terminals together: this many times that */
+#define MOPAY_WRONG_CODES_ALERTS_MAX 256              /* throttled terminals the risk report keeps */
+
 /* Request arena */
 #define MOPAY_ARENA_CHUNK_BYTES (16 * 1024)
 #define MOPAY_ARENA_BYTES_MAX (32 * 1024 * 1024)       /* one request may not use more; a full bulk body parses in it */

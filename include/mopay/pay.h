@@ -159,6 +159,8 @@ struct mopay_pay_options {
     const uint8_t *nfc_issuer_key; /* MOPAY_NFC_ISSUER_KEY_BYTES, from the master key */
     struct mopay_pay_events events;
     struct mopay_pay_risk risk; /* score NULL: the rules alone */
+    uint32_t wrong_codes_max;   /* wrong codes and cryptograms per terminal in the window; 0: no limit */
+    int64_t wrong_codes_window_s;
 };
 
 struct mopay_pay_state;
@@ -204,12 +206,25 @@ struct mopay_refund *mopay_pay_refund_get(struct mopay_pay_state *p, const struc
 
 /* --- instruments: what pays, resolved to a device and its customer --- */
 
+/* Who presents a payment code or a tap: the merchant whose key sent it and the terminal it names
+ * ("": none, the key itself). Wrong codes and cryptograms are counted per terminal
+ * (mopay/risk.h, "Guessing"); a terminal past its limit gets rate_limited, with retry_after_s,
+ * before its code is looked at. Nothing is counted against the device a code names. */
+struct mopay_pay_terminal {
+    const struct mopay_merchant *merchant;
+    const char *terminal_id;
+    int64_t retry_after_s; /* out, with rate_limited */
+};
+
 /* An offline payment code's 18 digits (taken out of an EMV consumer-presented QR by the caller):
- * the device whose code it is, and the step it was made for. payment_code_invalid (not mopay's, no such device, a
- * revoked device, a wrong OTP), payment_code_expired, payment_code_used (a step not after the
- * last one that paid). Changes nothing: mopay_pay_code_spend does, with the payment. */
-enum mopay_err mopay_pay_code_check(struct mopay_pay_state *p, int64_t now_ns, const char *code, size_t len,
-                                    struct mopay_device **out_device, int64_t *out_step);
+ * the device whose code it is, and the step it was made for. rate_limited (the terminal's
+ * throttle), payment_code_invalid (not mopay's, no such device, a revoked device, a wrong OTP),
+ * payment_code_expired (these two are counted as wrong), payment_code_used (a step not after the
+ * last one that paid). Changes nothing but the count: mopay_pay_code_spend does, with the
+ * payment. */
+enum mopay_err mopay_pay_code_check(struct mopay_pay_state *p, int64_t now_ns, struct mopay_pay_terminal *who,
+                                    const char *code, size_t len, struct mopay_device **out_device,
+                                    int64_t *out_step);
 enum mopay_err mopay_pay_code_spend(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
                                     struct mopay_device *device, int64_t step);
 
@@ -219,10 +234,12 @@ enum mopay_err mopay_pay_code_spend(struct mopay_pay_state *p, struct mopay_stor
 enum mopay_err mopay_pay_nfc_provision(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
                                        struct mopay_device *device, uint32_t keys_count, uint32_t taps_per_key,
                                        int64_t ttl_s, struct mopay_nfc_token **out);
-/* A tap, checked in the order mopay/nfc.h gives: nfc_token_unknown (also a revoked device's),
- * nfc_cryptogram_invalid, nfc_replay, nfc_counter_backwards, nfc_key_exhausted, nfc_key_expired.
- * Changes nothing: mopay_pay_nfc_spend records the counter with the payment. */
-enum mopay_err mopay_pay_nfc_check(struct mopay_pay_state *p, int64_t now_ns, const char *token,
+/* A tap, checked in the order mopay/nfc.h gives, after the terminal's throttle (rate_limited):
+ * nfc_token_unknown (also a revoked device's), nfc_cryptogram_invalid (these two are counted as
+ * wrong), nfc_replay, nfc_counter_backwards, nfc_key_exhausted, nfc_key_expired. Changes
+ * nothing but the count: mopay_pay_nfc_spend records the counter with the payment. */
+enum mopay_err mopay_pay_nfc_check(struct mopay_pay_state *p, int64_t now_ns, struct mopay_pay_terminal *who,
+                                   const char *token,
                                    const struct mopay_nfc_tap *tap, const uint8_t cryptogram[8],
                                    struct mopay_nfc_token **out);
 enum mopay_err mopay_pay_nfc_spend(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
@@ -237,6 +254,8 @@ struct mopay_pay_stats {
     uint64_t refunds;
 };
 void mopay_pay_stats(const struct mopay_pay_state *p, struct mopay_pay_stats *out);
+/* The wrong-code counts and the terminals reported for guessing (NULL when there is no limit). */
+struct mopay_risk_guessing *mopay_pay_guessing(struct mopay_pay_state *p);
 
 /* The operator's review queue: payments the risk step flagged and nobody has labelled, newest
  * first, at most `cap`. */

@@ -59,8 +59,13 @@
  *   of a good code; a step not above the device's last one is payment_code_used, and the new
  *   last step is stored in the same transaction as the payment. A device therefore pays at
  *   most once per 30-second step, and a code shown before a newer one that has paid is used.
- * - Guessing: failed verifications counted per device and per merchant terminal, and codes
- *   refused after a few, which is what makes 10^-7 per try enough. */
+ * - Guessing: failed verifications are counted per merchant terminal (the terminal_id a payment
+ *   names, or the merchant's key when it names none; mopay/risk.h, "Guessing"): past
+ *   --wrong-codes-max (100) in --wrong-codes-window (600 s) that terminal is refused 429 until
+ *   the window lets one more through (one every 6 s), and reported to the operator. At that rate
+ *   a 1 in 10^7 guess takes about two years per terminal, and a merchant's terminals together
+ *   get ten times the rate. Nothing is counted per device: a device refused because someone
+ *   else guessed at its codes would be a way to stop a customer paying. */
 
 #define MOPAY_PAYCODE_DIGITS 18
 #define MOPAY_PAYCODE_BYTES (MOPAY_PAYCODE_DIGITS + 1) /* digits and NUL */

@@ -437,4 +437,57 @@ struct mopay_risk_eval {
 /* The figures of replayed samples. false when out of memory. */
 bool mopay_risk_evaluate(const struct mopay_risk_samples *samples, struct mopay_risk_eval *eval);
 
+/* --- Guessing: wrong payment codes and NFC cryptograms per merchant terminal ---
+ *
+ * A payment code's one-time part is 7 digits, so it is safe only while guesses are few. Each
+ * merchant terminal (the terminal_id a payment names, or the merchant's key when it names none)
+ * may submit at most `max` wrong codes or cryptograms in `window_ns` (a burst of max, then one
+ * every window / max); all of one merchant's terminals together MOPAY_WRONG_CODES_MERCHANT_FACTOR
+ * times that (a merchant cannot dodge the limit by naming a new terminal each time). Past it,
+ * that terminal's codes (right ones too) are refused until the window lets one more through, and
+ * the terminal is reported: an alert naming the merchant and terminal, kept for the operator
+ * (GET /v1/risk/guessing) and counted in /metrics. Nothing is counted against the customer
+ * whose code was guessed: their device keeps paying with its right codes.
+ *
+ * Like the engine: no I/O, no clock, no locks (the sequencer alone calls it; the counters are
+ * atomics that /metrics reads), bounded memory (mopay/ratelimit.h tables, at most
+ * MOPAY_WRONG_CODES_ALERTS_MAX alerts, the oldest replaced). Counts live in memory only: a
+ * restart forgets them. */
+#define MOPAY_RISK_TERMINAL_ID_BYTES 33 /* up to 32 printable characters and NUL */
+
+enum mopay_risk_guess_kind { MOPAY_RISK_GUESS_PAYMENT_CODE, MOPAY_RISK_GUESS_NFC, MOPAY_RISK_GUESS_KINDS };
+
+struct mopay_risk_guessing;
+
+struct mopay_risk_guess_alert {
+    uint8_t merchant[16];                       /* the merchant's id bytes */
+    char terminal[MOPAY_RISK_TERMINAL_ID_BYTES]; /* "" : the merchant's key, naming no terminal */
+    enum mopay_risk_guess_kind kind;            /* what it submitted when last refused */
+    uint64_t refused;                           /* requests refused while throttled */
+    int64_t first_throttled_ns, last_throttled_ns;
+};
+
+struct mopay_risk_guess_stats {
+    uint64_t wrong[MOPAY_RISK_GUESS_KINDS]; /* judged wrong, all terminals */
+    uint64_t refused;                       /* refused by a terminal's throttle */
+    uint64_t alerts;                        /* terminals reported (once per throttled spell) */
+};
+
+/* max 0: no limit (NULL, which every call takes as "allow", and no alerts). NULL also when out of
+ * memory: check max to tell them apart. */
+struct mopay_risk_guessing *mopay_risk_guessing_new(uint32_t max, int64_t window_ns);
+void mopay_risk_guessing_free(struct mopay_risk_guessing *g);
+/* Before a code is judged: false (and *retry_after_s, whole seconds) when the terminal, or the
+ * merchant's terminals together, are over their limit; the refusal is reported. */
+bool mopay_risk_guessing_admit(struct mopay_risk_guessing *g, const uint8_t merchant[16], const char *terminal,
+                               enum mopay_risk_guess_kind kind, int64_t now_ns, int64_t *retry_after_s);
+/* A code or cryptogram judged wrong: counted against the terminal and its merchant. */
+void mopay_risk_guessing_wrong(struct mopay_risk_guessing *g, const uint8_t merchant[16], const char *terminal,
+                               enum mopay_risk_guess_kind kind, int64_t now_ns);
+/* The alerts, the latest throttled first, at most `cap`. */
+size_t mopay_risk_guessing_alerts(const struct mopay_risk_guessing *g, struct mopay_risk_guess_alert *out,
+                                  size_t cap);
+/* Any thread. Zeros for NULL. */
+void mopay_risk_guessing_stats(const struct mopay_risk_guessing *g, struct mopay_risk_guess_stats *out);
+
 #endif

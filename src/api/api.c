@@ -79,6 +79,7 @@ static const struct mopay_route api_routes[] = {
     {"fx_quotes_create", "POST", "/v1/fx/quotes", MOPAY_PRINCIPAL_CUSTOMER, 0, api_fx_quotes_create},
     {"fx_quote_get", "GET", "/v1/fx/quotes/{id}", OPERATOR_OR_CUSTOMER, 0, api_fx_quote_get},
     {"risk_reviews_list", "GET", "/v1/risk/reviews", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_reviews_list},
+    {"risk_guessing_list", "GET", "/v1/risk/guessing", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_guessing_list},
     {"risk_review_label", "POST", "/v1/risk/reviews/{id}", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_review_label},
     {"risk_block", "POST", "/v1/risk/blocklist", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_block},
     {"risk_unblock", "POST", "/v1/risk/blocklist/remove", MOPAY_PRINCIPAL_OPERATOR, 0, api_risk_unblock},
@@ -182,7 +183,8 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
     MOPAY_LOG_INFO("ledger recovered", "log_records=%llu accounts=%u transfers=%u ms=%lld",
                    (unsigned long long)records, mopay_ledger_account_count(ledger),
                    mopay_ledger_transfer_count(ledger), (long long)((mopay_clock_monotonic_ns() - t0) / 1000000));
-    if (!api_wallet_start(api, store, options, err, err_cap) || !api_commerce_start(api, store, options, err, err_cap))
+    if (!api_wallet_start(api, store, options, err, err_cap) ||
+        !api_commerce_start(api, store, options, err, err_cap) || !api_signup_limits_init(api, options, err, err_cap))
         goto fail;
     return api;
 fail:
@@ -195,6 +197,7 @@ void mopay_api_free(struct mopay_api *api)
     if (api == NULL)
         return;
     auth_deinit(&api->auth);
+    api_signup_limits_free(api);
     api_commerce_free(api);
     mopay_wallet_free(api->wallet);
     if (api->connector != NULL)

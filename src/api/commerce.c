@@ -95,7 +95,13 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
                                    .paycode_window_steps = options->paycode_window_steps,
                                    .nfc_issuer_key = api->keys->nfc_issuer,
                                    .events = {.payment = on_payment, .refund = on_refund, .ctx = api},
-                                   .risk = api_pay_risk(api, options->risk)};
+                                   .risk = api_pay_risk(api, options->risk),
+                                   .wrong_codes_max = options->wrong_codes_max,
+                                   .wrong_codes_window_s = options->wrong_codes_window_s};
+    if (options->wrong_codes_max > 0 && options->wrong_codes_window_s < 1) {
+        snprintf(err, err_cap, "wrong-codes-window must be at least 1 second");
+        return false;
+    }
     if (options->paycode_window_steps < 0 || options->paycode_window_steps > 8) {
         snprintf(err, err_cap, "paycode-window must be 0 to 8 steps");
         return false;

@@ -134,6 +134,48 @@ static bool signup_check(struct mopay_http_request *req, struct signup *s)
            api_text_ok(req, &s->device.name, "/device/name");
 }
 
+bool api_signup_limits_init(struct mopay_api *api, const struct mopay_api_options *options, char *err,
+                            size_t err_cap)
+{
+    int64_t hour_ns = 3600 * INT64_C(1000000000);
+    api->signup_address_limit =
+        mopay_ratelimit_new(options->signup_address_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, true);
+    api->signup_prefix_limit =
+        mopay_ratelimit_new(options->signup_prefix_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, true);
+    if ((options->signup_address_per_hour > 0 && api->signup_address_limit == NULL) ||
+        (options->signup_prefix_per_hour > 0 && api->signup_prefix_limit == NULL)) {
+        snprintf(err, err_cap, "out of memory for the sign-up limiters");
+        return false;
+    }
+    return true;
+}
+
+void api_signup_limits_free(struct mopay_api *api)
+{
+    mopay_ratelimit_free(api->signup_address_limit);
+    mopay_ratelimit_free(api->signup_prefix_limit);
+}
+
+/* Sign-up is open to anyone: a flood from one address, or for one range of numbers (the
+ * number less its last digits: one carrier's block), is refused before the PIN is hashed. */
+static bool signup_admit(struct mopay_http_request *req, struct signup *s)
+{
+    struct mopay_api *api = mopay_http_app(req);
+    int64_t now_ns = mopay_clock_monotonic_ns(), retry_s = 0;
+    const char *addr = mopay_http_client_address(req);
+    if (!mopay_ratelimit_take(api->signup_address_limit, addr, strlen(addr), now_ns, &retry_s)) {
+        mopay_http_reply_rate_limited(req, retry_s, "too many sign-ups from this address");
+        return false;
+    }
+    size_t len = strlen(s->in.phone);
+    size_t prefix = len > MOPAY_SIGNUP_PREFIX_DIGITS_DROPPED ? len - MOPAY_SIGNUP_PREFIX_DIGITS_DROPPED : len;
+    if (!mopay_ratelimit_take(api->signup_prefix_limit, s->in.phone, prefix, now_ns, &retry_s)) {
+        mopay_http_reply_rate_limited(req, retry_s, "too many sign-ups for phone numbers like this one");
+        return false;
+    }
+    return true;
+}
+
 void api_customers_create(struct mopay_http_request *req)
 {
     struct signup *s = mopay_http_command_new(req, sizeof(*s), signup_apply, signup_render);
@@ -141,7 +183,8 @@ void api_customers_create(struct mopay_http_request *req)
         api_reply_oom(req);
         return;
     }
-    if (!mopay_http_json_read(req, mopay_http_body(req), signup_fields, s) || !signup_check(req, s))
+    if (!mopay_http_json_read(req, mopay_http_body(req), signup_fields, s) || !signup_check(req, s) ||
+        !signup_admit(req, s))
         return;
     s->in.name = s->name.ptr;
     s->in.country = s->country.ptr;

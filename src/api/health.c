@@ -79,6 +79,26 @@ static size_t commerce_metrics(struct mopay_api *api, char *out, size_t cap)
     return n < cap ? n : cap - 1;
 }
 
+/* Wrong payment codes and cryptograms, and the terminals throttled for them (mopay/risk.h). */
+static size_t guessing_metrics(struct mopay_api *api, char *out, size_t cap)
+{
+    struct mopay_risk_guess_stats g;
+    mopay_risk_guessing_stats(mopay_pay_guessing(api->pay), &g);
+    int n = snprintf(out, cap,
+                     "# HELP mopay_wrong_codes_total Payment codes and NFC cryptograms judged wrong, by instrument.\n"
+                     "# TYPE mopay_wrong_codes_total counter\n"
+                     "mopay_wrong_codes_total{instrument=\"payment_code\"} %llu\n"
+                     "mopay_wrong_codes_total{instrument=\"nfc\"} %llu\n"
+                     "# HELP mopay_wrong_codes_refused_total Requests refused (429) by a terminal's wrong-code throttle.\n"
+                     "# TYPE mopay_wrong_codes_refused_total counter\nmopay_wrong_codes_refused_total %llu\n"
+                     "# HELP mopay_wrong_codes_alerts_total Terminals reported for guessing (GET /v1/risk/guessing).\n"
+                     "# TYPE mopay_wrong_codes_alerts_total counter\nmopay_wrong_codes_alerts_total %llu\n",
+                     (unsigned long long)g.wrong[MOPAY_RISK_GUESS_PAYMENT_CODE],
+                     (unsigned long long)g.wrong[MOPAY_RISK_GUESS_NFC], (unsigned long long)g.refused,
+                     (unsigned long long)g.alerts);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 void api_metrics(struct mopay_http_request *req)
 {
     struct mopay_api *api = mopay_http_app(req);
@@ -102,5 +122,7 @@ void api_metrics(struct mopay_http_request *req)
         n += seq_metrics(api->seq, body + n, cap - n);
     if (n < cap)
         n += commerce_metrics(api, body + n, cap - n);
+    if (n < cap)
+        n += guessing_metrics(api, body + n, cap - n);
     mopay_http_reply_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, n < cap ? n : cap - 1);
 }

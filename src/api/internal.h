@@ -12,6 +12,7 @@
 #include "mopay/outbox.h"
 #include "mopay/pay.h"
 #include "mopay/qr.h"
+#include "mopay/ratelimit.h"
 
 /* Bearer credentials in memory: the keyed hash of each key, open addressing. Loop threads read
  * under the read lock; the sequencer thread alone writes. */
@@ -47,7 +48,13 @@ struct mopay_api {
     struct mopay_risk_engine *risk;
     struct mopay_outbox *outbox;
     struct mopay_webhook_policy webhook_policy; /* where webhook URLs may point */
+    struct mopay_ratelimit *signup_address_limit, *signup_prefix_limit; /* NULL: off */
 };
+
+/* customers.c: the sign-up throttles (per client address, per phone prefix). */
+bool api_signup_limits_init(struct mopay_api *api, const struct mopay_api_options *options, char *err,
+                            size_t err_cap);
+void api_signup_limits_free(struct mopay_api *api);
 
 /* auth.c */
 void auth_init(struct auth_table *t);
@@ -74,6 +81,7 @@ void api_customers_create(struct mopay_http_request *req);
 void api_customer_get(struct mopay_http_request *req);
 void api_customer_trust(struct mopay_http_request *req);
 void api_risk_reviews_list(struct mopay_http_request *req);
+void api_risk_guessing_list(struct mopay_http_request *req);
 void api_risk_review_label(struct mopay_http_request *req);
 void api_risk_block(struct mopay_http_request *req);
 void api_risk_unblock(struct mopay_http_request *req);

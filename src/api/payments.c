@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "mopay/assert.h"
 #include "mopay/cpm.h"
+#include "mopay/log.h"
 #include "mopay/paycode.h"
 #include "mopay/qr.h"
 #include "mopay/text.h"
@@ -84,7 +85,7 @@ struct payment_cmd {
     struct mopay_http_command base;
     /* the body */
     struct mopay_str qr_text, amount_text, tip_text, wallet_text, order_text, code_text, currency_text, reference,
-        coupon_text, quote_text;
+        coupon_text, quote_text, terminal_text;
     struct mopay_str nfc_token, nfc_amount, nfc_currency, nfc_un, nfc_cryptogram;
     int64_t nfc_atc;
     bool nfc_given, wallet_given, coupon_given, quote_given;
@@ -109,6 +110,21 @@ struct payment_cmd {
     struct mopay_payment *payment;
 };
 
+/* A terminal newly throttled for wrong codes: one line for the operator, once per spell (the
+ * terminal id is checked to hold only safe characters, terminal_id_read). */
+static void guessing_log(struct mopay_api *api, const struct mopay_merchant *m, const char *terminal,
+                         const struct mopay_risk_guess_stats *before)
+{
+    struct mopay_risk_guess_stats after;
+    mopay_risk_guessing_stats(mopay_pay_guessing(api->pay), &after);
+    if (after.alerts == before->alerts)
+        return;
+    char id[MOPAY_ID_TEXT_BYTES];
+    mopay_id_format(MOPAY_ID_MERCHANT, &m->id, id);
+    MOPAY_LOG_WARN("merchant terminal throttled for wrong payment codes", "merchant_id=%s terminal_id=\"%s\"", id,
+                   terminal);
+}
+
 /* A payment code or a tap: the device, and so the customer, that pays; the merchant is the
  * one whose key sent it. Checks only: the code or counter is spent with the payment. */
 static enum mopay_err resolve_instrument(struct mopay_api *api, struct payment_cmd *c, int64_t now_ns,
@@ -122,14 +138,24 @@ static enum mopay_err resolve_instrument(struct mopay_api *api, struct payment_c
         return MOPAY_ERR_currency_mismatch;
     }
     enum mopay_err err;
+    struct mopay_pay_terminal who = {.merchant = req->merchant,
+                                     .terminal_id = c->terminal_text.ptr != NULL ? c->terminal_text.ptr : ""};
+    struct mopay_risk_guess_stats before;
+    mopay_risk_guessing_stats(mopay_pay_guessing(api->pay), &before);
     if (c->way == WAY_CODE) {
-        err = mopay_pay_code_check(api->pay, now_ns, c->code, MOPAY_PAYCODE_DIGITS, &c->device, &c->code_step);
+        err = mopay_pay_code_check(api->pay, now_ns, &who, c->code, MOPAY_PAYCODE_DIGITS, &c->device, &c->code_step);
         cmd->err_field = "/payment_code";
     } else {
         memcpy(c->tap.merchant_id, req->merchant->id.bytes, MOPAY_NFC_MERCHANT_ID_BYTES);
-        err = mopay_pay_nfc_check(api->pay, now_ns, c->nfc_token.ptr, &c->tap, c->cryptogram, &c->token);
+        err = mopay_pay_nfc_check(api->pay, now_ns, &who, c->nfc_token.ptr, &c->tap, c->cryptogram, &c->token);
         c->device = c->token != NULL ? c->token->device : NULL;
         cmd->err_field = "/nfc";
+    }
+    if (err == MOPAY_ERR_rate_limited) {
+        cmd->err_field = c->terminal_text.ptr != NULL ? "/terminal_id" : NULL;
+        cmd->err_detail = "this terminal submitted too many wrong codes; it may try again after Retry-After";
+        cmd->retry_after_s = who.retry_after_s;
+        guessing_log(api, req->merchant, who.terminal_id, &before);
     }
     if (err != MOPAY_OK)
         return err;
@@ -322,6 +348,8 @@ static const struct mopay_json_field payment_fields[] = {
      .present = MOPAY_JSON_PRESENT(struct payment_cmd, coupon_given)},
     {.name = "quote_id", .kind = MOPAY_JSON_STRING, .offset = PC(quote_text), .min_len = 1, .max_len = 40,
      .present = MOPAY_JSON_PRESENT(struct payment_cmd, quote_given)},
+    {.name = "terminal_id", .kind = MOPAY_JSON_STRING, .offset = PC(terminal_text), .min_len = 1,
+     .max_len = MOPAY_RISK_TERMINAL_ID_BYTES - 1},
     {0},
 };
 
@@ -490,6 +518,23 @@ static bool instrument_read(struct mopay_http_request *req, struct payment_cmd *
     return true;
 }
 
+/* A merchant's terminal_id: letters, digits and - _ . : / # (it is logged and shown to the
+ * operator as it is). */
+static bool terminal_id_read(struct mopay_http_request *req, const struct mopay_str *s, bool customer)
+{
+    bool ok = !customer;
+    for (size_t i = 0; ok && i < s->len; i++) {
+        char ch = s->ptr[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             (ch != '\0' && strchr("-_.:/#", ch) != NULL);
+    }
+    if (!ok)
+        mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/terminal_id",
+                               customer ? "a merchant's terminal names itself"
+                                        : "letters, digits and - _ . : / # only");
+    return ok;
+}
+
 /* Which way in: exactly one instrument, and the principal that may use it. */
 static bool way_read(struct mopay_http_request *req, struct payment_cmd *c)
 {
@@ -510,6 +555,8 @@ static bool way_read(struct mopay_http_request *req, struct payment_cmd *c)
                                         : "a customer scans QR codes and pays orders");
         return false;
     }
+    if (c->terminal_text.ptr != NULL && !terminal_id_read(req, &c->terminal_text, customer))
+        return false;
     if ((c->wallet_given || c->coupon_given || c->quote_given) && !customer) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/wallet_id", "the customer's code picks the wallet");
         return false;

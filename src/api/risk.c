@@ -528,3 +528,54 @@ void api_risk_unblock(struct mopay_http_request *req)
 {
     blocklist(req, true);
 }
+
+/* --- GET /v1/risk/guessing: terminals throttled for wrong payment codes or cryptograms --- */
+
+struct guessing_cmd {
+    struct mopay_http_command base;
+    size_t limit;
+    json_t *list;
+};
+
+static json_t *guess_alert_json(struct mopay_api *api, const struct mopay_risk_guess_alert *a)
+{
+    struct mopay_id id;
+    memcpy(id.bytes, a->merchant, sizeof(id.bytes));
+    const struct mopay_merchant *m = mopay_merchant_get(api->merchant, &id);
+    static const char *const kinds[] = {"payment_code", "nfc"};
+    return json_pack("{s:o, s:s?, s:o, s:s, s:I, s:o, s:o}", "merchant_id", api_id_json(MOPAY_ID_MERCHANT, &id),
+                     "merchant_name", m != NULL ? m->name : NULL, "terminal_id",
+                     a->terminal[0] != '\0' ? json_string(a->terminal) : json_null(), "instrument", kinds[a->kind],
+                     "refused", (json_int_t)a->refused, "throttled_at", api_time_json(a->first_throttled_ns),
+                     "last_refused_at", api_time_json(a->last_throttled_ns));
+}
+
+static enum mopay_err guessing_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
+{
+    (void)store;
+    (void)now_ns;
+    struct guessing_cmd *c = (struct guessing_cmd *)cmd;
+    struct mopay_api *api = cmd->app;
+    struct mopay_risk_guess_alert found[100];
+    size_t n = mopay_risk_guessing_alerts(mopay_pay_guessing(api->pay), found, c->limit < 100 ? c->limit : 100);
+    c->list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(c->list, guess_alert_json(api, &found[i]));
+    return MOPAY_OK;
+}
+
+static json_t *guessing_render(struct mopay_http_command *cmd, int *status)
+{
+    struct guessing_cmd *c = (struct guessing_cmd *)cmd;
+    *status = 200;
+    return json_pack("{s:o, s:n}", "data", c->list, "next_cursor");
+}
+
+void api_risk_guessing_list(struct mopay_http_request *req)
+{
+    struct guessing_cmd *c = mopay_http_command_new(req, sizeof(*c), guessing_apply, guessing_render);
+    if (c == NULL)
+        api_reply_oom(req);
+    else if (api_limit_read(req, &c->limit))
+        mopay_http_submit(req, &c->base);
+}

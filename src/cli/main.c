@@ -145,6 +145,12 @@ static void announce_admin_key(const struct mopay_config *cfg, struct mopay_stor
     }
 }
 
+/* A limit option as the 32 bits the limiters count in (larger: as good as none). */
+static uint32_t limit_u32(long v)
+{
+    return v > (long)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store *store, struct mopay_api *api)
 {
     sigset_t signals;
@@ -163,7 +169,11 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
     mopay_seq_set_hooks(seq, &hooks);
     struct mopay_http_config http = {.listen = cfg->listen, .threads = (int)cfg->threads,
                                      .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
-                                     .access_log = cfg->access_log, .seq = seq};
+                                     .access_log = cfg->access_log, .seq = seq,
+                                     .limits = {.anonymous_per_min = limit_u32(cfg->rate_anonymous_max),
+                                                .bad_token_per_min = limit_u32(cfg->rate_bad_token_max),
+                                                .principal_per_min = limit_u32(cfg->rate_principal_max),
+                                                .trusted_proxies = cfg->trusted_proxies}};
     mopay_api_http_config(api, &http);
     char err[512];
     struct mopay_http_server *server = mopay_http_start(&http, err, sizeof(err));
@@ -229,6 +239,10 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
         .risk_rules = cfg->risk_rules,
         .webhook_allow_private = cfg->webhook_allow_private,
         .webhook_allow_insecure = cfg->webhook_allow_insecure,
+        .signup_address_per_hour = limit_u32(cfg->signup_address_max),
+        .signup_prefix_per_hour = limit_u32(cfg->signup_prefix_max),
+        .wrong_codes_max = limit_u32(cfg->wrong_codes_max),
+        .wrong_codes_window_s = cfg->wrong_codes_window_s,
     };
     struct mopay_api *api = ok ? mopay_api_new(store, keys, &options, err, sizeof(err)) : NULL;
     if (ok && api == NULL)

@@ -24,6 +24,10 @@ struct option_spec {
     {name, env, OPTION_STRING, offsetof(struct mopay_config, field), \
      sizeof(((struct mopay_config *)0)->field), fallback, mask, help}
 
+/* A limit of mopay/limits.h as the text of its default */
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x)
+
 #define LONG_OPTION(field, name, env, fallback, mask, help) \
     {name, env, OPTION_LONG, offsetof(struct mopay_config, field), sizeof(long), fallback, mask, help}
 
@@ -92,6 +96,26 @@ static const struct option_spec option_specs[] = {
     {"webhook-allow-insecure", "MOPAY_WEBHOOK_ALLOW_INSECURE", OPTION_BOOL,
      offsetof(struct mopay_config, webhook_allow_insecure), sizeof(bool), "false", MOPAY_CONFIG_STORE,
      "accept http:// webhook URLs as well as https:// (tests, development)"},
+    LONG_OPTION(rate_anonymous_max, "rate-anonymous-max", "MOPAY_RATE_ANONYMOUS_MAX", TEXT(MOPAY_RATE_ANONYMOUS_PER_MIN), MOPAY_CONFIG_SERVER,
+                "requests a minute from one client address to the anonymous routes that change something "
+                "(sign-up, log-in); more: 429 (0: no limit)"),
+    LONG_OPTION(rate_bad_token_max, "rate-bad-token-max", "MOPAY_RATE_BAD_TOKEN_MAX", TEXT(MOPAY_RATE_BAD_TOKEN_PER_MIN), MOPAY_CONFIG_SERVER,
+                "unknown or revoked bearer credentials a minute from one client address; more: 429 (0: no limit)"),
+    LONG_OPTION(rate_principal_max, "rate-principal-max", "MOPAY_RATE_PRINCIPAL_MAX", TEXT(MOPAY_RATE_PRINCIPAL_PER_MIN), MOPAY_CONFIG_SERVER,
+                "requests a minute by one merchant key or customer session (operator keys are not limited); more: "
+                "429 (0: no limit)"),
+    STRING_OPTION(trusted_proxies, "trusted-proxies", "MOPAY_TRUSTED_PROXIES", "", MOPAY_CONFIG_SERVER,
+                  "CIDR[,CIDR]: peers whose X-Forwarded-For names the client (its right-most untrusted address)"),
+    LONG_OPTION(signup_address_max, "signup-address-max", "MOPAY_SIGNUP_ADDRESS_MAX", TEXT(MOPAY_SIGNUP_ADDRESS_PER_HOUR), MOPAY_CONFIG_SERVER,
+                "sign-ups an hour from one client address; more: 429 (0: no limit)"),
+    LONG_OPTION(signup_prefix_max, "signup-prefix-max", "MOPAY_SIGNUP_PREFIX_MAX", TEXT(MOPAY_SIGNUP_PREFIX_PER_HOUR), MOPAY_CONFIG_SERVER,
+                "sign-ups an hour for one phone-number prefix (the number less its last 4 digits); more: 429 "
+                "(0: no limit)"),
+    LONG_OPTION(wrong_codes_max, "wrong-codes-max", "MOPAY_WRONG_CODES_MAX", TEXT(MOPAY_WRONG_CODES_MAX), MOPAY_CONFIG_STORE,
+                "wrong payment codes or NFC cryptograms one merchant terminal (or key naming none) may submit in "
+                "--wrong-codes-window; more: 429 and a risk report (0: no limit)"),
+    LONG_OPTION(wrong_codes_window_s, "wrong-codes-window", "MOPAY_WRONG_CODES_WINDOW", TEXT(MOPAY_WRONG_CODES_WINDOW_S), MOPAY_CONFIG_STORE,
+                "seconds over which --wrong-codes-max counts"),
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };

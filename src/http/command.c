@@ -166,7 +166,8 @@ static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mo
     } else {
         command_set_problem(cmd, result, cmd->err_field, cmd->err_detail);
     }
-    if (idempotent && cmd->reply_status < 500) {
+    /* a 429 says "later": a retry with the same key must be tried again, not answered 429 */
+    if (idempotent && cmd->reply_status < 500 && cmd->reply_status != 429) {
         enum mopay_err err = command_remember(cmd, store, now_ns);
         if (err != MOPAY_OK)
             return err;
@@ -198,6 +199,7 @@ void http_command_done_on_loop(h2o_multithread_message_t *msg)
         MOPAY_ASSERT(cmd->reply_body != NULL);
     }
     const char *type = cmd->reply_status >= 400 ? "application/problem+json" : "application/json";
+    r->retry_after_s = cmd->retry_after_s;
     mopay_http_reply_raw(r, cmd->reply_status, type, cmd->reply_body, cmd->reply_len);
     free(cmd->reply_body);
     cmd->reply_body = NULL;

@@ -11,6 +11,7 @@
 #include "mopay/clock.h"
 #include "mopay/http.h"
 #include "mopay/limits.h"
+#include "mopay/ratelimit.h"
 
 /* --- router.c --- */
 #define ROUTE_SEGMENTS_MAX 12
@@ -65,6 +66,8 @@ struct mopay_http_request {
     size_t param_count;
     json_t *body;
     struct mopay_str idem_key;
+    int64_t retry_after_s; /* > 0: a 429 says Retry-After */
+    char client_addr[MOPAY_HTTP_CLIENT_ADDR_BYTES]; /* "" until mopay_http_client_address */
     int64_t started_ns;
     char request_id[MOPAY_ID_TEXT_BYTES];
     struct mopay_arena arena;
@@ -115,8 +118,16 @@ bool http_workers_start(struct http_workers *w);
 void http_workers_stop(struct http_workers *w);
 void http_work_done_on_loop(h2o_multithread_message_t *msg);
 
+struct http_cidr {
+    uint8_t addr[16]; /* IPv4 as IPv4-mapped IPv6 */
+    unsigned bits;    /* of the 128 */
+};
+
 struct mopay_http_server {
     struct mopay_http_config config;
+    struct http_cidr trusted[MOPAY_HTTP_TRUSTED_PROXIES_MAX];
+    size_t trusted_count;
+    struct mopay_ratelimit *anonymous_limit, *bad_token_limit, *principal_limit; /* NULL: off */
     struct http_workers workers;
     struct compiled_route *routes;
     h2o_globalconf_t globalconf;
@@ -131,6 +142,16 @@ struct mopay_http_server {
 /* request.c */
 json_t *http_problem_new(enum mopay_err err, const char *field, const char *detail, const char *request_id);
 void http_request_unref(struct mopay_http_request *r);
+
+/* admit.c: the rate limits checked before a handler runs. Each refusing call has replied 429
+ * rate_limited with Retry-After. */
+bool http_limits_init(struct mopay_http_server *s, char *err, size_t err_cap);
+void http_limits_deinit(struct mopay_http_server *s);
+bool http_trusted_proxies_parse(struct mopay_http_server *s, const char *list, char *err, size_t err_cap);
+bool http_admit_anonymous(struct mopay_http_request *r, const struct mopay_route *route);
+bool http_admit_bad_token_check(struct mopay_http_request *r);
+void http_admit_bad_token_count(struct mopay_http_request *r);
+bool http_admit_principal(struct mopay_http_request *r);
 
 /* json.c: parses and checks a request body; replies with the error and returns false. */
 bool http_body_parse(struct mopay_http_request *req, const char *body, size_t len);

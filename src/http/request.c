@@ -152,6 +152,11 @@ void mopay_http_reply_raw(struct mopay_http_request *r, int status, const char *
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
                           strlen(r->request_id));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    if (status == 429 && r->retry_after_s > 0) {
+        char *v = h2o_mem_alloc_pool(&req->pool, 24);
+        int n = snprintf(v, 24, "%lld", (long long)r->retry_after_s);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)n);
+    }
     h2o_send_inline(req, body, len);
 }
 
@@ -283,9 +288,12 @@ static bool request_authenticate(struct mopay_http_request *r, const struct mopa
         return false;
     }
     h2o_iovec_t v = req->headers.entries[at].value;
+    if (!http_admit_bad_token_check(r))
+        return false;
     if (v.len < 8 || strncasecmp(v.base, "Bearer ", 7) != 0 || cfg->authenticate == NULL ||
         !cfg->authenticate(cfg->auth_ctx, v.base + 7, v.len - 7, &r->principal)) {
         memset(&r->principal, 0, sizeof(r->principal));
+        http_admit_bad_token_count(r);
         mopay_http_reply_error(r, MOPAY_ERR_auth_invalid, NULL, "the bearer credential is unknown or revoked");
         return false;
     }
@@ -294,7 +302,7 @@ static bool request_authenticate(struct mopay_http_request *r, const struct mopa
         mopay_http_reply_error(r, MOPAY_ERR_route_not_found, NULL, "no such endpoint");
         return false;
     }
-    return true;
+    return http_admit_principal(r);
 }
 
 static bool content_type_is_json(h2o_req_t *req)
@@ -391,7 +399,8 @@ void http_dispatch(struct mopay_http_request *r)
     r->route_index = index;
     for (size_t i = 0; i < r->param_count; i++)
         r->params[i].ptr = mopay_arena_strndup(&r->arena, r->params[i].ptr, r->params[i].len);
-    if ((route->principals != 0 && !request_authenticate(r, route)) || !request_read_body(r, route) ||
+    if (!http_admit_anonymous(r, route) || (route->principals != 0 && !request_authenticate(r, route)) ||
+        !request_read_body(r, route) ||
         !request_read_idempotency_key(r, route))
         goto done;
     route->handler(r);

@@ -357,7 +357,7 @@ struct mopay_http_server *mopay_http_start(const struct mopay_http_config *confi
         snprintf(err, err_cap, "access log %s: %s", config->access_log, strerror(errno));
         goto fail;
     }
-    if (!server_bind(s, err, err_cap))
+    if (!http_limits_init(s, err, err_cap) || !server_bind(s, err, err_cap))
         goto fail;
     if (!http_workers_start(&s->workers)) {
         snprintf(err, err_cap, "cannot start the worker threads");
@@ -384,6 +384,7 @@ fail:
     if (s->access_log_fd >= 0)
         close(s->access_log_fd);
     SSL_CTX_free(s->ssl_ctx);
+    http_limits_deinit(s);
     free(s->routes);
     free(s->threads);
     free(s);
@@ -466,6 +467,7 @@ void mopay_http_free(struct mopay_http_server *server)
         close(server->access_log_fd);
     h2o_config_dispose(&server->globalconf);
     SSL_CTX_free(server->ssl_ctx);
+    http_limits_deinit(server);
     pthread_barrier_destroy(&server->started);
     free(server->routes);
     free(server->threads);

@@ -12,22 +12,43 @@
 
 #define NS_PER_S 1000000000LL
 
-enum mopay_err mopay_pay_code_check(struct mopay_pay_state *p, int64_t now_ns, const char *code, size_t len,
-                                    struct mopay_device **out_device, int64_t *out_step)
+/* The terminal's throttle, before anything about the code or tap is looked at. */
+static enum mopay_err terminal_admit(struct mopay_pay_state *p, int64_t now_ns, struct mopay_pay_terminal *who,
+                                     enum mopay_risk_guess_kind kind)
 {
-    uint64_t index = 0;
-    int hint = 0;
-    enum mopay_err err = mopay_paycode_parse(code, len, &index, &hint);
+    bool ok = mopay_risk_guessing_admit(p->guessing, who->merchant->id.bytes, who->terminal_id, kind, now_ns,
+                                        &who->retry_after_s);
+    return ok ? MOPAY_OK : MOPAY_ERR_rate_limited;
+}
+
+/* A code or tap judged wrong: counted against the terminal that sent it, never the device. */
+static enum mopay_err terminal_wrong(struct mopay_pay_state *p, int64_t now_ns, const struct mopay_pay_terminal *who,
+                                     enum mopay_risk_guess_kind kind, enum mopay_err err)
+{
+    mopay_risk_guessing_wrong(p->guessing, who->merchant->id.bytes, who->terminal_id, kind, now_ns);
+    return err;
+}
+
+enum mopay_err mopay_pay_code_check(struct mopay_pay_state *p, int64_t now_ns, struct mopay_pay_terminal *who,
+                                    const char *code, size_t len, struct mopay_device **out_device,
+                                    int64_t *out_step)
+{
+    const enum mopay_risk_guess_kind kind = MOPAY_RISK_GUESS_PAYMENT_CODE;
+    enum mopay_err err = terminal_admit(p, now_ns, who, kind);
     if (err != MOPAY_OK)
         return err;
+    uint64_t index = 0;
+    int hint = 0;
+    if ((err = mopay_paycode_parse(code, len, &index, &hint)) != MOPAY_OK)
+        return terminal_wrong(p, now_ns, who, kind, err);
     struct mopay_device *d = mopay_wallet_device_by_code(p->options.wallet, (uint32_t)index);
     if (d == NULL || d->revoked_at_ns != 0)
-        return MOPAY_ERR_payment_code_invalid;
+        return terminal_wrong(p, now_ns, who, kind, MOPAY_ERR_payment_code_invalid);
     int64_t step = 0;
     err = mopay_paycode_verify(d->code_secret, index, code, len, now_ns / NS_PER_S, p->options.paycode_window_steps,
                                &step);
     if (err != MOPAY_OK)
-        return err;
+        return terminal_wrong(p, now_ns, who, kind, err);
     if (step <= d->code_last_step)
         return MOPAY_ERR_payment_code_used;
     *out_device = d;
@@ -118,13 +139,16 @@ enum mopay_err mopay_pay_nfc_provision(struct mopay_pay_state *p, struct mopay_s
     return nfc_record(store, now_ns, t);
 }
 
-enum mopay_err mopay_pay_nfc_check(struct mopay_pay_state *p, int64_t now_ns, const char *token,
-                                   const struct mopay_nfc_tap *tap, const uint8_t cryptogram[8],
+enum mopay_err mopay_pay_nfc_check(struct mopay_pay_state *p, int64_t now_ns, struct mopay_pay_terminal *who,
+                                   const char *token, const struct mopay_nfc_tap *tap, const uint8_t cryptogram[8],
                                    struct mopay_nfc_token **out)
 {
+    const enum mopay_risk_guess_kind kind = MOPAY_RISK_GUESS_NFC;
+    if (terminal_admit(p, now_ns, who, kind) != MOPAY_OK)
+        return MOPAY_ERR_rate_limited;
     struct mopay_nfc_token *t = nfc_find(p, token);
     if (t == NULL || t->device->revoked_at_ns != 0 || t->key_count == 0)
-        return MOPAY_ERR_nfc_token_unknown;
+        return terminal_wrong(p, now_ns, who, kind, MOPAY_ERR_nfc_token_unknown);
     /* the key the counter names, clamped into the batch so a forged counter cannot pick one */
     uint32_t offset = tap->atc > t->atc_base ? (uint32_t)(tap->atc - t->atc_base - 1) / t->taps_per_key : 0;
     bool beyond = offset >= t->key_count;
@@ -134,7 +158,7 @@ enum mopay_err mopay_pay_nfc_check(struct mopay_pay_state *p, int64_t now_ns, co
     enum mopay_err err = mopay_nfc_cryptogram_verify(luk, tap, cryptogram);
     sodium_memzero(luk, sizeof(luk));
     if (err != MOPAY_OK)
-        return err;
+        return terminal_wrong(p, now_ns, who, kind, err);
     if (tap->atc == t->atc_last)
         return MOPAY_ERR_nfc_replay;
     if (tap->atc < t->atc_last || tap->atc <= t->atc_base)

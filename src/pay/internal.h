@@ -7,6 +7,7 @@
 
 #include "mopay/index.h"
 #include "mopay/pay.h"
+#include "mopay/risk.h"
 #include "mopay/text.h"
 
 struct mopay_pay_state {
@@ -17,6 +18,7 @@ struct mopay_pay_state {
     struct mopay_index nfc_tokens;     /* key of the token text -> token */
     _Atomic uint64_t made[MOPAY_PAY_METHODS][MOPAY_PAY_STATUSES];
     _Atomic uint64_t refunds_made;
+    struct mopay_risk_guessing *guessing; /* wrong codes per terminal; NULL: no limit */
 };
 
 /* payments.c: ledger chains, shared with refunds */

@@ -13,6 +13,11 @@ const char *mopay_payment_method_name(enum mopay_payment_method method)
     return names[method];
 }
 
+struct mopay_risk_guessing *mopay_pay_guessing(struct mopay_pay_state *p)
+{
+    return p->guessing;
+}
+
 const char *mopay_payment_status_name(enum mopay_payment_status status)
 {
     static const char *const names[] = {"succeeded", "declined", "requires_confirmation"};
@@ -27,8 +32,9 @@ struct mopay_pay_state *mopay_pay_new(const struct mopay_pay_options *options)
     if (p == NULL)
         return NULL;
     p->options = *options;
+    p->guessing = mopay_risk_guessing_new(options->wrong_codes_max, options->wrong_codes_window_s * 1000000000LL);
     if (!mopay_index_init(&p->payments, 1024) || !mopay_index_init(&p->refunds, 256) ||
-        !mopay_index_init(&p->nfc_tokens, 256)) {
+        !mopay_index_init(&p->nfc_tokens, 256) || (options->wrong_codes_max > 0 && p->guessing == NULL)) {
         mopay_pay_free(p);
         return NULL;
     }
@@ -48,6 +54,7 @@ void mopay_pay_free(struct mopay_pay_state *p)
     mopay_index_deinit(&p->payments);
     mopay_index_deinit(&p->refunds);
     mopay_index_deinit(&p->nfc_tokens);
+    mopay_risk_guessing_free(p->guessing);
     free(p);
 }
 
