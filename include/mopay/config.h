@@ -40,6 +40,10 @@ struct mopay_config {
     bool risk;
     char risk_model[MOPAY_CONFIG_VALUE_BYTES_MAX];
     char risk_rules[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    /* admission control (mopay/limits.h) */
+    long customers_max, wallets_max, merchants_max, orders_max, quotes_max, payments_max;
+    long outbox_events_max, outbox_events_per_merchant_max;
+    long connections_max;
 };
 
 /* Which options a command takes. */

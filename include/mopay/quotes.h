@@ -76,6 +76,8 @@ enum mopay_err mopay_quote_create(struct mopay_quotes_state *s, struct mopay_sto
                                   const struct mopay_currency *buy, int64_t sell_minor, int64_t buy_minor,
                                   int64_t lock_s, struct mopay_quote **out);
 struct mopay_quote *mopay_quote_get(struct mopay_quotes_state *s, const struct mopay_id *id);
+/* How many quotes are held in memory (sequencer thread): for admission control. */
+size_t mopay_quotes_count(const struct mopay_quotes_state *s);
 /* Whether the quote can pay buy_minor of `buy` from a wallet in `sell` now: quote_used,
  * quote_expired, quote_mismatch (another customer's, other currencies or amount). */
 enum mopay_err mopay_quote_usable(const struct mopay_quote *q, const struct mopay_customer *customer,

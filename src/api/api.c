@@ -132,6 +132,7 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
     }
     api->keys = keys;
     api->backend = store->backend;
+    api_capacity_init(api, &options->capacity);
     auth_init(&api->auth);
     enum mopay_err e = store->admin_keys_load(store, load_admin_key, api);
     if (e != MOPAY_OK) {
@@ -183,20 +184,27 @@ void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *conf
     config->keys = api->keys;
 }
 
+/* Keeps the first error of the tick's steps; true when it is a fatal (store) one, which ends
+ * the tick. A step's operating error does not keep the later steps from running. */
+static bool tick_step(enum mopay_err *first, enum mopay_err err)
+{
+    if (err != MOPAY_OK && *first == MOPAY_OK)
+        *first = err;
+    return mopay_store_err_fatal(err);
+}
+
 static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now_ns)
 {
     struct mopay_api *api = ctx;
-    enum mopay_err err = mopay_ledger_service_tick(api->ledger, store, now_ns);
-    if (err == MOPAY_OK)
-        err = mopay_wallet_tick(api->wallet, store, now_ns);
-    if (err == MOPAY_OK)
-        err = mopay_merchant_tick(api->merchant, store, now_ns);
-    if (err == MOPAY_OK)
-        err = mopay_pay_tick(api->pay, store, now_ns);
-    if (err == MOPAY_OK)
-        err = mopay_tax_tick(api->tax, store, now_ns);
-    if (err != MOPAY_OK)
+    enum mopay_err err = MOPAY_OK;
+    if (tick_step(&err, mopay_ledger_service_tick(api->ledger, store, now_ns)) ||
+        tick_step(&err, mopay_wallet_tick(api->wallet, store, now_ns)) ||
+        tick_step(&err, mopay_merchant_tick(api->merchant, store, now_ns)) ||
+        tick_step(&err, mopay_pay_tick(api->pay, store, now_ns)) ||
+        tick_step(&err, mopay_tax_tick(api->tax, store, now_ns)))
         return err;
+    if (err != MOPAY_OK)
+        return err; /* the sequencer counts it; the next tick tries again */
     int64_t deleted = 0;
     int64_t before_ns = now_ns - (int64_t)MOPAY_IDEMPOTENCY_TTL_S * 1000000000;
     if (before_ns <= 0)

@@ -100,15 +100,32 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+static void on_connection_close(void *data)
+{
+    struct mopay_http_server *s = data;
+    atomic_fetch_sub_explicit(&s->connections, 1, memory_order_relaxed);
+}
+
+/* A connection beyond connections_max is closed before h2o reads a byte of it: the open ones
+ * keep their memory and their loops' time (SPEC section 6; counted in /metrics). */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     struct http_thread *t = listener->data;
+    struct mopay_http_server *s = t->server;
     if (err != NULL)
         return;
     for (int i = 0; i < 32; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             break;
+        if (atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed) >= s->connections_max) {
+            atomic_fetch_sub_explicit(&s->connections, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->connections_refused, 1, memory_order_relaxed);
+            h2o_socket_close(sock);
+            continue;
+        }
+        sock->on_close.cb = on_connection_close;
+        sock->on_close.data = s;
         h2o_accept(&t->accept_ctx, sock);
     }
 }
@@ -328,6 +345,7 @@ struct mopay_http_server *mopay_http_start(const struct mopay_http_config *confi
     if (s == NULL)
         return NULL;
     s->config = *config;
+    s->connections_max = config->connections_max > 0 ? config->connections_max : MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT;
     s->access_log_fd = -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->thread_count = config->threads > 0 ? config->threads : (cores > 0 ? (int)cores : 1);

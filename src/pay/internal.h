@@ -17,6 +17,7 @@ struct mopay_pay_state {
     struct mopay_index nfc_tokens;     /* key of the token text -> token */
     _Atomic uint64_t made[MOPAY_PAY_METHODS][MOPAY_PAY_STATUSES];
     _Atomic uint64_t refunds_made;
+    _Atomic uint64_t timeouts_deferred;
 };
 
 /* payments.c: ledger chains, shared with refunds */

@@ -227,3 +227,8 @@ enum mopay_err mopay_quotes_load(struct mopay_quotes_state *s, struct mopay_stor
 {
     return quotes_load_into(s, s->wallets, &s->quotes, store, err, err_cap);
 }
+
+size_t mopay_quotes_count(const struct mopay_quotes_state *s)
+{
+    return s->quotes.count;
+}

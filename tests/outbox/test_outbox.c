@@ -336,9 +336,9 @@ static void failed_commands_add_no_events(void **state)
     failing.fail = true;
     assert_int_equal(add_events(&w, &failing, "order-failing", 1, 300), MOPAY_ERR_field_invalid);
     assert_int_equal(add_events(&w, &ok, "order-ok", 2, 100), MOPAY_OK);
-    assert_int_equal(add_events(&w, &full, "order-full", 1, 200), MOPAY_ERR_overloaded);
+    assert_int_equal(add_events(&w, &full, "order-full", 1, 200), MOPAY_ERR_capacity_exhausted);
     unchecked.skip_room = true;
-    assert_int_equal(add_events(&w, &unchecked, "order-unchecked", 1, 400), MOPAY_ERR_overloaded);
+    assert_int_equal(add_events(&w, &unchecked, "order-unchecked", 1, 400), MOPAY_ERR_capacity_exhausted);
     WAIT_FOR(stats_of(&w).failed_attempts == 2);
 
     rx_start(rx_port());
