@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "consumers.h"
+#include "mopay/limits.h"
 #include "support/receiver.h"
 
 #define DOWN_URL "http://127.0.0.1:9/hooks"
@@ -309,7 +310,8 @@ static void webhook_down_checks(const struct server *s, const struct merchant *d
 static void webhook_down(void **state)
 {
     (void)state;
-    static const char *const limits[] = {"--outbox-events-per-merchant-max", "4", "--outbox-events-max", "7", NULL};
+    static const char *const limits[] = {"--outbox-events-per-merchant-max", "4", "--outbox-events-max", "7",
+                                         "--payment-pin-above", "5", NULL};
     rx_start(0);
     char up_url[128];
     snprintf(up_url, sizeof(up_url), "http://127.0.0.1:%u/hooks", rx_port());
@@ -323,10 +325,24 @@ static void webhook_down(void **state)
     char wallet[48], order[48];
     payer_make(&s, &payer, "+8613300133000", wallet);
 
-    assert_int_equal(order_fill(&s, &down, order), 4); /* its share */
+    /* a payment that waits for the PIN (one event), then orders until the share is full */
+    char body[1024], waiting[48], path[128];
+    static_qr_body(&s, &down, "6.00", body, sizeof(body));
+    struct response r;
+    api_expect(&s, "POST", "/v1/payments", payer.token, body, 201, NULL, &r);
+    assert_string_equal(jstr(r.json, "status"), "requires_confirmation");
+    snprintf(waiting, sizeof(waiting), "%s", jstr(r.json, "id"));
+    response_free(&r);
+    assert_int_equal(order_fill(&s, &down, order), 3);
+    /* every order expired, the payment's PIN never came: the tick has no room for their events */
     int64_t clock_s = TEST_CLOCK_START_S;
-    test_clock_advance(&s, &clock_s, 5); /* every order expired: the tick has no room for the events */
+    test_clock_advance(&s, &clock_s, MOPAY_PAYMENT_CONFIRM_TTL_S + 5);
     metric_reaches(&s, "mopay_order_expiries_deferred_total", 1);
+    metric_reaches(&s, "mopay_payment_timeouts_deferred_total", 1);
+    snprintf(path, sizeof(path), "/v1/payments/%s", waiting);
+    api_expect(&s, "GET", path, payer.token, NULL, 200, NULL, &r);
+    assert_string_equal(jstr(r.json, "status"), "requires_confirmation"); /* put off, not lost */
+    response_free(&r);
     webhook_down_checks(&s, &down, &up, &payer, order);
     /* the paid merchant's payment.succeeded is delivered, and leaves the outbox */
     for (int i = 0; i < 400 && metric(&s, "mopay_webhooks_pending") > 4; i++)
@@ -349,6 +365,12 @@ static void webhook_down(void **state)
                 "--outbox-events");
     assert_true(metric(&s, "mopay_webhooks_pending") == 7);
     ledger_check_ok(&s);
+    /* a lower limit than the events already pending: all are kept, new ones refused */
+    static const char *const lower[] = {"--outbox-events-max", "5", NULL};
+    restart(&s, lower);
+    assert_true(metric(&s, "mopay_webhooks_pending") == 7);
+    static_qr_body(&s, &up, "3.00", body, sizeof(body));
+    expect_full(&s, "POST", "/v1/payments", payer.token, body, "--outbox-events-max");
     assert_int_equal(server_stop(&s), 0);
     rx_stop();
 }
