@@ -203,6 +203,7 @@ static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now
         tick_step(&err, mopay_pay_tick(api->pay, store, now_ns)) ||
         tick_step(&err, mopay_tax_tick(api->tax, store, now_ns)))
         return err;
+    mopay_quotes_tick(api->quotes, now_ns);
     if (err != MOPAY_OK)
         return err; /* the sequencer counts it; the next tick tries again */
     int64_t deleted = 0;

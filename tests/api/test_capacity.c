@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,6 +32,7 @@
 
 #include "consumers.h"
 #include "mopay/limits.h"
+#include "mopay/quotes.h"
 #include "support/receiver.h"
 
 #define DOWN_URL "http://127.0.0.1:9/hooks"
@@ -438,6 +440,33 @@ static void commerce_refusals(const struct server *s, const struct person *payer
     ledger_check_ok(s);
 }
 
+/* An hour after its lock ended a quote leaves memory (its record stays): GET answers 404 and
+ * its room takes a new one. */
+static void quotes_leave_memory(const struct server *s, const struct person *payer, const char *quote_path)
+{
+    int64_t clock_s = TEST_CLOCK_START_S;
+    test_clock_advance(s, &clock_s, 300 + MOPAY_QUOTE_RETENTION_S);
+    struct response r;
+    bool gone = false;
+    for (int i = 0; i < 400 && !gone; i++) {
+        http_call(s, "GET", quote_path, payer->token, NULL, NULL, &r);
+        gone = r.status == 404;
+        response_free(&r);
+        if (!gone)
+            usleep(25 * 1000);
+    }
+    assert_true(gone);
+    char body[256], at[32];
+    time_t t = (time_t)clock_s;
+    strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    snprintf(body, sizeof(body),
+             "{\"rates\":[{\"pair\":\"USD/CNY\",\"rate\":\"7.1234\",\"source\":\"test feed\",\"time\":\"%s\"}]}", at);
+    api_expect(s, "PUT", "/v1/fx/rates", s->admin_key, body, 200, NULL, NULL);
+    api_expect(s, "POST", "/v1/fx/quotes", payer->token,
+               "{\"sell_currency\":\"CNY\",\"buy_currency\":\"USD\",\"buy_amount\":\"20.00\",\"lock\":\"5m\"}", 201,
+               NULL, NULL);
+}
+
 static void commerce_limits(void **state)
 {
     (void)state;
@@ -465,13 +494,19 @@ static void commerce_limits(void **state)
     }
     snprintf(body, sizeof(body), "{\"order_id\":\"%s\"}", orders[0]);
     api_expect(&s, "POST", "/v1/payments", payer.token, body, 201, NULL, NULL);
+    struct response r;
     api_expect(&s, "POST", "/v1/fx/quotes", payer.token,
                "{\"sell_currency\":\"CNY\",\"buy_currency\":\"USD\",\"buy_amount\":\"20.00\",\"lock\":\"5m\"}", 201,
-               NULL, NULL);
+               NULL, &r);
+    char quote_path[128];
+    snprintf(quote_path, sizeof(quote_path), "/v1/fx/quotes/%s", jstr(r.json, "id"));
+    response_free(&r);
     commerce_refusals(&s, &payer, wallet, &shop, orders[1], 89500);
     alive(&s);
     restart(&s, limits);
     commerce_refusals(&s, &payer, wallet, &shop, orders[1], 89500);
+    api_expect(&s, "GET", quote_path, payer.token, NULL, 200, NULL, NULL);
+    quotes_leave_memory(&s, &payer, quote_path);
     assert_int_equal(server_stop(&s), 0);
 }
 
