@@ -51,7 +51,7 @@
 #define MOPAY_CONNECTOR_PENDING_MAX 4096               /* requests awaiting a late answer; more = declined "timeout" */
 
 /* Webhooks (the durable outbox and its delivery thread) */
-#define MOPAY_OUTBOX_PENDING_MAX 100000                /* default of --outbox-events-max; more = 503 capacity_exhausted */
+#define MOPAY_OUTBOX_PENDING_MAX 100000                /* --outbox-events-max default; more: 503 */
 #define MOPAY_WEBHOOK_RETRY_FIRST_S 1                  /* then 2 s, 4 s, ... */
 #define MOPAY_WEBHOOK_RETRY_MAX_S 3600                 /* the longest wait between attempts */
 #define MOPAY_WEBHOOK_ATTEMPTS_MAX 15                  /* failed attempts before an event is dead */

@@ -94,7 +94,8 @@ enum mopay_err mopay_outbox_merchant_room(const struct mopay_outbox *outbox, con
  * Call it last in the command, after every check: the sequencer does not roll back a failed
  * command's writes, so an event added by a command that then fails would be committed and sent.
  * Returns capacity_exhausted (having written nothing) when memory or the merchant's share is
- * full, which mopay_outbox_check_room and mopay_outbox_merchant_room rule out beforehand; store errors are the sequencer's fatal ones. */
+ * full, which mopay_outbox_check_room and mopay_outbox_merchant_room rule out beforehand;
+ * store errors are the sequencer's fatal ones. */
 enum mopay_err mopay_outbox_add(struct mopay_outbox *outbox, struct mopay_store *store, int64_t now_ns,
                                 const char *merchant_id, const char *url, const uint8_t secret[32],
                                 const char *type, json_t *data, char id_out[MOPAY_ID_TEXT_BYTES]);

@@ -43,7 +43,8 @@ static enum mopay_err p2p_apply(struct mopay_http_command *cmd, struct mopay_sto
     MOPAY_ASSERT(p->from != NULL); /* its session authenticated this request */
     /* a recipient without a wallet in the currency gets one (and its ledger account): admitted
      * first, before the PIN attempt counts */
-    struct api_need need = {.wallets = p2p_recipient(api, p) == MOPAY_OK && mopay_wallet_of(p->to, p->currency) == NULL};
+    struct api_need need = {0};
+    need.wallets = p2p_recipient(api, p) == MOPAY_OK && mopay_wallet_of(p->to, p->currency) == NULL;
     enum mopay_err err = api_admit(api, cmd, &need);
     if (err != MOPAY_OK)
         return err;

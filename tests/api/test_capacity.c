@@ -487,8 +487,8 @@ static void commerce_limits(void **state)
     payer_make(&s, &payer, "+8613300133000", wallet);
     for (int i = 0; i < 2; i++) {
         struct response r;
-        api_expect(&s, "POST", "/v1/orders", shop.key, "{\"amount\":\"5.00\",\"currency\":\"CNY\",\"reference\":\"O-1\"}",
-                   201, NULL, &r);
+        api_expect(&s, "POST", "/v1/orders", shop.key,
+                   "{\"amount\":\"5.00\",\"currency\":\"CNY\",\"reference\":\"O-1\"}", 201, NULL, &r);
         snprintf(orders[i], sizeof(orders[i]), "%s", jstr(r.json, "id"));
         response_free(&r);
     }
