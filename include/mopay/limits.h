@@ -74,6 +74,7 @@
 #define MOPAY_OUTBOX_EVENTS_MAX_DEFAULT MOPAY_OUTBOX_PENDING_MAX
 #define MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT 10000 /* one merchant's undelivered events */
 #define MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT 10000       /* open client connections; more are closed */
+#define MOPAY_HTTP_FDS_RESERVED 64                     /* descriptors kept besides connections */
 
 /* Payments */
 #define MOPAY_PAYMENT_CONFIRM_TTL_S (10 * 60)     /* a payment waits this long for its PIN */
