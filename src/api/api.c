@@ -184,13 +184,14 @@ void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *conf
     config->keys = api->keys;
 }
 
-/* Keeps the first error of the tick's steps; true when it is a fatal (store) one, which ends
- * the tick. A step's operating error does not keep the later steps from running. */
-static bool tick_step(enum mopay_err *first, enum mopay_err err)
+/* Keeps the tick's first error, or its fatal (store) one, which ends the tick: true then. A
+ * step's operating error does not keep the later steps from running. */
+static bool tick_step(enum mopay_err *kept, enum mopay_err err)
 {
-    if (err != MOPAY_OK && *first == MOPAY_OK)
-        *first = err;
-    return mopay_store_err_fatal(err);
+    bool fatal = mopay_store_err_fatal(err);
+    if (fatal || (err != MOPAY_OK && *kept == MOPAY_OK))
+        *kept = err;
+    return fatal;
 }
 
 static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now_ns)
@@ -204,16 +205,13 @@ static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now
         tick_step(&err, mopay_tax_tick(api->tax, store, now_ns)))
         return err;
     mopay_quotes_tick(api->quotes, now_ns);
-    if (err != MOPAY_OK)
-        return err; /* the sequencer counts it; the next tick tries again */
     int64_t deleted = 0;
     int64_t before_ns = now_ns - (int64_t)MOPAY_IDEMPOTENCY_TTL_S * 1000000000;
-    if (before_ns <= 0)
-        return MOPAY_OK;
-    err = store->idem_purge(store, before_ns, &deleted);
-    if (err == MOPAY_OK && deleted > 0)
+    if (before_ns > 0 && tick_step(&err, store->idem_purge(store, before_ns, &deleted)))
+        return err;
+    if (deleted > 0)
         MOPAY_LOG_DEBUG("expired idempotency records", "deleted=%lld", (long long)deleted);
-    return err;
+    return err; /* an operating error: the sequencer counts it, and the next tick tries again */
 }
 
 static enum mopay_err api_before_commit(void *ctx, struct mopay_store *store, int64_t now_ns)
