@@ -17,7 +17,15 @@ struct mopay_api;
 /* "ak_" + 64 hex digits + NUL */
 #define MOPAY_ADMIN_KEY_SECRET_BYTES 68
 
+/* Admission control: how many of each the server has room for (0: the mopay/limits.h default).
+ * A request that would need more answers 503 capacity_exhausted and changes nothing. */
+struct mopay_api_capacity {
+    size_t customers_max, wallets_max, merchants_max, orders_max, quotes_max, payments_max;
+    size_t outbox_events_max, outbox_events_per_merchant_max;
+};
+
 struct mopay_api_options {
+    struct mopay_api_capacity capacity;
     struct mopay_ledger_limits ledger_limits;
     bool check_invariants; /* verify the ledger after every batch (stops the process if broken) */
     struct mopay_wallet_tier_limits tiers[MOPAY_WALLET_TIERS];

@@ -46,6 +46,10 @@ struct mopay_config {
     char trusted_proxies[MOPAY_CONFIG_VALUE_BYTES_MAX];
     long signup_address_max, signup_prefix_max; /* per hour; 0: off */
     long wrong_codes_max, wrong_codes_window_s;
+    /* admission control (mopay/limits.h) */
+    long customers_max, wallets_max, merchants_max, orders_max, quotes_max, payments_max;
+    long outbox_events_max, outbox_events_per_merchant_max;
+    long connections_max;
 };
 
 /* Which options a command takes. */

@@ -77,6 +77,8 @@ struct mopay_http_config {
     const struct mopay_keys *keys;
     void *app; /* handed to handlers by mopay_http_app() */
     struct mopay_http_limits limits;
+    size_t connections_max; /* open client connections, all loops together; one more is closed at
+                               once (0: MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT) */
 };
 
 /* Binds, starts the loop threads, returns at once. NULL with a reason in `err` on failure. */

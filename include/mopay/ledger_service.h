@@ -45,6 +45,13 @@ size_t mopay_ledger_service_create_transfers(struct mopay_ledger_service *servic
 enum mopay_err mopay_ledger_service_system_account(struct mopay_ledger_service *service, enum mopay_ledger_kind kind,
                                                    uint16_t currency, int64_t now_ns, struct mopay_id *out);
 
+/* Sequencer thread, among a command's checks before it changes anything: MOPAY_OK when
+ * `accounts` more customer or merchant accounts fit, capacity_exhausted otherwise. The last
+ * MOPAY_LEDGER_SYSTEM_ACCOUNTS_RESERVE accounts (a quarter of a smaller ledger) are kept for the
+ * platform's own accounts, which mopay_ledger_service_system_account makes at their first use. */
+#define MOPAY_LEDGER_SYSTEM_ACCOUNTS_RESERVE 64
+enum mopay_err mopay_ledger_service_accounts_room(struct mopay_ledger_service *service, size_t accounts);
+
 /* The sequencer hooks: tick voids expired pending transfers; before_commit appends the batch's
  * record and, with check_invariants, verifies the invariants (a broken one stops the process
  * before the batch commits). Callers that have hooks of their own call these from theirs. */

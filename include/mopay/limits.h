@@ -65,7 +65,7 @@
 #define MOPAY_CONNECTOR_PENDING_MAX 4096               /* requests awaiting a late answer; more = declined "timeout" */
 
 /* Webhooks (the durable outbox and its delivery thread) */
-#define MOPAY_OUTBOX_PENDING_MAX 100000                /* undelivered events in memory; more = 503 overloaded */
+#define MOPAY_OUTBOX_PENDING_MAX 100000                /* --outbox-events-max default; more: 503 */
 #define MOPAY_WEBHOOK_RETRY_FIRST_S 1                  /* then 2 s, 4 s, ... */
 #define MOPAY_WEBHOOK_RETRY_MAX_S 3600                 /* the longest wait between attempts */
 #define MOPAY_WEBHOOK_ATTEMPTS_MAX 15                  /* failed attempts before an event is dead */
@@ -75,6 +75,20 @@
 #define MOPAY_WEBHOOK_BODY_BYTES_MAX (64 * 1024)
 #define MOPAY_WEBHOOK_URL_BYTES_MAX 512
 #define MOPAY_WEBHOOK_TYPE_BYTES_MAX 64                /* "payment.succeeded" */
+
+/* Admission control: what the server has room for. Each is checked when a request is admitted,
+ * before anything changes; a full one answers 503 capacity_exhausted. Defaults of the
+ * --*-max options (src/core/config.c). */
+#define MOPAY_CUSTOMERS_MAX_DEFAULT 1000000
+#define MOPAY_WALLETS_MAX_DEFAULT 1000000
+#define MOPAY_MERCHANTS_MAX_DEFAULT 100000
+#define MOPAY_ORDERS_MAX_DEFAULT 1000000               /* orders in memory, open or not */
+#define MOPAY_QUOTES_MAX_DEFAULT 1000000               /* FX quotes in memory */
+#define MOPAY_PAYMENTS_MAX_DEFAULT 5000000             /* payments in memory */
+#define MOPAY_OUTBOX_EVENTS_MAX_DEFAULT MOPAY_OUTBOX_PENDING_MAX
+#define MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT 10000 /* one merchant's undelivered events */
+#define MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT 10000       /* open client connections; more are closed */
+#define MOPAY_HTTP_FDS_RESERVED 64                     /* descriptors kept besides connections */
 
 /* Payments */
 #define MOPAY_PAYMENT_CONFIRM_TTL_S (10 * 60)     /* a payment waits this long for its PIN */

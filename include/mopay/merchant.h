@@ -88,6 +88,10 @@ struct mopay_merchant_options {
      * tells the merchant); NULL for none. */
     enum mopay_err (*order_expired)(void *ctx, struct mopay_store *store, int64_t now_ns,
                                     const struct mopay_order *order);
+    /* Before the tick expires an order: whether order_expired will have room for its event.
+     * When not, the order is left as it is (open, but no longer payable: its expiry has passed)
+     * and tried again at the next tick; NULL: always room. */
+    bool (*order_expiry_room)(void *ctx, const struct mopay_order *order);
     void *ctx;
 };
 
@@ -111,6 +115,11 @@ struct mopay_merchant_input {
 enum mopay_err mopay_merchant_create(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                      const struct mopay_merchant_input *in, struct mopay_merchant **out);
 struct mopay_merchant *mopay_merchant_get(struct mopay_merchant_state *m, const struct mopay_id *id);
+/* How many merchants and orders are held in memory (sequencer thread): for admission control. */
+size_t mopay_merchant_count(const struct mopay_merchant_state *m);
+/* Order expiries the tick put off for want of room for their event, since start. */
+uint64_t mopay_merchant_expiries_deferred(const struct mopay_merchant_state *m);
+size_t mopay_order_count(const struct mopay_merchant_state *m);
 /* A new API key; with revoke_others, the merchant's other keys stop working at once. */
 enum mopay_err mopay_merchant_key_add(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                       struct mopay_merchant *merchant, const char *key, const uint8_t hash[32],

@@ -98,7 +98,9 @@ struct mopay_outbox_options {
     int64_t retry_max_ns;          /* the longest wait between attempts */
     uint32_t attempts_max;         /* failed attempts before the event is dead */
     int64_t request_timeout_ms;    /* one POST, connecting included */
-    size_t pending_max;            /* undelivered events in memory; more are refused (overloaded) */
+    size_t pending_max;            /* undelivered events in memory; more are refused (capacity_exhausted) */
+    size_t per_merchant_max;       /* undelivered events of one merchant; more are refused alike, so a
+                                      merchant whose webhook is down fills its own share only */
 };
 
 /* Counted as the sequencer applies the changes, so they may run ahead of the commit by a batch. */
@@ -121,15 +123,20 @@ void mopay_outbox_free(struct mopay_outbox *outbox);
 
 /* Start-up, before mopay_outbox_start, on the thread that owns the store: every undelivered
  * event back into memory, due at once or at its next attempt, and the dead ones counted.
- * A record that does not parse or whose secret does not open under the keys, or more pending
- * events than pending_max, stop the start with a reason in `err`. */
+ * A record that does not parse or whose secret does not open under the keys stops the start with
+ * a reason in `err`; more pending events than pending_max do not (all are kept). */
 enum mopay_err mopay_outbox_load(struct mopay_outbox *outbox, struct mopay_store *store, char *err,
                                  size_t err_cap);
 
-/* On the sequencer thread, inside an apply: overloaded when `events` more would not fit in
- * memory, MOPAY_OK otherwise. A command calls it among its checks, before it changes anything,
- * so that its mopay_outbox_add calls cannot fail for room. */
+/* On the sequencer thread, inside an apply: capacity_exhausted when `events` more would not fit
+ * in memory (all merchants together: pending_max), MOPAY_OK otherwise. A command calls it, and
+ * mopay_outbox_merchant_room for the merchant its events go to, among its checks, before it
+ * changes anything, so that its mopay_outbox_add calls cannot fail for room. A start that finds
+ * more pending records than pending_max keeps them all; new events wait for room. */
 enum mopay_err mopay_outbox_check_room(const struct mopay_outbox *outbox, size_t events);
+/* The same for one merchant's share (per_merchant_max). */
+enum mopay_err mopay_outbox_merchant_room(const struct mopay_outbox *outbox, const struct mopay_id *merchant,
+                                          size_t events);
 
 /* On the sequencer thread, inside an apply: makes event evt_... with the body
  *   {"id":"evt_...","type":<type>,"created_at":"<RFC 3339 of now_ns>","data":<data>}
@@ -142,8 +149,9 @@ enum mopay_err mopay_outbox_check_room(const struct mopay_outbox *outbox, size_t
  *
  * Call it last in the command, after every check: the sequencer does not roll back a failed
  * command's writes, so an event added by a command that then fails would be committed and sent.
- * Returns overloaded (having written nothing) when memory is full, which mopay_outbox_check_room
- * rules out beforehand; store errors are the sequencer's fatal ones. */
+ * Returns capacity_exhausted (having written nothing) when memory or the merchant's share is
+ * full, which mopay_outbox_check_room and mopay_outbox_merchant_room rule out beforehand;
+ * store errors are the sequencer's fatal ones. */
 enum mopay_err mopay_outbox_add(struct mopay_outbox *outbox, struct mopay_store *store, int64_t now_ns,
                                 const char *merchant_id, const char *url, const uint8_t *key, size_t key_len,
                                 const char *type, json_t *data, char id_out[MOPAY_ID_TEXT_BYTES]);

@@ -124,6 +124,10 @@ struct mopay_refund {
 struct mopay_pay_events {
     enum mopay_err (*payment)(void *ctx, struct mopay_store *store, int64_t now_ns, const struct mopay_payment *p);
     enum mopay_err (*refund)(void *ctx, struct mopay_store *store, int64_t now_ns, const struct mopay_refund *r);
+    /* Before the tick declines a payment whose PIN did not come: whether `payment` will have
+     * room for its events. When not, it waits (no longer confirmable) for the next tick; NULL:
+     * always room. */
+    bool (*payment_room)(void *ctx, const struct mopay_payment *p);
     void *ctx;
 };
 
@@ -191,6 +195,8 @@ struct mopay_pay_request {
 enum mopay_err mopay_pay_execute(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
                                  const struct mopay_pay_request *req, struct mopay_payment **out);
 struct mopay_payment *mopay_pay_payment(struct mopay_pay_state *p, const struct mopay_id *id);
+/* How many payments are held in memory (sequencer thread): for admission control. */
+size_t mopay_pay_payment_count(const struct mopay_pay_state *p);
 /* A payment waiting for its PIN, once the PIN was verified: runs the pipeline again from the
  * ledger step (limits are checked again: time has passed). payment_not_confirmable otherwise. */
 enum mopay_err mopay_pay_confirm(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
@@ -252,6 +258,7 @@ enum mopay_err mopay_pay_nfc_spend(struct mopay_pay_state *p, struct mopay_store
 struct mopay_pay_stats {
     uint64_t payments[MOPAY_PAY_METHODS][MOPAY_PAY_STATUSES];
     uint64_t refunds;
+    uint64_t timeouts_deferred; /* confirmation timeouts the tick put off for want of room */
 };
 void mopay_pay_stats(const struct mopay_pay_state *p, struct mopay_pay_stats *out);
 /* The wrong-code counts and the terminals reported for guessing (NULL when there is no limit). */

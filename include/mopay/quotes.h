@@ -76,6 +76,16 @@ enum mopay_err mopay_quote_create(struct mopay_quotes_state *s, struct mopay_sto
                                   const struct mopay_currency *buy, int64_t sell_minor, int64_t buy_minor,
                                   int64_t lock_s, struct mopay_quote **out);
 struct mopay_quote *mopay_quote_get(struct mopay_quotes_state *s, const struct mopay_id *id);
+/* How many quotes are held in memory (sequencer thread): for admission control. */
+size_t mopay_quotes_count(const struct mopay_quotes_state *s);
+/* The sequencer's tick: forgets quotes whose lock ended (used or not) at least
+ * MOPAY_QUOTE_RETENTION_S ago, looking at MOPAY_QUOTES_SWEEP_SLOTS slots of the index per call,
+ * going round. Memory only: their records stay in the store (and are loaded again at a start,
+ * until the first ticks forget them); a GET of a forgotten quote answers 404. Returns how many
+ * it forgot. Commands hold a quote only within their apply and render, before the next tick. */
+#define MOPAY_QUOTE_RETENTION_S 3600
+#define MOPAY_QUOTES_SWEEP_SLOTS 4096
+size_t mopay_quotes_tick(struct mopay_quotes_state *s, int64_t now_ns);
 /* Whether the quote can pay buy_minor of `buy` from a wallet in `sell` now: quote_used,
  * quote_expired, quote_mismatch (another customer's, other currencies or amount). */
 enum mopay_err mopay_quote_usable(const struct mopay_quote *q, const struct mopay_customer *customer,

@@ -39,6 +39,7 @@ struct mopay_seq_stats {
     uint64_t batches;
     uint64_t commands;
     uint64_t rejected_full;
+    uint64_t tick_errors; /* ticks that ended on an operating error (the process went on) */
     uint64_t queue_depth;
     uint64_t queue_capacity;
     uint64_t commit_ns_total;
@@ -57,7 +58,11 @@ enum mopay_err mopay_seq_submit(struct mopay_seq *seq, struct mopay_seq_cmd *cmd
  * transaction, with the same rules as apply (store errors are fatal):
  *   tick           work done by the sequencer's own clock (expiring pending transfers and old
  *                  idempotency records), at most once per tick_interval_ns, before the batch's
- *                  commands, with or without commands waiting;
+ *                  commands, with or without commands waiting. Unlike an apply, a tick that
+ *                  returns an operating error (not a store error) does not stop anything: what
+ *                  it did is committed with the batch and it runs again at the next interval, so
+ *                  it must keep memory and records in step as it goes, and put off work it has
+ *                  no room for rather than fail (counted in tick_errors);
  *   before_commit  after the batch's commands and before its commit (writing what the batch
  *                  gathered, such as the ledger's log record; checking invariants).
  * Set them before the first command is submitted. */

@@ -286,6 +286,9 @@ bool mopay_wallet_session_find(struct mopay_wallet_state *w, const uint8_t token
 
 /* --- wallets --- */
 struct mopay_wallet *mopay_wallet_get(struct mopay_wallet_state *w, const struct mopay_id *id);
+/* How many customers and wallets there are (sequencer thread): for admission control. */
+size_t mopay_wallet_customer_count(const struct mopay_wallet_state *w);
+size_t mopay_wallet_count(const struct mopay_wallet_state *w);
 struct mopay_wallet *mopay_wallet_of(const struct mopay_customer *c, const struct mopay_currency *currency);
 /* wallet_exists when the customer has one in this currency. */
 enum mopay_err mopay_wallet_open(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
@@ -368,6 +371,9 @@ enum mopay_err mopay_wallet_trust_note(struct mopay_wallet_state *w, struct mopa
  * the platform, booked there rather than by taking the wallet below zero. */
 enum mopay_err mopay_wallet_receivable(struct mopay_wallet_state *w, const struct mopay_wallet *wallet, int64_t now_ns,
                                        struct mopay_id *out);
+/* MOPAY_OK when the wallet's receivable account exists or the ledger has room to open it;
+ * capacity_exhausted otherwise (checked before a change that would open it). */
+enum mopay_err mopay_wallet_receivable_room(struct mopay_wallet_state *w, const struct mopay_wallet *wallet);
 
 /* The sequencer tick: late connector answers, and movements nobody answered voided. */
 enum mopay_err mopay_wallet_tick(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns);

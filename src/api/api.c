@@ -161,6 +161,7 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
     }
     api->keys = keys;
     api->backend = store->backend;
+    api_capacity_init(api, &options->capacity);
     auth_init(&api->auth);
     enum mopay_err e = store->admin_keys_load(store, load_admin_key, api);
     if (e != MOPAY_OK) {
@@ -216,28 +217,34 @@ void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *conf
     config->keys = api->keys;
 }
 
+/* Keeps the tick's first error, or its fatal (store) one, which ends the tick: true then. A
+ * step's operating error does not keep the later steps from running. */
+static bool tick_step(enum mopay_err *kept, enum mopay_err err)
+{
+    bool fatal = mopay_store_err_fatal(err);
+    if (fatal || (err != MOPAY_OK && *kept == MOPAY_OK))
+        *kept = err;
+    return fatal;
+}
+
 static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now_ns)
 {
     struct mopay_api *api = ctx;
-    enum mopay_err err = mopay_ledger_service_tick(api->ledger, store, now_ns);
-    if (err == MOPAY_OK)
-        err = mopay_wallet_tick(api->wallet, store, now_ns);
-    if (err == MOPAY_OK)
-        err = mopay_merchant_tick(api->merchant, store, now_ns);
-    if (err == MOPAY_OK)
-        err = mopay_pay_tick(api->pay, store, now_ns);
-    if (err == MOPAY_OK)
-        err = mopay_tax_tick(api->tax, store, now_ns);
-    if (err != MOPAY_OK)
+    enum mopay_err err = MOPAY_OK;
+    if (tick_step(&err, mopay_ledger_service_tick(api->ledger, store, now_ns)) ||
+        tick_step(&err, mopay_wallet_tick(api->wallet, store, now_ns)) ||
+        tick_step(&err, mopay_merchant_tick(api->merchant, store, now_ns)) ||
+        tick_step(&err, mopay_pay_tick(api->pay, store, now_ns)) ||
+        tick_step(&err, mopay_tax_tick(api->tax, store, now_ns)))
         return err;
+    mopay_quotes_tick(api->quotes, now_ns);
     int64_t deleted = 0;
     int64_t before_ns = now_ns - (int64_t)MOPAY_IDEMPOTENCY_TTL_S * 1000000000;
-    if (before_ns <= 0)
-        return MOPAY_OK;
-    err = store->idem_purge(store, before_ns, &deleted);
-    if (err == MOPAY_OK && deleted > 0)
+    if (before_ns > 0 && tick_step(&err, store->idem_purge(store, before_ns, &deleted)))
+        return err;
+    if (deleted > 0)
         MOPAY_LOG_DEBUG("expired idempotency records", "deleted=%lld", (long long)deleted);
-    return err;
+    return err; /* an operating error: the sequencer counts it, and the next tick tries again */
 }
 
 static enum mopay_err api_before_commit(void *ctx, struct mopay_store *store, int64_t now_ns)

@@ -75,8 +75,9 @@ static enum mopay_err bill_pay_apply(struct mopay_api *api, struct bill_cmd *c, 
             return MOPAY_ERR_wallet_not_found;
         }
     }
-    if ((err = mopay_outbox_check_room(api->outbox, 2)) != MOPAY_OK)
-        return err;
+    struct api_need need = {.payments = 1, .events = 2, .merchant = req.merchant};
+    if ((err = api_admit(api, &c->base, &need)) != MOPAY_OK)
+        return err; /* its webhooks go last, after its other writes */
     return mopay_pay_execute(api->pay, store, now_ns, &req, &c->payment);
 }
 

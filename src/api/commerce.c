@@ -35,6 +35,17 @@ static enum mopay_err on_order_expired(void *ctx, struct mopay_store *store, int
     return merchant_event(api, store, now_ns, o->merchant, "order.expired", api_order_json(api, o));
 }
 
+/* The tick's changes that make an event wait for room (api_events_room). */
+static bool order_expiry_room(void *ctx, const struct mopay_order *o)
+{
+    return api_events_room(ctx, o->merchant, 1);
+}
+
+static bool payment_room(void *ctx, const struct mopay_payment *x)
+{
+    return api_events_room(ctx, x->merchant, 1); /* payment.declined */
+}
+
 static enum mopay_err on_payment(void *ctx, struct mopay_store *store, int64_t now_ns, const struct mopay_payment *x)
 {
     struct mopay_api *api = ctx;
@@ -68,8 +79,10 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
     api->webhook_policy = (struct mopay_webhook_policy){.allow_private = options->webhook_allow_private,
                                                         .allow_insecure = options->webhook_allow_insecure};
     oo.policy = api->webhook_policy;
+    oo.pending_max = api->capacity.outbox_events_max;
+    oo.per_merchant_max = api->capacity.outbox_events_per_merchant_max;
     struct mopay_merchant_options mo = {.keys = api->keys, .ledger = api->ledger, .order_expired = on_order_expired,
-                                        .ctx = api};
+                                        .order_expiry_room = order_expiry_room, .ctx = api};
     if ((api->outbox = mopay_outbox_new(&oo)) == NULL || (api->merchant = mopay_merchant_state_new(&mo)) == NULL) {
         snprintf(err, err_cap, "out of memory");
         return false;
@@ -94,7 +107,8 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
                                    .confirm_ttl_s = MOPAY_PAYMENT_CONFIRM_TTL_S,
                                    .paycode_window_steps = options->paycode_window_steps,
                                    .nfc_issuer_key = api->keys->nfc_issuer,
-                                   .events = {.payment = on_payment, .refund = on_refund, .ctx = api},
+                                   .events = {.payment = on_payment, .refund = on_refund,
+                                              .payment_room = payment_room, .ctx = api},
                                    .risk = api_pay_risk(api, options->risk),
                                    .wrong_codes_max = options->wrong_codes_max,
                                    .wrong_codes_window_s = options->wrong_codes_window_s};

@@ -51,7 +51,11 @@ static enum mopay_err signup_apply(struct mopay_http_command *cmd, struct mopay_
 {
     struct signup *s = (struct signup *)cmd;
     struct mopay_api *api = cmd->app;
-    enum mopay_err err = mopay_wallet_signup(api->wallet, store, now_ns, &s->in, &s->customer, &s->made);
+    struct api_need need = {.customers = 1};
+    enum mopay_err err = api_admit(api, cmd, &need);
+    if (err != MOPAY_OK)
+        return err;
+    err = mopay_wallet_signup(api->wallet, store, now_ns, &s->in, &s->customer, &s->made);
     if (err == MOPAY_ERR_phone_taken)
         cmd->err_field = "/phone";
     return err;

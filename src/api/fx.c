@@ -161,6 +161,10 @@ static enum mopay_err quote_create_apply(struct mopay_http_command *cmd, struct 
     struct mopay_api *api = cmd->app;
     struct mopay_customer *customer = api_principal_customer(api, mopay_http_principal(cmd->req));
     MOPAY_ASSERT(customer != NULL);
+    struct api_need need = {.quotes = 1};
+    enum mopay_err err = api_admit(api, cmd, &need);
+    if (err != MOPAY_OK)
+        return err;
     return mopay_quote_create(api->quotes, store, now_ns, customer, c->sell, c->buy, c->sell_minor, c->buy_minor,
                               c->lock_s, &c->quote);
 }

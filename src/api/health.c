@@ -99,6 +99,31 @@ static size_t guessing_metrics(struct mopay_api *api, char *out, size_t cap)
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+/* Admission control: requests refused for want of room, and the tick's work put off for it. */
+static size_t capacity_metrics(struct mopay_api *api, char *out, size_t cap)
+{
+    struct mopay_pay_stats ps;
+    mopay_pay_stats(api->pay, &ps);
+    struct mopay_seq_stats st = {0};
+    if (api->seq != NULL)
+        mopay_seq_stats(api->seq, &st);
+    int n = snprintf(
+        out, cap,
+        "# HELP mopay_capacity_exhausted_total Commands refused with capacity_exhausted (a bounded resource full).\n"
+        "# TYPE mopay_capacity_exhausted_total counter\nmopay_capacity_exhausted_total %llu\n"
+        "# HELP mopay_order_expiries_deferred_total Order expiries the tick put off: no room for their webhook.\n"
+        "# TYPE mopay_order_expiries_deferred_total counter\nmopay_order_expiries_deferred_total %llu\n"
+        "# HELP mopay_payment_timeouts_deferred_total Confirmation timeouts the tick put off: no room for their "
+        "webhook.\n"
+        "# TYPE mopay_payment_timeouts_deferred_total counter\nmopay_payment_timeouts_deferred_total %llu\n"
+        "# HELP mopay_seq_tick_errors_total Ticks that ended on an operating error (tried again next tick).\n"
+        "# TYPE mopay_seq_tick_errors_total counter\nmopay_seq_tick_errors_total %llu\n",
+        (unsigned long long)atomic_load(&api->capacity_refused),
+        (unsigned long long)mopay_merchant_expiries_deferred(api->merchant), (unsigned long long)ps.timeouts_deferred,
+        (unsigned long long)st.tick_errors);
+    return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
+}
+
 void api_metrics(struct mopay_http_request *req)
 {
     struct mopay_api *api = mopay_http_app(req);
@@ -106,7 +131,7 @@ void api_metrics(struct mopay_http_request *req)
     char *http_text;
     size_t http_len;
     mopay_http_metrics_render(mopay_http_server_of(req), arena, &http_text, &http_len);
-    size_t cap = http_len + 8192;
+    size_t cap = http_len + 12288;
     char *body = mopay_arena_alloc(arena, cap);
     if (body == NULL || http_text == NULL) {
         mopay_http_reply_error(req, MOPAY_ERR_internal, NULL, "out of memory rendering metrics");
@@ -124,5 +149,7 @@ void api_metrics(struct mopay_http_request *req)
         n += commerce_metrics(api, body + n, cap - n);
     if (n < cap)
         n += guessing_metrics(api, body + n, cap - n);
+    if (n < cap)
+        n += capacity_metrics(api, body + n, cap - n);
     mopay_http_reply_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, n < cap ? n : cap - 1);
 }

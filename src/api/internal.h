@@ -2,6 +2,7 @@
 #define MOPAY_API_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "mopay/api.h"
 #include "mopay/limits.h"
@@ -49,12 +50,28 @@ struct mopay_api {
     struct mopay_outbox *outbox;
     struct mopay_webhook_policy webhook_policy; /* where webhook URLs may point */
     struct mopay_ratelimit *signup_address_limit, *signup_prefix_limit; /* NULL: off */
+    struct mopay_api_capacity capacity; /* defaults filled in */
+    _Atomic uint64_t capacity_refused;  /* commands answered capacity_exhausted */
 };
 
 /* customers.c: the sign-up throttles (per client address, per phone prefix). */
 bool api_signup_limits_init(struct mopay_api *api, const struct mopay_api_options *options, char *err,
                             size_t err_cap);
 void api_signup_limits_free(struct mopay_api *api);
+
+/* capacity.c: admission control. What one command will make; events go to `merchant`. */
+struct api_need {
+    size_t customers, wallets, merchants, orders, quotes, payments;
+    size_t ledger_accounts; /* besides those of the wallets and merchants */
+    size_t events;
+    const struct mopay_merchant *merchant;
+};
+void api_capacity_init(struct mopay_api *api, const struct mopay_api_capacity *in);
+/* First thing in an apply: MOPAY_OK when everything `need` names fits, otherwise
+ * capacity_exhausted with cmd->err_detail naming the resource (cmd may be NULL). */
+enum mopay_err api_admit(struct mopay_api *api, struct mopay_http_command *cmd, const struct api_need *need);
+/* Whether `events` more webhook events for `merchant` fit (true when it has no webhook). */
+bool api_events_room(struct mopay_api *api, const struct mopay_merchant *merchant, size_t events);
 
 /* auth.c */
 void auth_init(struct auth_table *t);

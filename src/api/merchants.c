@@ -93,6 +93,10 @@ static enum mopay_err merchant_create_apply(struct mopay_http_command *cmd, stru
 {
     struct merchant_create *c = (struct merchant_create *)cmd;
     struct mopay_api *api = cmd->app;
+    struct api_need need = {.merchants = 1}; /* and its ledger account */
+    enum mopay_err err = api_admit(api, cmd, &need);
+    if (err != MOPAY_OK)
+        return err;
     return mopay_merchant_create(api->merchant, store, now_ns, &c->in, &c->made);
 }
 

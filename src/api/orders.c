@@ -48,7 +48,8 @@ static enum mopay_err order_create_apply(struct mopay_http_command *cmd, struct 
         cmd->err_detail = "an order is in the merchant's currency";
         return MOPAY_ERR_currency_mismatch;
     }
-    enum mopay_err err = mopay_outbox_check_room(api->outbox, 1);
+    struct api_need need = {.orders = 1, .events = 1, .merchant = m};
+    enum mopay_err err = api_admit(api, cmd, &need);
     if (err == MOPAY_OK)
         err = mopay_order_create(api->merchant, store, now_ns, m, &c->in, &c->order);
     return err == MOPAY_OK ? api_order_created(api, store, now_ns, c->order) : err;

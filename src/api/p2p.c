@@ -41,7 +41,14 @@ static enum mopay_err p2p_apply(struct mopay_http_command *cmd, struct mopay_sto
     struct mopay_api *api = cmd->app;
     p->from = api_principal_customer(api, mopay_http_principal(cmd->req));
     MOPAY_ASSERT(p->from != NULL); /* its session authenticated this request */
-    enum mopay_err err = api_pin_attempt(api, store, now_ns, p->from, &p->pin, p->pin_ok, &p->refusal);
+    /* a recipient without a wallet in the currency gets one (and its ledger account): admitted
+     * first, before the PIN attempt counts */
+    struct api_need need = {0};
+    need.wallets = p2p_recipient(api, p) == MOPAY_OK && mopay_wallet_of(p->to, p->currency) == NULL;
+    enum mopay_err err = api_admit(api, cmd, &need);
+    if (err != MOPAY_OK)
+        return err;
+    err = api_pin_attempt(api, store, now_ns, p->from, &p->pin, p->pin_ok, &p->refusal);
     if (err != MOPAY_OK || p->refusal != MOPAY_OK)
         return err;
     if ((err = p2p_recipient(api, p)) != MOPAY_OK) {

@@ -273,10 +273,7 @@ static enum mopay_err payment_apply(struct mopay_http_command *cmd, struct mopay
     struct mopay_api *api = cmd->app;
     struct mopay_pay_request req;
     memset(&req, 0, sizeof(req));
-    /* the webhooks a payment makes go last, after its other writes: make sure they will fit */
-    enum mopay_err err = mopay_outbox_check_room(api->outbox, 2);
-    if (err != MOPAY_OK)
-        return err;
+    enum mopay_err err;
     if (c->way == WAY_CODE || c->way == WAY_NFC) {
         err = resolve_instrument(api, c, now_ns, &req);
     } else {
@@ -298,6 +295,12 @@ static enum mopay_err payment_apply(struct mopay_http_command *cmd, struct mopay
         cmd->err_field = c->wallet_given ? "/wallet_id" : NULL;
         return MOPAY_ERR_wallet_not_found;
     }
+    /* everything above only reads: the payment, a quote made on the spot, and the webhooks (which
+     * go last, after its other writes) must all fit before anything changes */
+    struct api_need need = {.payments = 1, .events = 2, .merchant = req.merchant,
+                            .quotes = c->quote == NULL && req.wallet->currency != req.merchant->currency};
+    if ((err = api_admit(api, cmd, &need)) != MOPAY_OK)
+        return err;
     if (c->coupon_given && (err = coupon_apply(api, c, now_ns, &req)) != MOPAY_OK)
         return err;
     if ((err = fx_apply(api, store, c, now_ns, &req)) != MOPAY_OK)

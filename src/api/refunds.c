@@ -30,8 +30,10 @@ struct payment_op_cmd {
 static enum mopay_err refund_create(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
                                     struct payment_op_cmd *c)
 {
-    if (mopay_outbox_check_room(api->outbox, 1) != MOPAY_OK)
-        return MOPAY_ERR_overloaded; /* its webhook goes last, after its other writes */
+    struct api_need need = {.events = 1, .merchant = c->payment->merchant};
+    enum mopay_err room = api_admit(api, &c->base, &need); /* its webhook goes last, after its other writes */
+    if (room != MOPAY_OK)
+        return room;
     if (c->amount_text.ptr != NULL) {
         enum mopay_err err = mopay_money_parse(c->amount_text.ptr, c->amount_text.len, c->payment->merchant->currency, 0,
                                                &c->amount_minor);
@@ -68,8 +70,9 @@ static enum mopay_err payment_op_apply(struct mopay_http_command *cmd, struct mo
     }
     switch (c->op) {
     case PAYMENT_CONFIRM: {
-        if (mopay_outbox_check_room(api->outbox, 2) != MOPAY_OK)
-            return MOPAY_ERR_overloaded;
+        struct api_need need = {.events = 2, .merchant = c->payment->merchant};
+        if (api_admit(api, cmd, &need) != MOPAY_OK)
+            return MOPAY_ERR_capacity_exhausted;
         enum mopay_err err =
             api_pin_attempt(api, store, now_ns, c->payment->customer, &c->pin, c->pin_ok, &c->refusal);
         if (err != MOPAY_OK || c->refusal != MOPAY_OK)

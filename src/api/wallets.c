@@ -67,6 +67,10 @@ static enum mopay_err wallet_apply(struct mopay_http_command *cmd, struct mopay_
         }
         if (w->op == WALLET_LIST)
             return MOPAY_OK;
+        struct api_need need = {.wallets = 1}; /* and its ledger account */
+        enum mopay_err err = api_admit(api, cmd, &need);
+        if (err != MOPAY_OK)
+            return err;
         return mopay_wallet_open(api->wallet, store, now_ns, w->customer, w->currency, &w->wallet);
     }
     if ((w->wallet = wallet_visible(api, p, &w->id)) == NULL) {

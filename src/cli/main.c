@@ -173,7 +173,8 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
                                      .limits = {.anonymous_per_min = limit_u32(cfg->rate_anonymous_max),
                                                 .bad_token_per_min = limit_u32(cfg->rate_bad_token_max),
                                                 .principal_per_min = limit_u32(cfg->rate_principal_max),
-                                                .trusted_proxies = cfg->trusted_proxies}};
+                                                .trusted_proxies = cfg->trusted_proxies},
+                                     .connections_max = (size_t)cfg->connections_max};
     mopay_api_http_config(api, &http);
     char err[512];
     struct mopay_http_server *server = mopay_http_start(&http, err, sizeof(err));
@@ -219,6 +220,14 @@ static int cmd_serve(const struct mopay_config *cfg, int argc, char **argv)
     int rc = 1;
     char err[512];
     struct mopay_api_options options = {
+        .capacity = {.customers_max = (size_t)cfg->customers_max,
+                     .wallets_max = (size_t)cfg->wallets_max,
+                     .merchants_max = (size_t)cfg->merchants_max,
+                     .orders_max = (size_t)cfg->orders_max,
+                     .quotes_max = (size_t)cfg->quotes_max,
+                     .payments_max = (size_t)cfg->payments_max,
+                     .outbox_events_max = (size_t)cfg->outbox_events_max,
+                     .outbox_events_per_merchant_max = (size_t)cfg->outbox_events_per_merchant_max},
         .ledger_limits = {.accounts_max = (uint32_t)cfg->ledger_accounts_max,
                           .transfers_max = (uint32_t)cfg->ledger_transfers_max,
                           .prefault = cfg->ledger_prefault},

@@ -27,6 +27,8 @@ struct option_spec {
 /* A limit of mopay/limits.h as the text of its default */
 #define TEXT_(x) #x
 #define TEXT(x) TEXT_(x)
+#define MOPAY_STR_(x) #x
+#define MOPAY_STR(x) MOPAY_STR_(x)
 
 #define LONG_OPTION(field, name, env, fallback, mask, help) \
     {name, env, OPTION_LONG, offsetof(struct mopay_config, field), sizeof(long), fallback, mask, help}
@@ -116,6 +118,28 @@ static const struct option_spec option_specs[] = {
                 "--wrong-codes-window; more: 429 and a risk report (0: no limit)"),
     LONG_OPTION(wrong_codes_window_s, "wrong-codes-window", "MOPAY_WRONG_CODES_WINDOW", TEXT(MOPAY_WRONG_CODES_WINDOW_S), MOPAY_CONFIG_STORE,
                 "seconds over which --wrong-codes-max counts"),
+    LONG_OPTION(customers_max, "customers-max", "MOPAY_CUSTOMERS_MAX", MOPAY_STR(MOPAY_CUSTOMERS_MAX_DEFAULT),
+                MOPAY_CONFIG_STORE, "customers the server has room for; more sign-ups: 503 capacity_exhausted"),
+    LONG_OPTION(wallets_max, "wallets-max", "MOPAY_WALLETS_MAX", MOPAY_STR(MOPAY_WALLETS_MAX_DEFAULT),
+                MOPAY_CONFIG_STORE, "wallets the server has room for (each is also a ledger account)"),
+    LONG_OPTION(merchants_max, "merchants-max", "MOPAY_MERCHANTS_MAX", MOPAY_STR(MOPAY_MERCHANTS_MAX_DEFAULT),
+                MOPAY_CONFIG_STORE, "merchants the server has room for (each is also a ledger account)"),
+    LONG_OPTION(orders_max, "orders-max", "MOPAY_ORDERS_MAX", MOPAY_STR(MOPAY_ORDERS_MAX_DEFAULT), MOPAY_CONFIG_STORE,
+                "orders kept in memory, open or not"),
+    LONG_OPTION(quotes_max, "quotes-max", "MOPAY_QUOTES_MAX", MOPAY_STR(MOPAY_QUOTES_MAX_DEFAULT), MOPAY_CONFIG_STORE,
+                "FX quotes kept in memory"),
+    LONG_OPTION(payments_max, "payments-max", "MOPAY_PAYMENTS_MAX", MOPAY_STR(MOPAY_PAYMENTS_MAX_DEFAULT),
+                MOPAY_CONFIG_STORE, "payments kept in memory"),
+    LONG_OPTION(outbox_events_max, "outbox-events-max", "MOPAY_OUTBOX_EVENTS_MAX",
+                MOPAY_STR(MOPAY_OUTBOX_EVENTS_MAX_DEFAULT), MOPAY_CONFIG_STORE,
+                "undelivered webhook events, all merchants together"),
+    LONG_OPTION(outbox_events_per_merchant_max, "outbox-events-per-merchant-max",
+                "MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX", MOPAY_STR(MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT),
+                MOPAY_CONFIG_STORE,
+                "undelivered webhook events of one merchant (a merchant whose webhook is down fills only this)"),
+    LONG_OPTION(connections_max, "connections-max", "MOPAY_CONNECTIONS_MAX",
+                MOPAY_STR(MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT), MOPAY_CONFIG_SERVER,
+                "open client connections; one more is closed at once"),
     STRING_OPTION(log_level, "log-level", "MOPAY_LOG_LEVEL", "info", MOPAY_CONFIG_COMMON, "debug, info, warn or error"),
     STRING_OPTION(config, "config", "MOPAY_CONFIG", "", MOPAY_CONFIG_COMMON, "optional file of 'name = value' lines"),
 };

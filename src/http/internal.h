@@ -137,6 +137,9 @@ struct mopay_http_server {
     int port;
     int access_log_fd; /* -1: off */
     pthread_barrier_t started; /* the loops have set themselves up (or failed to) */
+    size_t connections_max;
+    _Atomic size_t connections;          /* open client connections, all loops */
+    _Atomic uint64_t connections_refused; /* closed at accept: connections_max were open */
 };
 
 /* request.c */

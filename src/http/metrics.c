@@ -151,6 +151,11 @@ void mopay_http_metrics_render(struct mopay_http_server *server, struct mopay_ar
     out_printf(&o, "# HELP mopay_http_requests_in_flight Requests received and not yet finished.\n"
                    "# TYPE mopay_http_requests_in_flight gauge\nmopay_http_requests_in_flight %zu\n",
                inflight);
+    out_printf(&o, "# HELP mopay_http_connections Open client connections.\n"
+                   "# TYPE mopay_http_connections gauge\nmopay_http_connections %zu\n"
+                   "# HELP mopay_http_connections_refused_total Connections closed at accept (--connections-max).\n"
+                   "# TYPE mopay_http_connections_refused_total counter\nmopay_http_connections_refused_total %llu\n",
+               atomic_load(&server->connections), (unsigned long long)atomic_load(&server->connections_refused));
     *out = o.buf;
     *out_len = o.len;
 }

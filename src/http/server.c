@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <openssl/err.h>
@@ -100,15 +101,32 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+static void on_connection_close(void *data)
+{
+    struct mopay_http_server *s = data;
+    atomic_fetch_sub_explicit(&s->connections, 1, memory_order_relaxed);
+}
+
+/* A connection beyond connections_max is closed before h2o reads a byte of it: the open ones
+ * keep their memory and their loops' time (SPEC section 6; counted in /metrics). */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     struct http_thread *t = listener->data;
+    struct mopay_http_server *s = t->server;
     if (err != NULL)
         return;
     for (int i = 0; i < 32; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             break;
+        if (atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed) >= s->connections_max) {
+            atomic_fetch_sub_explicit(&s->connections, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->connections_refused, 1, memory_order_relaxed);
+            h2o_socket_close(sock);
+            continue;
+        }
+        sock->on_close.cb = on_connection_close;
+        sock->on_close.data = s;
         h2o_accept(&t->accept_ctx, sock);
     }
 }
@@ -328,12 +346,32 @@ static int open_access_log(const char *where)
     return open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 }
 
+/* The connection limit, within what the process may open: a descriptor per connection, and
+ * MOPAY_HTTP_FDS_RESERVED for the listeners, the database, the log and the webhook client.
+ * Past the descriptor limit accept() would fail over and over with the listener still ready. */
+static size_t connections_max_for(size_t wanted)
+{
+    size_t max = wanted > 0 ? wanted : MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT;
+    struct rlimit fds;
+    if (getrlimit(RLIMIT_NOFILE, &fds) != 0 || fds.rlim_cur == RLIM_INFINITY)
+        return max;
+    size_t room = fds.rlim_cur > 2 * MOPAY_HTTP_FDS_RESERVED ? (size_t)fds.rlim_cur - MOPAY_HTTP_FDS_RESERVED
+                                                             : (size_t)fds.rlim_cur / 2;
+    if (max > room) {
+        MOPAY_LOG_WARN("fewer connections than asked: the open-files limit is lower", "connections_max=%zu nofile=%llu",
+                       room, (unsigned long long)fds.rlim_cur);
+        max = room;
+    }
+    return max;
+}
+
 struct mopay_http_server *mopay_http_start(const struct mopay_http_config *config, char *err, size_t err_cap)
 {
     struct mopay_http_server *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
     s->config = *config;
+    s->connections_max = connections_max_for(config->connections_max);
     s->access_log_fd = -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->thread_count = config->threads > 0 ? config->threads : (cores > 0 ? (int)cores : 1);

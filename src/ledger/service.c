@@ -35,6 +35,7 @@ _Static_assert(sizeof(struct mopay_ledger_account) % 8 == 0, "account records st
 
 struct mopay_ledger_service {
     struct mopay_ledger *ledger;
+    uint32_t accounts_max;
     bool check_invariants;
     int64_t next_seq;
     uint8_t *record; /* this batch's log record, preallocated for the largest batch */
@@ -60,6 +61,7 @@ struct mopay_ledger_service *mopay_ledger_service_new(const struct mopay_ledger_
     if (s == NULL)
         return NULL;
     s->ledger = mopay_ledger_new(limits);
+    s->accounts_max = limits->accounts_max;
     s->record_cap = record_cap_for_batches();
     s->record = malloc(s->record_cap);
     s->replay_results = malloc(MOPAY_LEDGER_EVENTS_PER_COMMAND_MAX);
@@ -238,4 +240,14 @@ enum mopay_err mopay_ledger_service_system_account(struct mopay_ledger_service *
     uint8_t result = 0;
     mopay_ledger_service_create_accounts(s, &a, 1, now_ns, &result);
     return result == MOPAY_LEDGER_ok ? MOPAY_OK : MOPAY_ERR_ledger_rejected;
+}
+
+enum mopay_err mopay_ledger_service_accounts_room(struct mopay_ledger_service *s, size_t accounts)
+{
+    /* The platform's own accounts (one per kind and currency, made at first use inside a
+     * command) keep a reserve that customers and merchants cannot take. */
+    uint32_t reserve = s->accounts_max > 4 * MOPAY_LEDGER_SYSTEM_ACCOUNTS_RESERVE ? MOPAY_LEDGER_SYSTEM_ACCOUNTS_RESERVE
+                                                                                   : s->accounts_max / 4;
+    uint64_t used = (uint64_t)mopay_ledger_account_count(s->ledger) + reserve;
+    return used + accounts <= s->accounts_max ? MOPAY_OK : MOPAY_ERR_capacity_exhausted;
 }

@@ -1,6 +1,8 @@
 #ifndef MOPAY_MERCHANT_INTERNAL_H
 #define MOPAY_MERCHANT_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include <jansson.h>
 
 #include "mopay/index.h"
@@ -17,6 +19,7 @@ struct mopay_merchant_state {
     /* API keys: written on the sequencer thread, read by event-loop threads */
     pthread_rwlock_t keys_lock;
     struct mopay_index keys; /* first 16 bytes of the key hash -> merchant */
+    _Atomic uint64_t expiries_deferred;
 };
 
 enum mopay_err merchant_record(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,

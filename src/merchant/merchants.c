@@ -36,6 +36,9 @@ static void key_set(struct mopay_merchant_key *k, const char *key, const uint8_t
 enum mopay_err mopay_merchant_create(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                      const struct mopay_merchant_input *in, struct mopay_merchant **out)
 {
+    /* the caller's admission check makes this unreachable; checked before anything changes */
+    if (mopay_ledger_service_accounts_room(m->options.ledger, 1) != MOPAY_OK)
+        return MOPAY_ERR_capacity_exhausted;
     struct mopay_merchant *merchant = calloc(1, sizeof(*merchant));
     if (merchant == NULL)
         return MOPAY_ERR_internal;
@@ -54,12 +57,17 @@ enum mopay_err mopay_merchant_create(struct mopay_merchant_state *m, struct mopa
     key_set(&merchant->keys[0], in->key, in->key_hash, now_ns);
     merchant->key_count = 1;
     merchant->created_at_ns = now_ns;
-    if (!merchant_add(m, merchant)) {
+    /* the account first: with room checked and a fresh id it cannot fail, but if it did, nothing
+     * would have changed */
+    enum mopay_err err = ledger_account(m, merchant, now_ns);
+    if (err != MOPAY_OK) {
         free(merchant);
+        return err;
+    }
+    if (!merchant_add(m, merchant)) {
+        free(merchant); /* out of memory: the account stays, unused, like any account */
         return MOPAY_ERR_internal;
     }
-    enum mopay_err err = ledger_account(m, merchant, now_ns);
-    MOPAY_ASSERT(err == MOPAY_OK); /* a fresh id */
     *out = merchant;
     return merchant_record(m, store, now_ns, merchant);
 }

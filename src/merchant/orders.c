@@ -78,6 +78,13 @@ enum mopay_err mopay_merchant_tick(struct mopay_merchant_state *m, struct mopay_
             link = &o->next_open;
             continue;
         }
+        /* no room for its event (the merchant's webhook queue is full): the next tick tries
+         * again; until then it cannot be paid, its expiry having passed */
+        if (m->options.order_expiry_room != NULL && !m->options.order_expiry_room(m->options.ctx, o)) {
+            atomic_fetch_add(&m->expiries_deferred, 1);
+            link = &o->next_open;
+            continue;
+        }
         o->status = MOPAY_ORDER_EXPIRED;
         *link = o->next_open;
         o->next_open = NULL;

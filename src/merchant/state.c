@@ -141,3 +141,18 @@ enum mopay_err order_record(struct mopay_store *store, int64_t now_ns, const str
                           (json_int_t)order->expires_at_ns, "paid_at_ns", (json_int_t)order->paid_at_ns);
     return mopay_store_record_put_json(store, "order", id, j, now_ns);
 }
+
+size_t mopay_merchant_count(const struct mopay_merchant_state *m)
+{
+    return m->merchants.count;
+}
+
+size_t mopay_order_count(const struct mopay_merchant_state *m)
+{
+    return m->orders.count;
+}
+
+uint64_t mopay_merchant_expiries_deferred(const struct mopay_merchant_state *m)
+{
+    return atomic_load(&m->expiries_deferred);
+}

@@ -65,8 +65,7 @@ static enum mopay_err report_event(struct mopay_outbox *o, struct mopay_store *s
         err = store->record_delete(store, OUTBOX_KIND, ev->id_text, &found);
         MOPAY_ASSERT(err != MOPAY_OK || found); /* every event in memory has its record */
         atomic_fetch_add(&o->delivered, 1);
-        atomic_fetch_sub(&o->pending, 1);
-        event_free(ev);
+        event_drop(o, ev);
         return err;
     }
     ev->attempts++;
@@ -81,8 +80,7 @@ static enum mopay_err report_event(struct mopay_outbox *o, struct mopay_store *s
                    ev->id_text, ev->merchant_id, ev->attempts, ev->last_status);
     err = event_record_put(store, now_ns, ev, "failed");
     atomic_fetch_add(&o->dead, 1);
-    atomic_fetch_sub(&o->pending, 1);
-    event_free(ev);
+    event_drop(o, ev);
     return err;
 }
 

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "mopay/index.h"
 #include "mopay/limits.h"
 #include "mopay/outbox.h"
 
@@ -24,6 +25,7 @@ struct outbox_event {
     struct mopay_id id;
     char id_text[MOPAY_ID_TEXT_BYTES];
     char merchant_id[MOPAY_ID_TEXT_BYTES];
+    uint8_t merchant_key[16]; /* the merchant id's bytes: its share's key */
     char type[MOPAY_WEBHOOK_TYPE_BYTES_MAX + 1];
     char url[MOPAY_WEBHOOK_URL_BYTES_MAX + 1];
     uint8_t secret_sealed[OUTBOX_SEALED_BYTES_MAX]; /* the HMAC key, sealed */
@@ -62,9 +64,12 @@ struct mopay_outbox {
     struct mopay_outbox_options options;
     /* Waiting events, a min-heap by (next_attempt_at_ns, id); events in flight are out of it.
      * Sequencer thread only (and the loading thread before start). */
-    struct outbox_event **heap; /* pending_max slots, allocated once */
+    struct outbox_event **heap; /* heap_cap slots: pending_max, allocated once (more only when a
+                                   start finds more pending records than pending_max) */
+    size_t heap_cap;
     size_t heap_count;
     size_t in_flight;
+    struct mopay_index shares; /* merchant id -> its events held, as (void *)(uintptr_t)count */
 
     /* The delivery thread. */
     struct mopay_seq *seq;
@@ -82,10 +87,17 @@ struct mopay_outbox {
 
 /* outbox.c */
 void heap_push(struct mopay_outbox *o, struct outbox_event *ev);
+/* Doubles heap_cap (loading only); false when out of memory. */
+bool heap_grow(struct mopay_outbox *o);
 /* The earliest waiting event, or NULL. */
 struct outbox_event *heap_peek(const struct mopay_outbox *o);
 struct outbox_event *heap_pop(struct mopay_outbox *o);
 void event_free(struct outbox_event *ev);
+/* Counts a held event in its merchant's share (+1 when it is added or loaded, -1 when it leaves
+ * memory: delivered or dead). */
+void share_count(struct mopay_outbox *o, const struct outbox_event *ev, int delta);
+/* An event leaves memory: delivered, or dead. */
+void event_drop(struct mopay_outbox *o, struct outbox_event *ev);
 /* Writes the event's whole record with `status` ("pending" or "failed"). */
 enum mopay_err event_record_put(struct mopay_store *store, int64_t now_ns, const struct outbox_event *ev,
                                 const char *status);

@@ -80,6 +80,7 @@ static bool event_parse(const struct mopay_outbox *o, const char *key, json_t *j
               (*dead || strcmp(status, "pending") == 0);
     if (!ok || *dead)
         return ok;
+    memcpy(ev->merchant_key, merchant_id.bytes, sizeof(ev->merchant_key));
     ev->attempts = (uint32_t)attempts;
     ev->next_attempt_at_ns = next;
     ev->created_at_ns = created;
@@ -104,11 +105,14 @@ static bool load_event(void *arg, const char *key, const char *text, size_t len)
         atomic_fetch_add(&o->dead, 1);
         return true;
     }
-    if (mopay_outbox_check_room(o, 1) != MOPAY_OK) {
+    /* More pending records than pending_max (the limit was lowered): all are kept, and new
+     * events are refused until deliveries bring the count below the limit again. */
+    if (o->heap_count == o->heap_cap && !heap_grow(o)) {
         event_free(ev);
-        return load_fail(ctx, key, "more pending events than the outbox holds (pending_max)");
+        return load_fail(ctx, key, "out of memory for the pending events");
     }
     heap_push(o, ev);
+    share_count(o, ev, 1);
     atomic_fetch_add(&o->pending, 1);
     return true;
 }

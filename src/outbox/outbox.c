@@ -22,7 +22,8 @@ struct mopay_outbox_options mopay_outbox_options_default(const struct mopay_keys
         .retry_max_ns = (int64_t)MOPAY_WEBHOOK_RETRY_MAX_S * 1000000000,
         .attempts_max = MOPAY_WEBHOOK_ATTEMPTS_MAX,
         .request_timeout_ms = MOPAY_WEBHOOK_TIMEOUT_MS,
-        .pending_max = MOPAY_OUTBOX_PENDING_MAX,
+        .pending_max = MOPAY_OUTBOX_EVENTS_MAX_DEFAULT,
+        .per_merchant_max = MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT,
     };
 }
 
@@ -30,15 +31,17 @@ struct mopay_outbox *mopay_outbox_new(const struct mopay_outbox_options *options
 {
     MOPAY_ASSERT(options->keys != NULL && options->retry_first_ns > 0);
     MOPAY_ASSERT(options->retry_max_ns >= options->retry_first_ns && options->attempts_max > 0);
-    MOPAY_ASSERT(options->request_timeout_ms > 0 && options->pending_max > 0);
+    MOPAY_ASSERT(options->request_timeout_ms > 0 && options->pending_max > 0 && options->per_merchant_max > 0);
     struct mopay_outbox *o = calloc(1, sizeof(*o));
     if (o == NULL)
         return NULL;
     o->heap = calloc(options->pending_max, sizeof(*o->heap));
-    if (o->heap == NULL) {
+    if (o->heap == NULL || !mopay_index_init(&o->shares, 256)) {
+        free(o->heap);
         free(o);
         return NULL;
     }
+    o->heap_cap = options->pending_max;
     o->options = *options;
     o->round.outbox = o;
     pthread_mutex_init(&o->lock, NULL);
@@ -74,6 +77,7 @@ void mopay_outbox_free(struct mopay_outbox *o)
     pthread_cond_destroy(&o->round_done);
     pthread_cond_destroy(&o->wake);
     pthread_mutex_destroy(&o->lock);
+    mopay_index_deinit(&o->shares);
     free(o->heap);
     free(o);
 }
@@ -87,9 +91,20 @@ static bool event_before(const struct outbox_event *a, const struct outbox_event
     return memcmp(a->id.bytes, b->id.bytes, sizeof(a->id.bytes)) < 0; /* IDs are time-ordered */
 }
 
+bool heap_grow(struct mopay_outbox *o)
+{
+    size_t cap = o->heap_cap * 2;
+    struct outbox_event **heap = realloc(o->heap, cap * sizeof(*heap));
+    if (heap == NULL)
+        return false;
+    o->heap = heap;
+    o->heap_cap = cap;
+    return true;
+}
+
 void heap_push(struct mopay_outbox *o, struct outbox_event *ev)
 {
-    MOPAY_ASSERT(o->heap_count < o->options.pending_max);
+    MOPAY_ASSERT(o->heap_count < o->heap_cap);
     size_t i = o->heap_count++;
     while (i > 0 && event_before(ev, o->heap[(i - 1) / 2])) {
         o->heap[i] = o->heap[(i - 1) / 2];
@@ -149,11 +164,48 @@ enum mopay_err event_record_put(struct mopay_store *store, int64_t now_ns, const
 
 /* --- adding --- */
 
+/* --- room: all events together, and each merchant's share --- */
+
+static size_t share_of(const struct mopay_outbox *o, const uint8_t merchant_key[16])
+{
+    return (uintptr_t)mopay_index_get(&o->shares, merchant_key);
+}
+
+void share_count(struct mopay_outbox *o, const struct outbox_event *ev, int delta)
+{
+    size_t n = share_of(o, ev->merchant_key);
+    MOPAY_ASSERT(delta > 0 || n > 0);
+    n = delta > 0 ? n + 1 : n - 1;
+    if (n == 0) {
+        mopay_index_remove(&o->shares, ev->merchant_key);
+        return;
+    }
+    /* Out of memory growing the index stops the process: the share must not be lost. */
+    bool ok = mopay_index_put(&o->shares, ev->merchant_key, (void *)(uintptr_t)n);
+    MOPAY_ASSERT(ok);
+}
+
+void event_drop(struct mopay_outbox *o, struct outbox_event *ev)
+{
+    share_count(o, ev, -1);
+    atomic_fetch_sub(&o->pending, 1);
+    event_free(ev);
+}
+
 enum mopay_err mopay_outbox_check_room(const struct mopay_outbox *o, size_t events)
 {
-    size_t held = o->heap_count + o->in_flight;
-    MOPAY_ASSERT(held <= o->options.pending_max);
-    return events <= o->options.pending_max - held ? MOPAY_OK : MOPAY_ERR_overloaded;
+    size_t held = o->heap_count + o->in_flight; /* above pending_max only after a start with more */
+    return held <= o->options.pending_max && events <= o->options.pending_max - held ? MOPAY_OK
+                                                                                      : MOPAY_ERR_capacity_exhausted;
+}
+
+enum mopay_err mopay_outbox_merchant_room(const struct mopay_outbox *o, const struct mopay_id *merchant,
+                                          size_t events)
+{
+    size_t held = share_of(o, merchant->bytes);
+    return held <= o->options.per_merchant_max && events <= o->options.per_merchant_max - held
+               ? MOPAY_OK
+               : MOPAY_ERR_capacity_exhausted;
 }
 
 static void text_copy(char *dst, size_t cap, const char *src)
@@ -195,9 +247,9 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
     MOPAY_ASSERT(now_ns > 0 && json_is_object(data));
     MOPAY_ASSERT(key_len >= MOPAY_WEBHOOK_KEY_BYTES_MIN && key_len <= MOPAY_WEBHOOK_KEY_BYTES_MAX);
     MOPAY_ASSERT(mopay_id_parse(MOPAY_ID_MERCHANT, merchant_id, strlen(merchant_id), &merchant) == MOPAY_OK);
-    if (mopay_outbox_check_room(o, 1) != MOPAY_OK) {
+    if (mopay_outbox_check_room(o, 1) != MOPAY_OK || mopay_outbox_merchant_room(o, &merchant, 1) != MOPAY_OK) {
         json_decref(data);
-        return MOPAY_ERR_overloaded;
+        return MOPAY_ERR_capacity_exhausted;
     }
     /* Running out of memory stops the process here, which is the safe outcome: the command's
      * earlier writes must not commit without their event. */
@@ -206,6 +258,7 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
     mopay_id_new(now_ns, &ev->id);
     mopay_id_format(MOPAY_ID_EVENT, &ev->id, ev->id_text);
     text_copy(ev->merchant_id, sizeof(ev->merchant_id), merchant_id);
+    memcpy(ev->merchant_key, merchant.bytes, sizeof(ev->merchant_key));
     text_copy(ev->url, sizeof(ev->url), url);
     text_copy(ev->type, sizeof(ev->type), type);
     mopay_keys_seal(o->options.keys->secret_seal, key, key_len, ev->secret_sealed);
@@ -220,6 +273,7 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
         return err;
     }
     heap_push(o, ev);
+    share_count(o, ev, 1);
     atomic_fetch_add(&o->pending, 1);
     memcpy(id_out, ev->id_text, MOPAY_ID_TEXT_BYTES);
     outbox_wake(o);

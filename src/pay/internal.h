@@ -19,6 +19,7 @@ struct mopay_pay_state {
     _Atomic uint64_t made[MOPAY_PAY_METHODS][MOPAY_PAY_STATUSES];
     _Atomic uint64_t refunds_made;
     struct mopay_risk_guessing *guessing; /* wrong codes per terminal; NULL: no limit */
+    _Atomic uint64_t timeouts_deferred;
 };
 
 /* payments.c: ledger chains, shared with refunds */

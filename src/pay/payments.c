@@ -266,6 +266,11 @@ enum mopay_err mopay_pay_tick(struct mopay_pay_state *p, struct mopay_store *sto
             link = &x->next_unconfirmed;
             continue;
         }
+        if (p->options.events.payment_room != NULL && !p->options.events.payment_room(p->options.events.ctx, x)) {
+            atomic_fetch_add(&p->timeouts_deferred, 1); /* the next tick tries again */
+            link = &x->next_unconfirmed;
+            continue;
+        }
         *link = x->next_unconfirmed;
         x->next_unconfirmed = NULL;
         x->status = MOPAY_PAYMENT_DECLINED;

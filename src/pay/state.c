@@ -146,6 +146,7 @@ void mopay_pay_stats(const struct mopay_pay_state *p, struct mopay_pay_stats *ou
         for (int s = 0; s < MOPAY_PAY_STATUSES; s++)
             out->payments[m][s] = atomic_load(&p->made[m][s]);
     out->refunds = atomic_load(&p->refunds_made);
+    out->timeouts_deferred = atomic_load(&p->timeouts_deferred);
 }
 
 size_t mopay_pay_reviews(struct mopay_pay_state *p, struct mopay_payment **out, size_t cap)
@@ -181,4 +182,9 @@ enum mopay_err mopay_pay_review(struct mopay_pay_state *p, struct mopay_store *s
     if (err == MOPAY_OK && fraud)
         err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer, MOPAY_TRUST_FRAUD);
     return err;
+}
+
+size_t mopay_pay_payment_count(const struct mopay_pay_state *p)
+{
+    return p->payments.count;
 }

@@ -15,6 +15,7 @@ struct mopay_quotes_state {
     struct mopay_wallet_state *wallets;
     struct mopay_index pairs;  /* key of (base, quote) -> pair rate */
     struct mopay_index quotes; /* id -> quote */
+    size_t sweep_slot;         /* where mopay_quotes_tick goes on from */
 };
 
 static void pair_key(uint16_t base, uint16_t quote, uint8_t key[16])
@@ -226,4 +227,34 @@ enum mopay_err quotes_load_into(struct mopay_quotes_state *s, struct mopay_walle
 enum mopay_err mopay_quotes_load(struct mopay_quotes_state *s, struct mopay_store *store, char *err, size_t err_cap)
 {
     return quotes_load_into(s, s->wallets, &s->quotes, store, err, err_cap);
+}
+
+size_t mopay_quotes_count(const struct mopay_quotes_state *s)
+{
+    return s->quotes.count;
+}
+
+/* Whether a quote is done with (used, or its lock over) for long enough to leave memory. */
+static bool quote_spent(const struct mopay_quote *x, int64_t now_ns)
+{
+    return now_ns - x->expires_at_ns >= (int64_t)MOPAY_QUOTE_RETENTION_S * 1000000000LL;
+}
+
+size_t mopay_quotes_tick(struct mopay_quotes_state *s, int64_t now_ns)
+{
+    size_t dropped = 0;
+    for (size_t seen = 0; seen < MOPAY_QUOTES_SWEEP_SLOTS && s->quotes.count > 0; seen++) {
+        if (s->sweep_slot >= s->quotes.capacity)
+            s->sweep_slot = 0;
+        struct mopay_quote *x = s->quotes.slots[s->sweep_slot].value;
+        if (x == NULL || !quote_spent(x, now_ns)) {
+            s->sweep_slot++;
+            continue;
+        }
+        /* the slot is filled again by a later entry (backward-shift deletion): look at it anew */
+        mopay_index_remove(&s->quotes, x->id.bytes);
+        free(x);
+        dropped++;
+    }
+    return dropped;
 }

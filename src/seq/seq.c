@@ -25,7 +25,7 @@ struct mopay_seq {
     struct mopay_seq_hooks hooks;
     int64_t tick_due_ns;          /* monotonic */
 
-    _Atomic uint64_t batches, commands, rejected_full, commit_ns_total;
+    _Atomic uint64_t batches, commands, rejected_full, commit_ns_total, tick_errors;
     _Atomic uint64_t batch_size_buckets[14];
 };
 
@@ -97,6 +97,12 @@ static _Noreturn void seq_fail_stop(struct mopay_seq *seq, const char *what, enu
     abort();
 }
 
+static void seq_tick_failed(struct mopay_seq *seq, enum mopay_err err)
+{
+    if (atomic_fetch_add_explicit(&seq->tick_errors, 1, memory_order_relaxed) % 1000 == 0)
+        MOPAY_LOG_WARN("tick could not finish; it is tried again at the next tick", "code=%s", mopay_err_code(err));
+}
+
 static void seq_run_batch(struct mopay_seq *seq, size_t n)
 {
     int64_t now_ns = mopay_clock_now_ns();
@@ -107,8 +113,11 @@ static void seq_run_batch(struct mopay_seq *seq, size_t n)
     if (seq_tick_due(seq)) {
         seq->tick_due_ns = mopay_clock_monotonic_ns() + seq->hooks.tick_interval_ns;
         err = seq->hooks.tick(seq->hooks.ctx, seq->store, now_ns);
-        if (err != MOPAY_OK)
+        if (mopay_store_err_fatal(err))
             seq_fail_stop(seq, "tick", err);
+        if (err != MOPAY_OK) /* an operating error (no room, say): what the tick did stands, and
+                                the next tick tries the rest again; the process goes on */
+            seq_tick_failed(seq, err);
     }
     for (size_t i = 0; i < n; i++) {
         struct mopay_seq_cmd *cmd = seq->batch[i];
@@ -221,6 +230,7 @@ void mopay_seq_stats(struct mopay_seq *seq, struct mopay_seq_stats *out)
     out->batches = atomic_load(&seq->batches);
     out->commands = atomic_load(&seq->commands);
     out->rejected_full = atomic_load(&seq->rejected_full);
+    out->tick_errors = atomic_load(&seq->tick_errors);
     out->commit_ns_total = atomic_load(&seq->commit_ns_total);
     for (int i = 0; i < 14; i++)
         out->batch_size_buckets[i] = atomic_load(&seq->batch_size_buckets[i]);

@@ -218,7 +218,10 @@ enum mopay_err mopay_tax_tick(struct mopay_tax_state *t, struct mopay_store *sto
     struct mopay_tax_refund *r = t->pending;
     while (r != NULL) {
         struct mopay_tax_refund *next = r->next_pending;
-        if (r->deadline_ns <= now_ns) {
+        /* a claw-back may book what the wallet cannot pay as owed, on an account it may have
+         * to open: without room in the ledger it waits for a later tick */
+        bool room = r->guaranteed || mopay_wallet_receivable_room(t->wallets, r->wallet) == MOPAY_OK;
+        if (r->deadline_ns <= now_ns && room) {
             enum mopay_err err = r->guaranteed ? keep_guaranteed(t, store, now_ns, r) : claw_back(t, store, now_ns, r);
             if (err != MOPAY_OK)
                 return err;

@@ -46,6 +46,8 @@ void code_key(uint32_t code_index, uint8_t key[16]);
 void state_customer_remove(struct mopay_wallet_state *w, struct mopay_customer *c);
 bool state_device_add(struct mopay_wallet_state *w, struct mopay_device *d);
 bool state_wallet_add(struct mopay_wallet_state *w, struct mopay_wallet *wallet);
+/* Undoes the last state_wallet_add. */
+void state_wallet_remove(struct mopay_wallet_state *w, struct mopay_wallet *wallet);
 bool state_source_add(struct mopay_wallet_state *w, struct mopay_funding_source *s);
 bool state_movement_add(struct mopay_wallet_state *w, struct mopay_movement *m);
 bool state_session_add(struct mopay_wallet_state *w, struct mopay_session *s);

@@ -67,6 +67,10 @@ enum mopay_err mopay_wallet_open(struct mopay_wallet_state *w, struct mopay_stor
         return MOPAY_ERR_wallet_exists;
     if (c->wallet_count >= MOPAY_WALLETS_PER_CUSTOMER_MAX)
         return MOPAY_ERR_field_invalid;
+    /* the callers' admission checks make this unreachable; the ledger's room is checked before
+     * anything changes all the same */
+    if (mopay_ledger_service_accounts_room(w->options.ledger, 1) != MOPAY_OK)
+        return MOPAY_ERR_capacity_exhausted;
     struct mopay_wallet *wallet = calloc(1, sizeof(*wallet));
     if (wallet == NULL)
         return MOPAY_ERR_internal;
@@ -81,7 +85,11 @@ enum mopay_err mopay_wallet_open(struct mopay_wallet_state *w, struct mopay_stor
     }
     enum mopay_err err = account_create(w, &wallet->id, MOPAY_LEDGER_KIND_CUSTOMER_WALLET, currency,
                                         MOPAY_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS, now_ns);
-    MOPAY_ASSERT(err == MOPAY_OK); /* a fresh id cannot exist */
+    if (err != MOPAY_OK) { /* a fresh id, and room checked: only a broken ledger gets here */
+        state_wallet_remove(w, wallet);
+        free(wallet);
+        return err;
+    }
     *out = wallet;
     return record_wallet(store, now_ns, wallet);
 }
@@ -221,15 +229,31 @@ enum mopay_err mopay_wallet_history_add(struct mopay_store *store, const struct 
     return entry_append(store, wallet, now_ns, id, type, amount_minor, counterparty, note);
 }
 
-enum mopay_err mopay_wallet_receivable(struct mopay_wallet_state *w, const struct mopay_wallet *wallet, int64_t now_ns,
-                                       struct mopay_id *out)
+/* a fixed id per wallet, so that every start finds the same account */
+static void receivable_id(const struct mopay_wallet *wallet, struct mopay_id *out)
 {
-    /* a fixed id per wallet, so that every start finds the same account */
     crypto_generichash_state st;
     crypto_generichash_init(&st, (const unsigned char *)"mopay.receivable", 16, 16);
     crypto_generichash_update(&st, wallet->id.bytes, 16);
     crypto_generichash_final(&st, out->bytes, 16);
+}
+
+enum mopay_err mopay_wallet_receivable_room(struct mopay_wallet_state *w, const struct mopay_wallet *wallet)
+{
+    struct mopay_id id;
+    receivable_id(wallet, &id);
+    if (mopay_ledger_account_get(ledger_of(w), &id) != NULL)
+        return MOPAY_OK;
+    return mopay_ledger_service_accounts_room(w->options.ledger, 1);
+}
+
+enum mopay_err mopay_wallet_receivable(struct mopay_wallet_state *w, const struct mopay_wallet *wallet, int64_t now_ns,
+                                       struct mopay_id *out)
+{
+    receivable_id(wallet, out);
     if (mopay_ledger_account_get(ledger_of(w), out) != NULL)
         return MOPAY_OK;
+    if (mopay_ledger_service_accounts_room(w->options.ledger, 1) != MOPAY_OK)
+        return MOPAY_ERR_capacity_exhausted;
     return account_create(w, out, MOPAY_LEDGER_KIND_RECEIVABLE, wallet->currency, 0, now_ns);
 }

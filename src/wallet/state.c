@@ -121,6 +121,14 @@ bool state_wallet_add(struct mopay_wallet_state *w, struct mopay_wallet *wallet)
     return true;
 }
 
+void state_wallet_remove(struct mopay_wallet_state *w, struct mopay_wallet *wallet)
+{
+    struct mopay_customer *c = wallet->customer;
+    MOPAY_ASSERT(c->wallet_count > 0 && c->wallets[c->wallet_count - 1] == wallet); /* the last one added */
+    c->wallets[--c->wallet_count] = NULL;
+    mopay_index_remove(&w->wallets, wallet->id.bytes);
+}
+
 bool state_source_add(struct mopay_wallet_state *w, struct mopay_funding_source *s)
 {
     struct mopay_customer *c = s->customer;
@@ -282,4 +290,14 @@ enum mopay_err record_session_delete(struct mopay_store *store, const struct mop
     session_id(s, id);
     bool found = false;
     return store->record_delete(store, "session", id, &found);
+}
+
+size_t mopay_wallet_customer_count(const struct mopay_wallet_state *w)
+{
+    return w->customers.count;
+}
+
+size_t mopay_wallet_count(const struct mopay_wallet_state *w)
+{
+    return w->wallets.count;
 }

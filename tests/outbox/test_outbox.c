@@ -123,6 +123,7 @@ struct add_cmd {
     int amount_minor;   /* of the first event; the next ones count up */
     bool fail;          /* a check of its own fails */
     bool skip_room;     /* neither checks room nor changes anything: only adds */
+    const char *merchant_id; /* whose events; NULL: the test's merchant */
     char ids[16][MOPAY_ID_TEXT_BYTES];
     _Atomic bool done;
 };
@@ -130,7 +131,12 @@ struct add_cmd {
 static enum mopay_err add_apply(struct mopay_seq_cmd *cmd, struct mopay_store *store, int64_t now_ns)
 {
     struct add_cmd *c = (struct add_cmd *)cmd;
+    const char *to = c->merchant_id != NULL ? c->merchant_id : merchant;
+    struct mopay_id to_id;
+    assert_int_equal(mopay_id_parse(MOPAY_ID_MERCHANT, to, strlen(to), &to_id), MOPAY_OK);
     enum mopay_err err = c->skip_room ? MOPAY_OK : mopay_outbox_check_room(c->outbox, (size_t)c->events);
+    if (err == MOPAY_OK && !c->skip_room)
+        err = mopay_outbox_merchant_room(c->outbox, &to_id, (size_t)c->events);
     if (err != MOPAY_OK)
         return err;
     if (c->fail)
@@ -139,7 +145,7 @@ static enum mopay_err add_apply(struct mopay_seq_cmd *cmd, struct mopay_store *s
         return err;
     for (int i = 0; i < c->events && err == MOPAY_OK; i++) {
         json_t *data = json_pack("{s:s, s:i}", "object", "payment", "amount_minor", c->amount_minor + i);
-        err = mopay_outbox_add(c->outbox, store, now_ns, merchant, url, hmac_key, hmac_key_len, "payment.succeeded", data,
+        err = mopay_outbox_add(c->outbox, store, now_ns, to, url, hmac_key, hmac_key_len, "payment.succeeded", data,
                                c->ids[i]);
     }
     return err;
@@ -351,9 +357,9 @@ static void failed_commands_add_no_events(void **state)
     failing.fail = true;
     assert_int_equal(add_events(&w, &failing, "order-failing", 1, 300), MOPAY_ERR_field_invalid);
     assert_int_equal(add_events(&w, &ok, "order-ok", 2, 100), MOPAY_OK);
-    assert_int_equal(add_events(&w, &full, "order-full", 1, 200), MOPAY_ERR_overloaded);
+    assert_int_equal(add_events(&w, &full, "order-full", 1, 200), MOPAY_ERR_capacity_exhausted);
     unchecked.skip_room = true;
-    assert_int_equal(add_events(&w, &unchecked, "order-unchecked", 1, 400), MOPAY_ERR_overloaded);
+    assert_int_equal(add_events(&w, &unchecked, "order-unchecked", 1, 400), MOPAY_ERR_capacity_exhausted);
     WAIT_FOR(stats_of(&w).failed_attempts == 2);
 
     rx_start(rx_port());
@@ -492,6 +498,49 @@ static void events_are_dead_after_the_last_attempt(void **state)
 }
 
 /* Stopped with events pending: they, their attempts and their bodies come back from the store. */
+/* A merchant whose endpoint is down fills its own share (per_merchant_max), not the outbox; the
+ * shares and the whole are counted again at a start, which keeps every pending event even
+ * beyond a lowered pending_max; deliveries give the room back. */
+static void each_merchant_fills_its_own_share(void **state)
+{
+    (void)state;
+    static struct world w;
+    struct mopay_outbox_options options = test_options();
+    options.per_merchant_max = 2;
+    options.pending_max = 5;
+    world_start(&w, &options);
+    rx_stop();
+    char other[2][MOPAY_ID_TEXT_BYTES];
+    for (int i = 0; i < 2; i++) {
+        struct mopay_id id;
+        mopay_id_new(T0 + i + 1, &id);
+        mopay_id_format(MOPAY_ID_MERCHANT, &id, other[i]);
+    }
+    static struct add_cmd a, a_more, b, b_more, c, c_more;
+    assert_int_equal(add_events(&w, &a, "a-1", 2, 100), MOPAY_OK);
+    assert_int_equal(add_events(&w, &a_more, "a-2", 1, 100), MOPAY_ERR_capacity_exhausted);
+    b.merchant_id = b_more.merchant_id = other[0];
+    assert_int_equal(add_events(&w, &b, "b-1", 2, 100), MOPAY_OK);
+    assert_int_equal(add_events(&w, &b_more, "b-2", 1, 100), MOPAY_ERR_capacity_exhausted);
+    c.merchant_id = c_more.merchant_id = other[1];
+    assert_int_equal(add_events(&w, &c, "c-1", 1, 100), MOPAY_OK);
+    assert_int_equal(add_events(&w, &c_more, "c-2", 1, 100), MOPAY_ERR_capacity_exhausted); /* 5 in all */
+    world_stop(&w);
+    assert_false(meta_present("a-2") || meta_present("b-2") || meta_present("c-2"));
+
+    options.pending_max = 3; /* lowered: the 5 pending are all kept */
+    world_start(&w, &options);
+    assert_int_equal(stats_of(&w).pending, 5);
+    static struct add_cmd a_again, b_again;
+    assert_int_equal(add_events(&w, &a_again, "a-3", 1, 100), MOPAY_ERR_capacity_exhausted);
+    rx_start(rx_port());
+    mopay_clock_advance_ns(3600 * S);
+    WAIT_FOR(stats_of(&w).delivered == 5);
+    b_again.merchant_id = other[0];
+    assert_int_equal(add_events(&w, &b_again, "b-3", 2, 100), MOPAY_OK);
+    world_stop(&w);
+}
+
 static void pending_events_survive_a_restart(void **state)
 {
     (void)state;
@@ -804,6 +853,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(server_errors_are_retried_with_doubling_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(events_are_dead_after_the_last_attempt, setup, teardown),
         cmocka_unit_test_setup_teardown(pending_events_survive_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(each_merchant_fills_its_own_share, setup, teardown),
         cmocka_unit_test_setup_teardown(each_event_is_delivered_once_on_200, setup, teardown),
         cmocka_unit_test(webhook_urls_are_checked),
         cmocka_unit_test(webhook_names_are_resolved_and_checked),

@@ -214,12 +214,46 @@ static void ticks_run_without_commands(void **state)
     store->close(store);
 }
 
+/* A tick with no room for its work (an operating error) writes what it did and returns the
+ * error: the batch commits it, the sequencer counts the error and goes on ticking. */
+static enum mopay_err full_tick(void *ctx, struct mopay_store *store, int64_t now_ns)
+{
+    (void)ctx;
+    (void)now_ns;
+    atomic_fetch_add(&ticks, 1);
+    enum mopay_err err = store->meta_put(store, "partly", "yes");
+    return err != MOPAY_OK ? err : MOPAY_ERR_capacity_exhausted;
+}
+
+static void a_tick_without_room_does_not_stop(void **state)
+{
+    (void)state;
+    atomic_store(&ticks, 0);
+    struct mopay_store *store = open_store();
+    struct mopay_seq *seq = mopay_seq_start(store, 16);
+    struct mopay_seq_hooks hooks = {.tick = full_tick, .tick_interval_ns = 20 * 1000000LL};
+    mopay_seq_set_hooks(seq, &hooks);
+    for (int i = 0; i < 2000 && atomic_load(&ticks) < 3; i++)
+        usleep(1000);
+    assert_true(atomic_load(&ticks) >= 3);
+    struct mopay_seq_stats st;
+    mopay_seq_stats(seq, &st);
+    assert_true(st.tick_errors >= 2);
+    mopay_seq_free(seq);
+    char value[8];
+    bool found;
+    assert_int_equal(store->meta_get(store, "partly", value, sizeof(value), &found), MOPAY_OK);
+    assert_true(found);
+    store->close(store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(applies_in_order_and_commits_before_done, setup, teardown),
         cmocka_unit_test_setup_teardown(full_queue_is_refused_and_stop_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(ticks_run_without_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_tick_without_room_does_not_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(batches_are_capped_by_weight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
