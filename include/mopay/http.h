@@ -79,7 +79,15 @@ struct mopay_http_config {
     struct mopay_http_limits limits;
     size_t connections_max; /* open client connections, all loops together; one more is closed at
                                once (0: MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT) */
+    /* Stored Idempotency-Key answers: how many the store holds at start, and how many it may
+     * (0: MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT). A write with a new key past it is answered
+     * 503 capacity_exhausted and changes nothing. */
+    uint64_t idempotency_records, idempotency_records_max;
 };
+
+/* The tick deleted `count` expired idempotency records: room for as many new ones. Sequencer
+ * thread only, like every change of the count. */
+void mopay_http_idem_forgotten(struct mopay_http_server *server, int64_t count);
 
 /* Binds, starts the loop threads, returns at once. NULL with a reason in `err` on failure. */
 struct mopay_http_server *mopay_http_start(const struct mopay_http_config *config, char *err, size_t err_cap);

@@ -76,6 +76,8 @@ struct mopay_store {
      * `rekey`'s image of it, in the caller's transaction; reports how many. */
     enum mopay_err (*idem_rekey)(struct mopay_store *store, void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]),
                                  void *ctx, int64_t *out_rekeyed);
+    /* How many records there are, for admission control at start. */
+    enum mopay_err (*idem_count)(struct mopay_store *store, int64_t *out_count);
 
     /* The ledger's event log: records numbered from 1 without gaps, appended inside the batch
      * transaction (a duplicate seq is store_failed), loaded in order at start. `data` handed to

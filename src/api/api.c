@@ -132,12 +132,15 @@ static void idem_rekey_one(void *ctx, const uint8_t in[32], uint8_t out[32])
 
 /* Idempotency records stored before their request hashes were keyed would let a reader of the
  * database test guesses of a body (a PIN) against them: key them in place, once, at start. */
-static bool api_idem_rekey(struct mopay_store *store, const struct mopay_keys *keys, char *err, size_t err_cap)
+static bool api_idem_rekey(struct mopay_store *store, const struct mopay_keys *keys, uint64_t *out_count, char *err,
+                           size_t err_cap)
 {
-    int64_t rekeyed = 0;
+    int64_t rekeyed = 0, count = 0;
     enum mopay_err e = store->begin(store);
     if (e == MOPAY_OK)
         e = store->idem_rekey(store, idem_rekey_one, (void *)keys, &rekeyed);
+    if (e == MOPAY_OK)
+        e = store->idem_count(store, &count);
     if (e == MOPAY_OK)
         e = store->commit(store);
     else
@@ -148,6 +151,7 @@ static bool api_idem_rekey(struct mopay_store *store, const struct mopay_keys *k
     }
     if (rekeyed > 0)
         MOPAY_LOG_INFO("keyed the hashes of idempotency records stored before", "records=%lld", (long long)rekeyed);
+    *out_count = (uint64_t)count;
     return true;
 }
 
@@ -168,7 +172,7 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
         snprintf(err, err_cap, "loading admin keys: %s", mopay_err_code(e));
         goto fail;
     }
-    if (!api_idem_rekey(store, keys, err, err_cap))
+    if (!api_idem_rekey(store, keys, &api->idem_records, err, err_cap))
         goto fail;
     api->ledger = mopay_ledger_service_new(&options->ledger_limits, options->check_invariants);
     if (api->ledger == NULL) {
@@ -215,6 +219,7 @@ void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *conf
     config->auth_ctx = api;
     config->app = api;
     config->keys = api->keys;
+    config->idempotency_records = api->idem_records;
 }
 
 /* Keeps the tick's first error, or its fatal (store) one, which ends the tick: true then. A
@@ -244,6 +249,8 @@ static enum mopay_err api_tick(void *ctx, struct mopay_store *store, int64_t now
         return err;
     if (deleted > 0)
         MOPAY_LOG_DEBUG("expired idempotency records", "deleted=%lld", (long long)deleted);
+    if (deleted > 0 && api->server != NULL)
+        mopay_http_idem_forgotten(api->server, deleted);
     return err; /* an operating error: the sequencer counts it, and the next tick tries again */
 }
 

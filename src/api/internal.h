@@ -52,6 +52,7 @@ struct mopay_api {
     struct mopay_ratelimit *signup_address_limit, *signup_prefix_limit; /* NULL: off */
     struct mopay_api_capacity capacity; /* defaults filled in */
     _Atomic uint64_t capacity_refused;  /* commands answered capacity_exhausted */
+    uint64_t idem_records;              /* stored Idempotency-Key answers at start */
 };
 
 /* customers.c: the sign-up throttles (per client address, per phone prefix). */

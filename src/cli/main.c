@@ -174,7 +174,8 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
                                                 .bad_token_per_min = limit_u32(cfg->rate_bad_token_max),
                                                 .principal_per_min = limit_u32(cfg->rate_principal_max),
                                                 .trusted_proxies = cfg->trusted_proxies},
-                                     .connections_max = (size_t)cfg->connections_max};
+                                     .connections_max = (size_t)cfg->connections_max,
+                                     .idempotency_records_max = (uint64_t)cfg->idempotency_records_max};
     mopay_api_http_config(api, &http);
     char err[512];
     struct mopay_http_server *server = mopay_http_start(&http, err, sizeof(err));

@@ -114,6 +114,26 @@ static enum mopay_err command_remember(struct mopay_http_command *cmd, struct mo
     return err;
 }
 
+/* Whether a new Idempotency-Key answer may be stored; if not, the reply says so and the command
+ * is not applied. */
+static bool command_idem_room(struct mopay_http_command *cmd)
+{
+    struct mopay_http_server *s = cmd->req->thread->server;
+    if (atomic_load(&s->idem_records) < s->idem_records_max)
+        return true;
+    command_set_problem(cmd, MOPAY_ERR_capacity_exhausted, NULL,
+                        "no room for more idempotency records (--idempotency-records-max); they expire after 24 "
+                        "hours, or send the request without an Idempotency-Key");
+    return false;
+}
+
+void mopay_http_idem_forgotten(struct mopay_http_server *server, int64_t count)
+{
+    MOPAY_ASSERT(count >= 0);
+    uint64_t have = atomic_load(&server->idem_records);
+    atomic_store(&server->idem_records, have > (uint64_t)count ? have - (uint64_t)count : 0);
+}
+
 /* A step: its error is the reply; its success leaves the reply to what follows. */
 static enum mopay_err command_step_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
 {
@@ -147,6 +167,8 @@ static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mo
             return err;
         if (found)
             return command_replay(cmd, &rec);
+        if (!command_idem_room(cmd))
+            return MOPAY_ERR_capacity_exhausted;
     }
     enum mopay_err result = cmd->apply(cmd, store, now_ns);
     if (mopay_store_err_fatal(result))
@@ -171,6 +193,7 @@ static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mo
         enum mopay_err err = command_remember(cmd, store, now_ns);
         if (err != MOPAY_OK)
             return err;
+        atomic_fetch_add(&r->thread->server->idem_records, 1); /* a rollback leaves it high: safe */
     }
     return result;
 }

@@ -140,6 +140,8 @@ struct mopay_http_server {
     size_t connections_max;
     _Atomic size_t connections;          /* open client connections, all loops */
     _Atomic uint64_t connections_refused; /* closed at accept: connections_max were open */
+    _Atomic uint64_t idem_records;        /* stored Idempotency-Key answers, counted on the sequencer */
+    uint64_t idem_records_max;
 };
 
 /* request.c */

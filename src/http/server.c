@@ -372,6 +372,9 @@ struct mopay_http_server *mopay_http_start(const struct mopay_http_config *confi
         return NULL;
     s->config = *config;
     s->connections_max = connections_max_for(config->connections_max);
+    atomic_store(&s->idem_records, config->idempotency_records);
+    s->idem_records_max =
+        config->idempotency_records_max > 0 ? config->idempotency_records_max : MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT;
     s->access_log_fd = -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->thread_count = config->threads > 0 ? config->threads : (cores > 0 ? (int)cores : 1);

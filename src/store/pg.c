@@ -31,6 +31,7 @@ enum pg_stmt {
     STMT_IDEM_PUT,
     STMT_IDEM_PURGE,
     STMT_IDEM_LEGACY,
+    STMT_IDEM_COUNT,
     STMT_IDEM_REKEY,
     STMT_LEDGER_LOG_APPEND,
     STMT_LEDGER_LOG_LOAD,
@@ -77,6 +78,7 @@ static const struct pg_statement pg_statements[STMT_COUNT] = {
     [STMT_IDEM_PURGE] = {"mopay_idem_purge", "DELETE FROM idempotency WHERE created_at_ns < $1", 1},
     [STMT_IDEM_LEGACY] = {"mopay_idem_legacy",
                           "SELECT principal, key, request_hash FROM idempotency WHERE length(request_hash) = 64", 0},
+    [STMT_IDEM_COUNT] = {"mopay_idem_count", "SELECT COUNT(*) FROM idempotency", 0},
     [STMT_IDEM_REKEY] = {"mopay_idem_rekey",
                          "UPDATE idempotency SET request_hash = $3 WHERE principal = $1 AND key = $2", 3},
     [STMT_LEDGER_LOG_APPEND] = {"mopay_ledger_log_append", "INSERT INTO ledger_log (seq, data) VALUES ($1, $2)", 2},
@@ -603,6 +605,20 @@ static enum mopay_err pg_idem_purge(struct mopay_store *store, int64_t before_ns
     return MOPAY_OK;
 }
 
+static enum mopay_err pg_idem_count(struct mopay_store *store, int64_t *out_count)
+{
+    struct pg_store *s = pg_of(store);
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_IDEM_COUNT, NULL, NULL, NULL, &result);
+    if (res == NULL)
+        return result;
+    MOPAY_ASSERT(PQntuples(res) == 1);
+    *out_count = pg_parse_int64(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    MOPAY_ASSERT(*out_count >= 0);
+    return MOPAY_OK;
+}
+
 struct pg_idem_rekey_read {
     struct mopay_store_idem_rekeys list;
     void (*rekey)(void *ctx, const uint8_t in[32], uint8_t out[32]);
@@ -870,6 +886,7 @@ static void pg_set_ops(struct pg_store *s)
     s->base.idem_put = pg_idem_put;
     s->base.idem_purge = pg_idem_purge;
     s->base.idem_rekey = pg_idem_rekey;
+    s->base.idem_count = pg_idem_count;
     s->base.claim = pg_claim;
     s->base.ledger_log_append = pg_ledger_log_append;
     s->base.ledger_log_load = pg_ledger_log_load;

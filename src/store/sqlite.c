@@ -34,6 +34,7 @@ enum sqlite_stmt {
     STMT_IDEM_PUT,
     STMT_IDEM_PURGE,
     STMT_IDEM_LEGACY,
+    STMT_IDEM_COUNT,
     STMT_IDEM_REKEY,
     STMT_LEDGER_LOG_APPEND,
     STMT_LEDGER_LOG_LOAD,
@@ -65,6 +66,7 @@ static const char *const sqlite_sql[STMT_COUNT] = {
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [STMT_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_at_ns < ?1",
     [STMT_IDEM_LEGACY] = "SELECT principal, key, request_hash FROM idempotency WHERE length(request_hash) = 64",
+    [STMT_IDEM_COUNT] = "SELECT COUNT(*) FROM idempotency",
     [STMT_IDEM_REKEY] = "UPDATE idempotency SET request_hash = ?3 WHERE principal = ?1 AND key = ?2",
     [STMT_LEDGER_LOG_APPEND] = "INSERT INTO ledger_log (seq, data) VALUES (?1, ?2)",
     [STMT_LEDGER_LOG_LOAD] = "SELECT seq, data FROM ledger_log ORDER BY seq",
@@ -460,6 +462,19 @@ static enum mopay_err sqlite_idem_purge(struct mopay_store *store, int64_t befor
         *out_deleted = sqlite3_changes64(s->db);
         MOPAY_ASSERT(*out_deleted >= 0);
     }
+    return result;
+}
+
+static enum mopay_err sqlite_idem_count(struct mopay_store *store, int64_t *out_count)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    sqlite3_stmt *st = s->stmts[STMT_IDEM_COUNT];
+    int rc = sqlite3_step(st);
+    enum mopay_err result = rc == SQLITE_ROW ? MOPAY_OK : sqlite_fail(s, rc, "idem_count");
+    if (result == MOPAY_OK)
+        *out_count = sqlite3_column_int64(st, 0);
+    stmt_done(st);
+    MOPAY_ASSERT(result != MOPAY_OK || *out_count >= 0);
     return result;
 }
 
@@ -896,6 +911,7 @@ static void sqlite_set_ops(struct sqlite_store *s)
     s->base.idem_put = sqlite_idem_put;
     s->base.idem_purge = sqlite_idem_purge;
     s->base.idem_rekey = sqlite_idem_rekey;
+    s->base.idem_count = sqlite_idem_count;
     s->base.claim = sqlite_claim;
     s->base.ledger_log_append = sqlite_ledger_log_append;
     s->base.ledger_log_load = sqlite_ledger_log_load;

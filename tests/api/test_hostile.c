@@ -45,12 +45,17 @@ static void signup_body(const char *phone, const uint8_t pk[32], char *out, size
              phone, pk64);
 }
 
-static void expect_alive(void)
+static void expect_alive_at(const struct server *s)
 {
     struct response r;
-    http_call(&srv, "GET", "/healthz", NULL, NULL, NULL, &r);
+    http_call(s, "GET", "/healthz", NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     response_free(&r);
+}
+
+static void expect_alive(void)
+{
+    expect_alive_at(&srv);
 }
 
 /* The store's record for (principal, key), read behind the server's back; false when none. */
@@ -198,6 +203,56 @@ static void second_server_on_one_sqlite_file_refuses(void **state)
     expect_alive();
 }
 
+/* Idempotency records are a bounded resource: past --idempotency-records-max a write with a new
+ * key is 503 capacity_exhausted and changes nothing, a replay and a write without a key still
+ * work, and a restart counts what the store holds. */
+static void idempotency_records_are_bounded(void **state)
+{
+    (void)state;
+    struct server s, again;
+    const char *args[] = {"--test-clock", TEST_CLOCK_START, "--risk=false", "--idempotency-records-max", "2", NULL};
+    server_start(&s, NULL, args);
+    struct response r;
+    char key[64];
+    const char *currencies[] = {"CNY", "USD", "EUR", "JPY"};
+    struct person p;
+    person_signup(&s, &p, "+8613700000005", "Keeper Ke", "CN");
+    person_login(&s, &p, TEST_CLOCK_START_S);
+    for (int i = 0; i < 2; i++) {
+        snprintf(key, sizeof key, "Idempotency-Key: wallet-%d", i);
+        const char *h[] = {key, NULL};
+        char body[64];
+        snprintf(body, sizeof body, "{\"currency\":\"%s\"}", currencies[i]);
+        http_call(&s, "POST", "/v1/wallets", p.token, body, h, &r);
+        assert_int_equal(r.status, 201);
+        response_free(&r);
+    }
+    for (int round = 0; round < 2; round++) {
+        const char *full[] = {"Idempotency-Key: wallet-2", NULL};
+        http_call(&s, "POST", "/v1/wallets", p.token, "{\"currency\":\"EUR\"}", full, &r);
+        expect_problem(&r, 503, "capacity_exhausted", NULL);
+        response_free(&r);
+        const char *old[] = {"Idempotency-Key: wallet-0", NULL};
+        http_call(&s, "POST", "/v1/wallets", p.token, "{\"currency\":\"CNY\"}", old, &r);
+        assert_int_equal(r.status, 201); /* the first answer, replayed */
+        response_free(&r);
+        http_call(&s, "GET", "/v1/wallets", p.token, NULL, NULL, &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "data")), 2 + (size_t)round);
+        response_free(&r);
+        if (round == 0) { /* without a key it is an ordinary write */
+            http_call(&s, "POST", "/v1/wallets", p.token, "{\"currency\":\"JPY\"}", NULL, &r);
+            assert_int_equal(r.status, 201);
+            response_free(&r);
+            assert_int_equal(server_stop(&s), 0);
+            server_start(&again, &s, args);
+            s = again;
+            person_login(&s, &p, TEST_CLOCK_START_S + 1);
+        }
+    }
+    expect_alive_at(&s);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(argc, argv);
@@ -209,6 +264,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(get_with_idempotency_key_stores_nothing),
         cmocka_unit_test(body_over_the_bulk_cap_is_problem_json),
         cmocka_unit_test(second_server_on_one_sqlite_file_refuses),
+        cmocka_unit_test(idempotency_records_are_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
