@@ -40,6 +40,47 @@ static void id_roundtrip_and_order(void **state)
     assert_memory_equal(text + 4, "018bcfe56800", 12);
 }
 
+/* 4096 IDs in one millisecond: all distinct and increasing, and every one of the last 64 bits
+ * is a fair coin across them (a counter or a fixed per-thread tag fails this by thousands). */
+static void id_random_part_unpredictable(void **state)
+{
+    (void)state;
+    enum { N = 4096 };
+    static struct mopay_id ids[N];
+    unsigned ones[64] = {0};
+    for (size_t i = 0; i < N; i++) {
+        mopay_id_new(1800000000000000000, &ids[i]);
+        if (i > 0)
+            assert_true(memcmp(&ids[i - 1], &ids[i], sizeof(ids[i])) < 0);
+        assert_memory_equal(ids[i].bytes, ids[0].bytes, 6); /* the same millisecond */
+        for (int b = 0; b < 64; b++)
+            ones[b] += (ids[i].bytes[8 + b / 8] >> (b % 8)) & 1;
+    }
+    for (int b = 0; b < 64; b++) /* expected 2048, standard deviation 32 */
+        assert_in_range(ones[b], 2048 - 320, 2048 + 320);
+    /* no relation between neighbours' random parts: their difference is not constant */
+    unsigned same_step = 0;
+    for (size_t i = 2; i < N; i++) {
+        uint64_t a = 0, b = 0, c = 0;
+        for (int k = 0; k < 8; k++) {
+            a = a << 8 | ids[i - 2].bytes[8 + k];
+            b = b << 8 | ids[i - 1].bytes[8 + k];
+            c = c << 8 | ids[i].bytes[8 + k];
+        }
+        same_step += (c - b == b - a);
+    }
+    assert_true(same_step < 4);
+    /* a new millisecond after a run of 70,000 in one: still increasing, no duplicate */
+    struct mopay_id prev = ids[N - 1], next;
+    for (int i = 0; i < 70000; i++) {
+        mopay_id_new(1800000000000000000, &next);
+        assert_true(memcmp(&prev, &next, sizeof(next)) < 0);
+        prev = next;
+    }
+    mopay_id_new(1800000000001000000, &next);
+    assert_true(memcmp(&prev, &next, sizeof(next)) < 0);
+}
+
 static void id_parse_refusals(void **state)
 {
     (void)state;
@@ -260,7 +301,8 @@ static void log_levels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(id_roundtrip_and_order), cmocka_unit_test(id_parse_refusals),
+        cmocka_unit_test(id_roundtrip_and_order),
+        cmocka_unit_test(id_random_part_unpredictable), cmocka_unit_test(id_parse_refusals),
         cmocka_unit_test(clock_manual),           cmocka_unit_test(time_format_parse),
         cmocka_unit_test(err_registry_is_sound),  cmocka_unit_test(arena_alloc_reset),
         cmocka_unit_test(config_layers),          cmocka_unit_test(keys_file_hash_seal),
