@@ -69,7 +69,7 @@ static bool order_paid_by(struct mopay_api *api, const struct mopay_principal *p
 }
 
 static enum order_view order_view_of(struct mopay_api *api, const struct mopay_principal *p,
-                                     const struct mopay_order *o)
+                                     const struct mopay_order *o, int64_t now_ns)
 {
     switch (p->kind) {
     case MOPAY_PRINCIPAL_OPERATOR:
@@ -79,7 +79,8 @@ static enum order_view order_view_of(struct mopay_api *api, const struct mopay_p
     case MOPAY_PRINCIPAL_CUSTOMER:
         if (order_paid_by(api, p, o))
             return ORDER_VIEW_WHOLE;
-        return o->status == MOPAY_ORDER_OPEN ? ORDER_VIEW_CHECKOUT : ORDER_VIEW_NONE;
+        /* open and not yet past its expiry, which the tick may not have reached */
+        return o->status == MOPAY_ORDER_OPEN && now_ns < o->expires_at_ns ? ORDER_VIEW_CHECKOUT : ORDER_VIEW_NONE;
     default:
         return ORDER_VIEW_NONE;
     }
@@ -98,11 +99,11 @@ static json_t *order_checkout_json(const struct mopay_order *o)
 static enum mopay_err order_get_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
 {
     (void)store;
-    (void)now_ns;
     struct order_cmd *c = (struct order_cmd *)cmd;
     struct mopay_api *api = cmd->app;
     c->order = mopay_order_get(api->merchant, &c->id);
-    c->view = c->order != NULL ? order_view_of(api, mopay_http_principal(cmd->req), c->order) : ORDER_VIEW_NONE;
+    c->view = c->order != NULL ? order_view_of(api, mopay_http_principal(cmd->req), c->order, now_ns)
+                               : ORDER_VIEW_NONE;
     if (c->view == ORDER_VIEW_NONE) {
         cmd->err_detail = "no order has this id";
         return MOPAY_ERR_resource_not_found;
