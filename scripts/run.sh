@@ -4,9 +4,11 @@ set -euo pipefail
 mopay=${1:-build/mopay}
 listen=${MOPAY_LISTEN:-127.0.0.1:8080}
 db=${MOPAY_DB:-sqlite:./data/mopay.db}
+# a PostgreSQL URL may hold a password: say its scheme and host only
+db_shown=$(printf '%s' "$db" | sed -E 's#^([a-z]+://)([^@/?]*@)?([^/?]*).*#\1\3#')
 cat >&2 <<MSG
 mopay $("$mopay" version | cut -d' ' -f2) starting
-  database     $db   (a new one prints its admin key once, below)
+  database     $db_shown   (a new one prints its admin key once, below)
   health       curl http://$listen/healthz
   metrics      curl http://$listen/metrics
   API docs     docs/api.md

@@ -6,8 +6,9 @@
 #include <stdint.h>
 
 /* The master key and the subkeys derived from it. The master key never enters the database: it
- * comes from MOPAY_MASTER_KEY (64 hex digits) or from a file (64 hex digits, mode 0600), which
- * is created with a fresh random key when missing. All key material lives in sodium_malloc'd,
+ * comes from MOPAY_MASTER_KEY (64 hex digits; wiped and removed from the environment once read)
+ * or from a file (64 hex digits, mode 0600: a file group or others may read or write is refused),
+ * which is created with a fresh random key when missing. All key material lives in sodium_malloc'd,
  * locked memory, read-only after load. */
 struct mopay_keys {
     uint8_t api_key_hash[32]; /* keyed BLAKE2b of API keys and admin keys */

@@ -37,6 +37,45 @@ static bool mkdir_parent(const char *path)
     return mkdir(dir, 0700) == 0 || errno == EEXIST;
 }
 
+/* The master key decrypts every sealed value: a file that anyone but its owner may read or
+ * write is refused, with the command that fixes it. */
+static bool master_file_private(int fd, const char *path, char *err, size_t err_cap)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, err_cap, "master key file %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_cap, "master key file %s is not a regular file", path);
+        return false;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, err_cap,
+                 "master key file %s has mode %04o: group or others may read or write it; "
+                 "run 'chmod 600 %s' (and check who else could have read it)",
+                 path, (unsigned)(st.st_mode & 07777), path);
+        return false;
+    }
+    return true;
+}
+
+/* MOPAY_MASTER_KEY: read once, then wiped where it lies and removed from the environment, so
+ * neither a child process nor /proc/PID/environ shows it. */
+static bool master_from_env(uint8_t master[32], bool *given, char *err, size_t err_cap)
+{
+    char *env = getenv("MOPAY_MASTER_KEY");
+    *given = env != NULL && env[0] != '\0';
+    if (env == NULL)
+        return true;
+    bool ok = !*given || master_from_hex(env, strlen(env), master);
+    sodium_memzero(env, strlen(env));
+    unsetenv("MOPAY_MASTER_KEY");
+    if (!ok)
+        snprintf(err, err_cap, "MOPAY_MASTER_KEY: expected 64 hex digits");
+    return ok;
+}
+
 /* Reads the master key from `path`, or writes a fresh one there (O_EXCL, so two processes
  * starting together cannot each make their own). */
 static bool master_from_file(const char *path, uint8_t master[32], char *err, size_t err_cap)
@@ -45,6 +84,10 @@ static bool master_from_file(const char *path, uint8_t master[32], char *err, si
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
+            if (!master_file_private(fd, path, err, err_cap)) {
+                close(fd);
+                return false;
+            }
             ssize_t n = read(fd, hex, sizeof(hex) - 1);
             close(fd);
             if (n < 0 || !master_from_hex(hex, (size_t)n, master)) {
@@ -87,15 +130,10 @@ const struct mopay_keys *mopay_keys_load(const char *path, char *err, size_t err
         snprintf(err, err_cap, "out of locked memory for keys");
         goto fail;
     }
-    const char *env = getenv("MOPAY_MASTER_KEY");
-    if (env != NULL && env[0] != '\0') {
-        if (!master_from_hex(env, strlen(env), master)) {
-            snprintf(err, err_cap, "MOPAY_MASTER_KEY: expected 64 hex digits");
-            goto fail;
-        }
-    } else if (!master_from_file(path, master, err, err_cap)) {
+    bool from_env = false;
+    if (!master_from_env(master, &from_env, err, err_cap) ||
+        (!from_env && !master_from_file(path, master, err, err_cap)))
         goto fail;
-    }
     crypto_kdf_derive_from_key(keys->api_key_hash, 32, SUBKEY_API_KEY_HASH, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->idem_seal, 32, SUBKEY_IDEM_SEAL, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->card_seal, 32, SUBKEY_CARD_SEAL, KDF_CONTEXT, master);

@@ -99,6 +99,43 @@ static void id_parse_refusals(void **state)
     assert_string_equal(mopay_id_prefix(MOPAY_ID_TAX_REFUND), "txr");
 }
 
+/* Issue 11, finding 9: a master-key file others may read is refused with the fix in the
+ * message; MOPAY_MASTER_KEY leaves the environment once read. */
+static void keys_file_private_env_removed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mopay-keys-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], err[512];
+    snprintf(path, sizeof(path), "%s/master.key", dir);
+    unsetenv("MOPAY_MASTER_KEY");
+    const struct mopay_keys *k = mopay_keys_load(path, err, sizeof(err)); /* made 0600 */
+    assert_non_null(k);
+    mopay_keys_free(k);
+    const mode_t loose[] = {0640, 0604, 0620, 0602, 0644};
+    for (size_t i = 0; i < sizeof(loose) / sizeof(loose[0]); i++) {
+        assert_int_equal(chmod(path, loose[i]), 0);
+        err[0] = '\0';
+        assert_null(mopay_keys_load(path, err, sizeof(err)));
+        assert_non_null(strstr(err, "chmod 600"));
+        assert_non_null(strstr(err, path));
+    }
+    assert_int_equal(chmod(path, 0400), 0); /* read-only to its owner is fine */
+    k = mopay_keys_load(path, err, sizeof(err));
+    assert_non_null(k);
+    mopay_keys_free(k);
+    unlink(path);
+    rmdir(dir);
+
+    setenv("MOPAY_MASTER_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 1);
+    char *value = getenv("MOPAY_MASTER_KEY");
+    k = mopay_keys_load("/nonexistent/master.key", err, sizeof(err));
+    assert_non_null(k);
+    assert_null(getenv("MOPAY_MASTER_KEY"));
+    assert_null(strstr(value, "0001020304")); /* wiped where it lay, not only unlinked */
+    mopay_keys_free(k);
+}
+
 static void clock_manual(void **state)
 {
     (void)state;
@@ -305,7 +342,7 @@ int main(void)
         cmocka_unit_test(id_random_part_unpredictable), cmocka_unit_test(id_parse_refusals),
         cmocka_unit_test(clock_manual),           cmocka_unit_test(time_format_parse),
         cmocka_unit_test(err_registry_is_sound),  cmocka_unit_test(arena_alloc_reset),
-        cmocka_unit_test(config_layers),          cmocka_unit_test(keys_file_hash_seal),
+        cmocka_unit_test(config_layers),          cmocka_unit_test(keys_file_hash_seal), cmocka_unit_test(keys_file_private_env_removed),
         cmocka_unit_test(log_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
