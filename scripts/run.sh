@@ -10,7 +10,7 @@ cat >&2 <<MSG
 mopay $("$mopay" version | cut -d' ' -f2) starting
   database     $db_shown   (a new one prints its admin key once, below)
   health       curl http://$listen/healthz
-  metrics      curl http://$listen/metrics
+  metrics      curl -H "Authorization: Bearer \$ADMIN_KEY" http://$listen/metrics
   API docs     docs/api.md
   stop         Ctrl-C (drains in-flight requests, then exits)
 MSG

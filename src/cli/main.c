@@ -167,7 +167,8 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
     struct mopay_seq_hooks hooks;
     mopay_api_seq_hooks(api, &hooks);
     mopay_seq_set_hooks(seq, &hooks);
-    struct mopay_http_config http = {.listen = cfg->listen, .threads = (int)cfg->threads,
+    struct mopay_http_config http = {.listen = cfg->listen, .metrics_listen = cfg->metrics_listen,
+                                     .threads = (int)cfg->threads,
                                      .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
                                      .access_log = cfg->access_log, .seq = seq};
     mopay_api_http_config(api, &http);
@@ -179,8 +180,9 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
         return 1;
     }
     mopay_api_attach(api, seq, server);
-    MOPAY_LOG_INFO("mopay is serving", "listen=%s port=%d tls=%s store=%s", cfg->listen, mopay_http_port(server),
-                   cfg->tls_cert[0] ? "on" : "off", store->backend);
+    MOPAY_LOG_INFO("mopay is serving", "listen=%s port=%d metrics_port=%d tls=%s store=%s", cfg->listen,
+                   mopay_http_port(server), mopay_http_metrics_port(server), cfg->tls_cert[0] ? "on" : "off",
+                   store->backend);
     int sig = 0;
     sigwait(&signals, &sig);
     MOPAY_LOG_INFO("shutting down: draining requests", "signal=%d", sig);

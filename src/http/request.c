@@ -366,6 +366,10 @@ void http_dispatch(struct mopay_http_request *r)
     enum route_match m = router_match(s->routes, s->config.route_count, req->method.base, req->method.len,
                                       req->path_normalized.base, req->path_normalized.len, &index, r->params,
                                       &r->param_count, allow, sizeof(allow));
+    if (r->metrics_listener && (m != ROUTE_MATCHED || (s->config.routes[index].flags & MOPAY_ROUTE_METRICS) == 0)) {
+        mopay_http_reply_error(r, MOPAY_ERR_route_not_found, NULL, "this address serves GET /metrics only");
+        goto done;
+    }
     if (m == ROUTE_NO_PATH) {
         mopay_http_reply_error(r, MOPAY_ERR_route_not_found, NULL, "no endpoint at this path");
         goto done;
@@ -380,7 +384,8 @@ void http_dispatch(struct mopay_http_request *r)
     r->route_index = index;
     for (size_t i = 0; i < r->param_count; i++)
         r->params[i].ptr = mopay_arena_strndup(&r->arena, r->params[i].ptr, r->params[i].len);
-    if ((route->principals != 0 && !request_authenticate(r, route)) || !request_read_body(r, route) ||
+    bool keyless = r->metrics_listener; /* the operator chose to expose it there */
+    if ((route->principals != 0 && !keyless && !request_authenticate(r, route)) || !request_read_body(r, route) ||
         !request_read_idempotency_key(r))
         goto done;
     route->handler(r);
