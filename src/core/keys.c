@@ -173,3 +173,37 @@ bool mopay_keys_open(const uint8_t key[32], const uint8_t *sealed, size_t sealed
     return crypto_secretbox_open_easy(plain_out, sealed + crypto_secretbox_NONCEBYTES,
                                       sealed_len - crypto_secretbox_NONCEBYTES, sealed, key) == 0;
 }
+
+void mopay_keys_seal_ad(const uint8_t key[32], const char *ad, const void *plain, size_t len, uint8_t *out)
+{
+    enum { NONCE = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES };
+    _Static_assert(MOPAY_SEAL_AD_OVERHEAD == 1 + NONCE + crypto_aead_xchacha20poly1305_ietf_ABYTES, "overhead");
+    MOPAY_ASSERT(ad != NULL && ad[0] != '\0');
+    out[0] = MOPAY_SEAL_VERSION_AD;
+    randombytes_buf(out + 1, NONCE);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + NONCE, NULL, plain, len, (const unsigned char *)ad,
+                                               strlen(ad), NULL, out + 1, key);
+}
+
+bool mopay_keys_open_ad(const uint8_t key[32], const char *ad, const uint8_t *sealed, size_t sealed_len,
+                        void *plain_out, size_t *plain_len, bool *legacy)
+{
+    enum { NONCE = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES };
+    MOPAY_ASSERT(ad != NULL && ad[0] != '\0');
+    *legacy = false;
+    *plain_len = 0;
+    unsigned long long n = 0;
+    if (sealed_len >= MOPAY_SEAL_AD_OVERHEAD && sealed[0] == MOPAY_SEAL_VERSION_AD &&
+        crypto_aead_xchacha20poly1305_ietf_decrypt(plain_out, &n, NULL, sealed + 1 + NONCE, sealed_len - 1 - NONCE,
+                                                   (const unsigned char *)ad, strlen(ad), sealed + 1, key) == 0) {
+        *plain_len = (size_t)n;
+        return true;
+    }
+    /* sealed before seals were bound to their row (its first byte is a random nonce's, which may
+     * be 0x02 too: then the attempt above failed and this one decides) */
+    if (!mopay_keys_open(key, sealed, sealed_len, plain_out))
+        return false;
+    *legacy = true;
+    *plain_len = sealed_len - MOPAY_SEAL_OVERHEAD;
+    return true;
+}

@@ -18,6 +18,7 @@
 #include "mopay/assert.h"
 #include "mopay/clock.h"
 #include "mopay/log.h"
+#include "mopay/text.h"
 
 /* --- on the sequencer thread --- */
 
@@ -154,14 +155,20 @@ static enum mopay_err round_run(struct mopay_outbox *o, mopay_seq_apply_fn apply
 static void event_sign(const struct mopay_outbox *o, const struct outbox_event *ev, int64_t t, char *out,
                        size_t cap)
 {
-    uint8_t secret[32], mac[crypto_auth_hmacsha256_BYTES];
+    /* room for what a legacy open would write, though only the 32 bytes of a bound seal are used */
+    uint8_t secret[OUTBOX_SEALED_BYTES - MOPAY_SEAL_OVERHEAD], mac[crypto_auth_hmacsha256_BYTES];
     char prefix[32], hex[2 * crypto_auth_hmacsha256_BYTES + 1];
     int prefix_len = snprintf(prefix, sizeof(prefix), "%lld.", (long long)t);
-    bool opened = mopay_keys_open(o->options.keys->secret_seal, ev->secret_sealed, sizeof(ev->secret_sealed),
-                                  secret);
-    MOPAY_ASSERT(opened); /* sealed by mopay_outbox_add, or checked by the load */
+    char ad[MOPAY_SEAL_AD_BYTES];
+    size_t secret_len = 0;
+    bool legacy = false;
+    mopay_seal_ad(ad, "event", ev->id_text, "secret");
+    bool opened = mopay_keys_open_ad(o->options.keys->secret_seal, ad, ev->secret_sealed, sizeof(ev->secret_sealed),
+                                     secret, &secret_len, &legacy);
+    /* sealed for this event by mopay_outbox_add, or checked (and re-sealed) by the load */
+    MOPAY_ASSERT(opened && !legacy && secret_len == 32);
     crypto_auth_hmacsha256_state state;
-    crypto_auth_hmacsha256_init(&state, secret, sizeof(secret));
+    crypto_auth_hmacsha256_init(&state, secret, 32);
     crypto_auth_hmacsha256_update(&state, (const unsigned char *)prefix, (size_t)prefix_len);
     crypto_auth_hmacsha256_update(&state, (const unsigned char *)ev->body, ev->body_len);
     crypto_auth_hmacsha256_final(&state, mac);

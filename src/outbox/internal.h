@@ -13,7 +13,7 @@
 #include "mopay/outbox.h"
 
 #define OUTBOX_KIND "webhook"
-#define OUTBOX_SEALED_BYTES (32 + MOPAY_SEAL_OVERHEAD)
+#define OUTBOX_SEALED_BYTES (32 + MOPAY_SEAL_AD_OVERHEAD) /* sealed for its event: "event/<id>/secret" */
 
 /* One undelivered event. The delivery thread reads the fields above `created_at_ns` while the
  * event is in flight; they never change after the event is made, and the event is freed only on

@@ -31,14 +31,24 @@ static bool text_fits(const char *src, char *dst, size_t cap)
     return src != NULL && src[0] != '\0' && mopay_text_load(src, dst, cap);
 }
 
-/* Decodes the sealed secret and checks that it opens; the secret itself is wiped at once. */
-static bool sealed_of(const struct mopay_outbox *o, const char *b64, uint8_t out[OUTBOX_SEALED_BYTES])
+/* Decodes the sealed secret and checks that it opens as this event's; the secret itself is wiped
+ * at once. One sealed before seals were bound to their row (no associated data) is sealed for
+ * its event here, in memory, and so in the row at the event's next write. */
+static bool sealed_of(const struct mopay_outbox *o, const char *event_id, const char *b64,
+                      uint8_t out[OUTBOX_SEALED_BYTES])
 {
-    uint8_t secret[32];
-    size_t len = 0;
+    uint8_t secret[OUTBOX_SEALED_BYTES];
+    char ad[MOPAY_SEAL_AD_BYTES];
+    size_t len = 0, plain_len = 0;
+    bool legacy = false;
+    mopay_seal_ad(ad, "event", event_id, "secret");
     bool ok = sodium_base642bin(out, OUTBOX_SEALED_BYTES, b64, strlen(b64), NULL, &len, NULL,
                                 sodium_base64_VARIANT_ORIGINAL) == 0 &&
-              len == OUTBOX_SEALED_BYTES && mopay_keys_open(o->options.keys->secret_seal, out, len, secret);
+              (len == OUTBOX_SEALED_BYTES || len == 32 + MOPAY_SEAL_OVERHEAD) &&
+              mopay_keys_open_ad(o->options.keys->secret_seal, ad, out, len, secret, &plain_len, &legacy) &&
+              plain_len == 32;
+    if (ok && legacy)
+        mopay_keys_seal_ad(o->options.keys->secret_seal, ad, secret, 32, out);
     sodium_memzero(secret, sizeof(secret));
     return ok;
 }
@@ -73,7 +83,7 @@ static bool event_parse(const struct mopay_outbox *o, const char *key, json_t *j
               mopay_id_parse(MOPAY_ID_MERCHANT, merchant, strlen(merchant), &merchant_id) == MOPAY_OK &&
               text_fits(merchant, ev->merchant_id, sizeof(ev->merchant_id)) &&
               text_fits(type, ev->type, sizeof(ev->type)) && text_fits(url, ev->url, sizeof(ev->url)) &&
-              sealed_of(o, sealed, ev->secret_sealed) && attempts >= 0 && created > 0 && next >= created &&
+              sealed_of(o, id, sealed, ev->secret_sealed) && attempts >= 0 && created > 0 && next >= created &&
               (*dead || strcmp(status, "pending") == 0);
     if (!ok || *dead)
         return ok;

@@ -13,6 +13,7 @@
 #include "mopay/assert.h"
 #include "mopay/clock.h"
 #include "mopay/json.h"
+#include "mopay/text.h"
 
 struct mopay_outbox_options mopay_outbox_options_default(const struct mopay_keys *keys)
 {
@@ -207,7 +208,9 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
     text_copy(ev->merchant_id, sizeof(ev->merchant_id), merchant_id);
     text_copy(ev->url, sizeof(ev->url), url);
     text_copy(ev->type, sizeof(ev->type), type);
-    mopay_keys_seal(o->options.keys->secret_seal, secret, 32, ev->secret_sealed);
+    char ad[MOPAY_SEAL_AD_BYTES];
+    mopay_seal_ad(ad, "event", ev->id_text, "secret");
+    mopay_keys_seal_ad(o->options.keys->secret_seal, ad, secret, 32, ev->secret_sealed);
     ev->created_at_ns = now_ns;
     ev->next_attempt_at_ns = now_ns;
     ev->body = event_body(ev, data, &ev->body_len);
