@@ -187,7 +187,7 @@ static bool source_sealed(const struct load_ctx *ctx, const char *sid, struct mo
     size_t plain_len = 0;
     bool legacy = false;
     const uint8_t *key = ctx->w->options.keys->card_seal;
-    mopay_seal_ad(ad, "funding_source", sid, "number");
+    mopay_seal_ad(ad, "source", sid, "number");
     bool ok = b64 != NULL &&
               sodium_base642bin(s->sealed_number, sizeof(s->sealed_number), b64, strlen(b64), NULL, &s->sealed_len,
                                 NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&

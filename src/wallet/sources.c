@@ -55,7 +55,7 @@ enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopa
     mopay_text_copy(s->holder, sizeof(s->holder), in->holder);
     char sid[MOPAY_ID_TEXT_BYTES], ad[MOPAY_SEAL_AD_BYTES];
     mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &s->id, sid);
-    mopay_seal_ad(ad, "funding_source", sid, "number");
+    mopay_seal_ad(ad, "source", sid, "number");
     mopay_keys_seal_ad(w->options.keys->card_seal, ad, in->number, len, s->sealed_number);
     mopay_wallet_fingerprint(w->options.keys, in->number, s->fingerprint);
     s->sealed_len = len + MOPAY_SEAL_AD_OVERHEAD;
@@ -103,7 +103,7 @@ bool source_number(struct mopay_wallet_state *w, const struct mopay_funding_sour
     bool legacy = false;
     MOPAY_ASSERT(s->sealed_len > MOPAY_SEAL_OVERHEAD && s->sealed_len - MOPAY_SEAL_OVERHEAD < 36);
     mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &s->id, sid);
-    mopay_seal_ad(ad, "funding_source", sid, "number");
+    mopay_seal_ad(ad, "source", sid, "number");
     if (!mopay_keys_open_ad(w->options.keys->card_seal, ad, s->sealed_number, s->sealed_len, out, &len, &legacy))
         return false;
     out[len] = '\0';

@@ -3,7 +3,10 @@
  *   customer holding its id sees only its checkout view while it is open, then 404; another
  *   merchant 404 -> an offer is 404 to another merchant, whole to its owner and the operator, and
  *   a public view without budget figures to customers (who can still claim it) -> another
- *   customer's quote answers exactly as an unknown one, read and used in a payment. */
+ *   customer's quote answers exactly as an unknown one, read and used in a payment -> a sealed
+ *   value (device code secret, card number, webhook secret) copied into another row directly in
+ *   the database stops the next start, naming the row; a value sealed before seals were bound
+ *   still opens, and is bound to its row at the row's next write. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "consumers.h"
+#include "mopay/keys.h"
+#include "mopay/store.h"
+#include "mopay/text.h"
 
 static struct server srv;
 static int64_t clock_s = TEST_CLOCK_START_S;
@@ -63,11 +75,13 @@ static void customer_funded(struct person *p, const char *phone, const char *nam
     expect("POST", "/v1/topups", p->token, body, 201, NULL, NULL);
 }
 
+static const char *const server_args[] = {"--check-invariants", "--risk=false", "--test-clock", TEST_CLOCK_START,
+                                          NULL};
+
 static int group_setup(void **state)
 {
     (void)state;
-    static const char *const args[] = {"--check-invariants", "--risk=false", "--test-clock", TEST_CLOCK_START, NULL};
-    server_start(&srv, NULL, args);
+    server_start(&srv, NULL, server_args);
     char body[256];
     snprintf(body, sizeof(body),
              "{\"rates\":[{\"pair\":\"USD/CNY\",\"rate\":\"7.1234\",\"source\":\"test feed\",\"time\":\"%s\"}]}",
@@ -246,6 +260,175 @@ static void quotes_of_others(void **state)
     expect("GET", "/v1/ledger/check", srv.admin_key, NULL, 200, NULL, NULL);
 }
 
+/* --- sealed values stay in their row --- */
+
+struct rows {
+    char id[2][64];
+    json_t *json[2];
+    size_t count;
+    const char *owner_field, *owners[2]; /* which rows: those whose owner_field is one of these */
+};
+
+static bool rows_pick(void *ctx, const char *id, const char *json, size_t len)
+{
+    struct rows *r = ctx;
+    json_t *j = json_loadb(json, len, 0, NULL);
+    assert_non_null(j);
+    const char *owner = jstr(j, r->owner_field);
+    for (size_t i = 0; i < 2 && owner != NULL; i++) {
+        if (strcmp(owner, r->owners[i]) == 0 && r->json[i] == NULL) {
+            snprintf(r->id[i], sizeof(r->id[i]), "%s", id);
+            r->json[i] = j;
+            r->count++;
+            return true;
+        }
+    }
+    json_decref(j);
+    return true;
+}
+
+static struct mopay_store *store_open(void)
+{
+    char err[256];
+    struct mopay_store *store = mopay_store_open(srv.db, err, sizeof(err));
+    if (store == NULL)
+        fail_msg("store: %s", err);
+    return store;
+}
+
+static void rows_put(struct mopay_store *store, const char *kind, struct rows *r)
+{
+    for (size_t i = 0; i < 2; i++) {
+        char *text = json_dumps(r->json[i], JSON_COMPACT);
+        assert_int_equal(store->record_put(store, kind, r->id[i], text, strlen(text), 1), MOPAY_OK);
+        free(text);
+    }
+}
+
+static void fields_swap(struct rows *r, const char *field)
+{
+    json_t *a = json_incref(json_object_get(r->json[0], field)), *b = json_incref(json_object_get(r->json[1], field));
+    assert_non_null(a);
+    assert_non_null(b);
+    json_object_set_new(r->json[0], field, b);
+    json_object_set_new(r->json[1], field, a);
+}
+
+/* `mopay serve` on the stopped server's database must exit non-zero, its log naming `row`. */
+static void start_refused(const char *row)
+{
+    char keyfile[256], log_path[256];
+    snprintf(keyfile, sizeof(keyfile), "%s/master.key", srv.dir);
+    snprintf(log_path, sizeof(log_path), "%s/refused.log", srv.dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(log, STDERR_FILENO);
+        dup2(log, STDOUT_FILENO);
+        execl(harness_mopay_binary(), "mopay", "serve", "--db", srv.db, "--master-key-file", keyfile, "--listen",
+              "127.0.0.1:0", "--threads", "1", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    for (int i = 0; i < 800 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        usleep(25000);
+    if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the server started on a row whose sealed value was swapped (%s)", row);
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    FILE *f = fopen(log_path, "r");
+    assert_non_null(f);
+    char log[8192];
+    size_t n = fread(log, 1, sizeof(log) - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    if (strstr(log, row) == NULL || strstr(log, "sealed for another row") == NULL)
+        fail_msg("the refusal does not name %s: %s", row, log);
+}
+
+/* Swaps `field` between the two rows of `kind` whose `owner_field` are a and b; the start is
+ * refused naming one of them; swapped back, the rows are as they were. */
+static void swap_refused(const char *kind, const char *owner_field, const char *a, const char *b, const char *field)
+{
+    struct rows r = {.owner_field = owner_field, .owners = {a, b}};
+    struct mopay_store *store = store_open();
+    assert_int_equal(store->records_load(store, kind, rows_pick, &r), MOPAY_OK);
+    assert_int_equal(r.count, 2);
+    fields_swap(&r, field);
+    rows_put(store, kind, &r);
+    store->close(store);
+    start_refused(strcmp(r.id[0], r.id[1]) < 0 ? r.id[0] : r.id[1]); /* rows load in id order */
+    store = store_open();
+    fields_swap(&r, field);
+    rows_put(store, kind, &r);
+    store->close(store);
+    json_decref(r.json[0]);
+    json_decref(r.json[1]);
+}
+
+/* The payer's device row as it was sealed before seals were bound to their row: no associated
+ * data, the secretbox layout. */
+static void device_seal_make_legacy(void)
+{
+    char keyfile[256], err[256], ad[MOPAY_SEAL_AD_BYTES];
+    snprintf(keyfile, sizeof(keyfile), "%s/master.key", srv.dir);
+    const struct mopay_keys *keys = mopay_keys_load(keyfile, err, sizeof(err));
+    assert_non_null(keys);
+    struct rows r = {.owner_field = "customer_id", .owners = {payer.id, "-"}};
+    struct mopay_store *store = store_open();
+    assert_int_equal(store->records_load(store, "device", rows_pick, &r), MOPAY_OK);
+    assert_int_equal(r.count, 1);
+    uint8_t secret[32], old[32 + MOPAY_SEAL_OVERHEAD];
+    mopay_seal_ad(ad, "device", r.id[0], "code_secret");
+    assert_true(mopay_unseal_b64(keys->secret_seal, ad, jstr(r.json[0], "code_secret_sealed"), secret, 32, NULL));
+    mopay_keys_seal(keys->secret_seal, secret, 32, old);
+    char b64[sodium_base64_ENCODED_LEN(sizeof(old), sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof(b64), old, sizeof(old), sodium_base64_VARIANT_ORIGINAL);
+    json_object_set_new(r.json[0], "code_secret_sealed", json_string(b64));
+    char *text = json_dumps(r.json[0], JSON_COMPACT);
+    assert_int_equal(store->record_put(store, "device", r.id[0], text, strlen(text), 1), MOPAY_OK);
+    free(text);
+    json_decref(r.json[0]);
+    store->close(store);
+    mopay_keys_free(keys);
+}
+
+static unsigned char device_seal_version(void)
+{
+    struct rows r = {.owner_field = "customer_id", .owners = {payer.id, "-"}};
+    struct mopay_store *store = store_open();
+    assert_int_equal(store->records_load(store, "device", rows_pick, &r), MOPAY_OK);
+    store->close(store);
+    uint8_t sealed[128];
+    size_t len = 0;
+    const char *b64 = jstr(r.json[0], "code_secret_sealed");
+    assert_int_equal(sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL, &len, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    json_decref(r.json[0]);
+    return len == 32 + MOPAY_SEAL_OVERHEAD ? 1 : sealed[0];
+}
+
+static void sealed_values_stay_in_their_row(void **state)
+{
+    (void)state;
+    assert_int_equal(server_stop(&srv), 0);
+    swap_refused("device", "customer_id", payer.id, stranger.id, "code_secret_sealed");
+    swap_refused("source", "customer_id", payer.id, stranger.id, "number_sealed");
+    swap_refused("merchant", "name", "Noodle House", "Tea Corner", "webhook_secret_sealed");
+    device_seal_make_legacy();
+    assert_int_equal(device_seal_version(), 1);
+    server_start(&srv, &srv, server_args); /* the legacy seal opens */
+    person_login(&srv, &payer, clock_s);   /* writes the device row */
+    assert_int_equal(server_stop(&srv), 0);
+    assert_int_equal(device_seal_version(), MOPAY_SEAL_VERSION_AD);
+    server_start(&srv, &srv, server_args);
+    expect("GET", "/v1/ledger/check", srv.admin_key, NULL, 200, NULL, NULL);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(argc, argv);
@@ -253,6 +436,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(orders_who_reads),
         cmocka_unit_test(offers_who_reads),
         cmocka_unit_test(quotes_of_others),
+        cmocka_unit_test(sealed_values_stay_in_their_row),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -136,6 +136,49 @@ static void keys_file_private_env_removed(void **state)
     mopay_keys_free(k);
 }
 
+/* Issue 11, finding 9: a seal bound to its row opens only there; one made before (no associated
+ * data) still opens, and says so. */
+static void keys_seal_bound_to_row(void **state)
+{
+    (void)state;
+    uint8_t key[32], other_key[32];
+    randombytes_buf(key, sizeof(key));
+    randombytes_buf(other_key, sizeof(other_key));
+    const char *ad = "device/dev_0123456789abcdef0123456789abcdef/code_secret";
+    uint8_t sealed[16 + MOPAY_SEAL_AD_OVERHEAD], plain[16 + MOPAY_SEAL_AD_OVERHEAD];
+    size_t len = 0;
+    bool legacy = true;
+    mopay_keys_seal_ad(key, ad, "0123456789abcdef", 16, sealed);
+    assert_int_equal(sealed[0], MOPAY_SEAL_VERSION_AD);
+    assert_true(mopay_keys_open_ad(key, ad, sealed, sizeof(sealed), plain, &len, &legacy));
+    assert_false(legacy);
+    assert_int_equal(len, 16);
+    assert_memory_equal(plain, "0123456789abcdef", 16);
+    /* another row, another field, another key, a flipped bit: refused */
+    const char *others[] = {"device/dev_0123456789abcdef0123456789abcdee/code_secret",
+                            "device/dev_0123456789abcdef0123456789abcdef/other", "merchant/mch_x/webhook_secret"};
+    for (size_t i = 0; i < 3; i++)
+        assert_false(mopay_keys_open_ad(key, others[i], sealed, sizeof(sealed), plain, &len, &legacy));
+    assert_false(mopay_keys_open_ad(other_key, ad, sealed, sizeof(sealed), plain, &len, &legacy));
+    for (size_t i = 0; i < sizeof(sealed); i++) {
+        sealed[i] ^= 0x40;
+        assert_false(mopay_keys_open_ad(key, ad, sealed, sizeof(sealed), plain, &len, &legacy));
+        sealed[i] ^= 0x40;
+    }
+    /* sealed before: opens for any row, and is flagged for re-sealing; whatever its first byte */
+    uint8_t old[16 + MOPAY_SEAL_OVERHEAD];
+    for (int i = 0; i < 600; i++) {
+        mopay_keys_seal(key, "0123456789abcdef", 16, old);
+        if (i >= 2 && old[0] != MOPAY_SEAL_VERSION_AD)
+            continue;
+        legacy = false;
+        assert_true(mopay_keys_open_ad(key, ad, old, sizeof(old), plain, &len, &legacy));
+        assert_true(legacy);
+        assert_int_equal(len, 16);
+        assert_memory_equal(plain, "0123456789abcdef", 16);
+    }
+}
+
 static void clock_manual(void **state)
 {
     (void)state;
@@ -343,6 +386,7 @@ int main(void)
         cmocka_unit_test(clock_manual),           cmocka_unit_test(time_format_parse),
         cmocka_unit_test(err_registry_is_sound),  cmocka_unit_test(arena_alloc_reset),
         cmocka_unit_test(config_layers),          cmocka_unit_test(keys_file_hash_seal), cmocka_unit_test(keys_file_private_env_removed),
+        cmocka_unit_test(keys_seal_bound_to_row),
         cmocka_unit_test(log_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

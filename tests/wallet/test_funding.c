@@ -198,7 +198,7 @@ static int long_number_child(struct wt *t, struct mopay_customer *c, struct mopa
     size_t plain_len = 0;
     bool legacy = true;
     mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &s->id, sid);
-    mopay_seal_ad(ad, "funding_source", sid, "number");
+    mopay_seal_ad(ad, "source", sid, "number");
     if (m->status != MOPAY_MOVEMENT_SUCCEEDED || strcmp(t->world.spy->account, number) != 0 ||
         !mopay_keys_open_ad(t->keys->card_seal, ad, s->sealed_number, s->sealed_len, plain, &plain_len, &legacy) ||
         legacy || strcmp(plain, number) != 0)

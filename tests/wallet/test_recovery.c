@@ -328,7 +328,7 @@ static void recovery_numbers_reach_the_network(struct wt *t, const struct scene_
     size_t digits_len = 0;
     bool legacy = true;
     mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &card->id, sid);
-    mopay_seal_ad(ad, "funding_source", sid, "number");
+    mopay_seal_ad(ad, "source", sid, "number");
     assert_true(mopay_keys_open_ad(t->keys->card_seal, ad, card->sealed_number, card->sealed_len, digits, &digits_len,
                                    &legacy));
     assert_false(legacy);
