@@ -27,8 +27,9 @@ static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id, co
 }
 
 /* A customer's identity document number is kept sealed and never shown; it must still open as
- * this customer's, so a number copied from another row is found at start, not when needed. */
-static bool kyc_document_opens(const struct load_ctx *ctx, const struct mopay_customer *c)
+ * this customer's, so a number copied from another row is found at start, not when needed. One
+ * sealed before seals were bound to their row is sealed for it here (the row at its next write). */
+static bool kyc_document_opens(const struct load_ctx *ctx, struct mopay_customer *c)
 {
     if (c->kyc_document_sealed[0] == '\0')
         return true;
@@ -42,6 +43,11 @@ static bool kyc_document_opens(const struct load_ctx *ctx, const struct mopay_cu
                                 &sealed_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
               sealed_len >= MOPAY_SEAL_OVERHEAD && sealed_len - MOPAY_SEAL_OVERHEAD <= sizeof(plain) &&
               mopay_keys_open_ad(ctx->w->options.keys->secret_seal, ad, sealed, sealed_len, plain, &plain_len, &legacy);
+    if (ok && legacy) {
+        char resealed[MOPAY_SEALED_B64_BYTES];
+        mopay_seal_b64(ctx->w->options.keys->secret_seal, ad, plain, plain_len, resealed);
+        ok = mopay_text_load(resealed, c->kyc_document_sealed, sizeof(c->kyc_document_sealed));
+    }
     sodium_memzero(plain, sizeof(plain));
     return ok;
 }
