@@ -179,6 +179,24 @@ static void keys_seal_bound_to_row(void **state)
     }
 }
 
+/* Issue 11, finding 9: a request's arena is wiped when it is reset, so the next request's memory
+ * holds nothing of the PIN or key the last one carried. */
+static void arena_reset_wipes(void **state)
+{
+    (void)state;
+    struct mopay_arena arena;
+    mopay_arena_init(&arena);
+    char *pin = mopay_arena_alloc(&arena, 64);
+    assert_non_null(pin);
+    memcpy(pin, "pin=123456;key=sk_live_secret", 30);
+    mopay_arena_reset(&arena); /* the chunk is kept for the next request */
+    char *next = mopay_arena_alloc(&arena, 64);
+    assert_ptr_equal(next, pin);
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(next[i], 0);
+    mopay_arena_deinit(&arena);
+}
+
 static void clock_manual(void **state)
 {
     (void)state;
@@ -386,7 +404,7 @@ int main(void)
         cmocka_unit_test(clock_manual),           cmocka_unit_test(time_format_parse),
         cmocka_unit_test(err_registry_is_sound),  cmocka_unit_test(arena_alloc_reset),
         cmocka_unit_test(config_layers),          cmocka_unit_test(keys_file_hash_seal), cmocka_unit_test(keys_file_private_env_removed),
-        cmocka_unit_test(keys_seal_bound_to_row),
+        cmocka_unit_test(keys_seal_bound_to_row), cmocka_unit_test(arena_reset_wipes),
         cmocka_unit_test(log_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
