@@ -133,6 +133,27 @@ static const char *reason_phrase(int status)
     }
 }
 
+/* h2o_send_inline, with the copy in the request's arena rather than h2o's pool: a reply may hold
+ * a new key or a device's secret, and the arena is wiped when the request ends (h2o recycles its
+ * pools as they are). The arena outlives h2o's hold on the request, so the bytes stay until sent.
+ * A reply too large for the arena goes through h2o's pool. */
+static void reply_send(struct mopay_http_request *r, h2o_req_t *req, const char *body, size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    char *copy = len > 0 ? mopay_arena_alloc(&r->arena, len) : NULL;
+    if (copy == NULL) {
+        h2o_send_inline(req, body, len);
+        return;
+    }
+    memcpy(copy, body, len);
+    h2o_iovec_t buf = h2o_iovec_init(copy, len);
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
 void mopay_http_reply_raw(struct mopay_http_request *r, int status, const char *content_type, const char *body,
                           size_t len)
 {
@@ -152,7 +173,7 @@ void mopay_http_reply_raw(struct mopay_http_request *r, int status, const char *
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
                           strlen(r->request_id));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    h2o_send_inline(req, body, len);
+    reply_send(r, req, body, len);
 }
 
 /* When even the problem body cannot be built. */
