@@ -4,9 +4,9 @@
  *   merchant 404 -> an offer is 404 to another merchant, whole to its owner and the operator, and
  *   a public view without budget figures to customers (who can still claim it) -> another
  *   customer's quote answers exactly as an unknown one, read and used in a payment -> a sealed
- *   value (device code secret, card number, webhook secret) copied into another row directly in
- *   the database stops the next start, naming the row; a value sealed before seals were bound
- *   still opens, and is bound to its row at the row's next write. */
+ *   value (device code secret, card number, KYC document number, webhook secret) copied into
+ *   another row directly in the database stops the next start, naming the row; a value sealed
+ *   before seals were bound still opens, and is bound to its row at the row's next write. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,6 +73,10 @@ static void customer_funded(struct person *p, const char *phone, const char *nam
            "\"holder\":\"P\"}}",
            201, NULL, NULL);
     expect("POST", "/v1/topups", p->token, body, 201, NULL, NULL);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/customers/%s/kyc", p->id);
+    expect("POST", path, srv.admin_key, "{\"tier\":1,\"document_type\":\"passport\",\"document_number\":\"E11223344\"}",
+           200, NULL, NULL);
 }
 
 static const char *const server_args[] = {"--check-invariants", "--risk=false", "--test-clock", TEST_CLOCK_START,
@@ -418,6 +422,7 @@ static void sealed_values_stay_in_their_row(void **state)
     assert_int_equal(server_stop(&srv), 0);
     swap_refused("device", "customer_id", payer.id, stranger.id, "code_secret_sealed");
     swap_refused("source", "customer_id", payer.id, stranger.id, "number_sealed");
+    swap_refused("customer", "id", payer.id, stranger.id, "kyc_document_sealed");
     swap_refused("merchant", "name", "Noodle House", "Tea Corner", "webhook_secret_sealed");
     device_seal_make_legacy();
     assert_int_equal(device_seal_version(), 1);
