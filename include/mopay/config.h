@@ -14,6 +14,7 @@
 struct mopay_config {
     char db[MOPAY_CONFIG_VALUE_BYTES_MAX];
     char listen[MOPAY_CONFIG_VALUE_BYTES_MAX];
+    char metrics_listen[MOPAY_CONFIG_VALUE_BYTES_MAX]; /* "" = /metrics only on --listen, with the operator's key */
     long threads;
     char tls_cert[MOPAY_CONFIG_VALUE_BYTES_MAX];
     char tls_key[MOPAY_CONFIG_VALUE_BYTES_MAX];

@@ -41,6 +41,8 @@ typedef bool (*mopay_http_auth_fn)(void *ctx, const char *token, size_t len, str
 typedef void (*mopay_http_handler_fn)(struct mopay_http_request *req);
 
 #define MOPAY_ROUTE_BULK_BODY 0x1u /* takes bodies up to MOPAY_HTTP_BODY_BULK_BYTES_MAX */
+#define MOPAY_ROUTE_METRICS 0x4u  /* also served, with no key, on the --metrics-listen address, which
+                                      serves nothing else */
 #define MOPAY_ROUTE_RAW_BODY 0x2u  /* the handler reads the JSON itself (mopay_http_raw_body); size
                                       and content type are still checked first */
 #define MOPAY_ROUTE_NO_REPLAY 0x4u /* an Idempotency-Key is checked but never replayed (a log-in:
@@ -66,6 +68,7 @@ struct mopay_http_limits {
 
 struct mopay_http_config {
     const char *listen; /* "HOST:PORT" */
+    const char *metrics_listen; /* "HOST:PORT" for the MOPAY_ROUTE_METRICS routes alone; NULL or "": none */
     int threads;        /* 0: one per core */
     const char *tls_cert, *tls_key; /* both set: TLS (HTTP/1.1 and HTTP/2 by ALPN) */
     const char *access_log;         /* path, "-" for stderr, "off" */
@@ -93,6 +96,8 @@ void mopay_http_idem_forgotten(struct mopay_http_server *server, int64_t count);
 struct mopay_http_server *mopay_http_start(const struct mopay_http_config *config, char *err, size_t err_cap);
 /* The bound port (useful with port 0). */
 int mopay_http_port(struct mopay_http_server *server);
+/* The metrics listener's bound port; 0 without one. */
+int mopay_http_metrics_port(struct mopay_http_server *server);
 /* Graceful shutdown: stops accepting, lets in-flight requests finish (at most
  * MOPAY_HTTP_DRAIN_TIMEOUT_MS), closes connections, joins the loop threads. */
 void mopay_http_stop(struct mopay_http_server *server);

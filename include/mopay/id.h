@@ -8,8 +8,11 @@
 #include "mopay/err.h"
 
 /* Typed 128-bit identifiers: a prefix naming the type, '_', 32 lowercase hex digits.
- * Server-made IDs are time-ordered: 48 bits of Unix milliseconds, then 16 bits that tell the
- * making thread apart, then a 64-bit counter that starts at a random value per thread. */
+ * Server-made IDs are time-ordered and unguessable: 48 bits of Unix milliseconds, then a 16-bit
+ * count within that millisecond (starting at a random value below 0x8000 each millisecond, so
+ * one thread's IDs are strictly increasing), then 64 bits from libsodium's generator. Holding
+ * one ID tells nothing of another's last 64 bits: ids work as capabilities (an order's id is what
+ * a checkout page hands the payer). */
 #define MOPAY_ID_KINDS(X)                 \
     X(CUSTOMER, "cus")                    \
     X(DEVICE, "dev")                      \
@@ -50,7 +53,7 @@ struct mopay_id {
 const char *mopay_id_prefix(enum mopay_id_kind kind);
 
 /* A new time-ordered ID. Strictly increasing within one thread, even when the clock stalls or
- * steps back. Lock-free; no system call after the thread's first ID. */
+ * steps back. Lock-free; one refill of a 4 KiB buffer per ~400 IDs (a per-thread random buffer). */
 void mopay_id_new(int64_t now_ns, struct mopay_id *out);
 
 /* Writes "<prefix>_<32 hex>" and returns its length. */

@@ -6,8 +6,9 @@
 #include <stdint.h>
 
 /* The master key and the subkeys derived from it. The master key never enters the database: it
- * comes from MOPAY_MASTER_KEY (64 hex digits) or from a file (64 hex digits, mode 0600), which
- * is created with a fresh random key when missing. All key material lives in sodium_malloc'd,
+ * comes from MOPAY_MASTER_KEY (64 hex digits; wiped and removed from the environment once read)
+ * or from a file (64 hex digits, mode 0600: a file group or others may read or write is refused),
+ * which is created with a fresh random key when missing. All key material lives in sodium_malloc'd,
  * locked memory, read-only after load. */
 struct mopay_keys {
     uint8_t api_key_hash[32]; /* keyed BLAKE2b of API keys and admin keys */
@@ -36,5 +37,20 @@ void mopay_keys_idem_hash(const struct mopay_keys *keys, const uint8_t digest[32
 void mopay_keys_seal(const uint8_t key[32], const void *plain, size_t len, uint8_t *out);
 /* false when the box was tampered with or made under another key. */
 bool mopay_keys_open(const uint8_t key[32], const uint8_t *sealed, size_t sealed_len, void *plain_out);
+
+/* Seals bound to their row: XChaCha20-Poly1305 with the row's name as associated data (`ad`,
+ * "<record kind>/<record id>/<field>"), so a value copied into another row, or another field,
+ * does not open there. out = MOPAY_SEAL_VERSION_AD || nonce (24) || ciphertext and tag (16);
+ * out_cap >= len + MOPAY_SEAL_AD_OVERHEAD. */
+#define MOPAY_SEAL_VERSION_AD 0x02
+#define MOPAY_SEAL_AD_OVERHEAD 41
+void mopay_keys_seal_ad(const uint8_t key[32], const char *ad, const void *plain, size_t len, uint8_t *out);
+/* Opens a value sealed for `ad`, or one sealed before seals were bound (mopay_keys_seal, no
+ * associated data: *legacy is then true, and the caller re-seals it with mopay_keys_seal_ad when
+ * the row is next written). `plain_out` holds sealed_len - MOPAY_SEAL_OVERHEAD bytes; *plain_len
+ * is what was written. false when it opens neither way: tampered with, under another key, or
+ * sealed for another row. */
+bool mopay_keys_open_ad(const uint8_t key[32], const char *ad, const uint8_t *sealed, size_t sealed_len,
+                        void *plain_out, size_t *plain_len, bool *legacy);
 
 #endif

@@ -141,6 +141,11 @@ enum mopay_err mopay_store_record_put_json(struct mopay_store *store, const char
  * On failure returns NULL and writes a one-line reason into `err` (err_cap bytes). */
 struct mopay_store *mopay_store_open(const char *url, char *err, size_t err_cap);
 
+/* What may be printed of a store URL: a SQLite URL whole (a path), a PostgreSQL URL as its
+ * scheme and host (and port) only, never its user, password, database or parameters (which may
+ * hold a password too); anything else as its scheme. Always NUL-terminates `out`. */
+void mopay_store_url_printable(const char *url, char *out, size_t cap);
+
 /* The embedded migrations, in version order. */
 struct mopay_migration {
     int version;

@@ -176,7 +176,8 @@ struct mopay_funding_source {
     char last4[5];
     char holder[MOPAY_NAME_BYTES_MAX + 1];
     bool primary, backup, lost;
-    uint8_t sealed_number[34 + MOPAY_SEAL_OVERHEAD]; /* the card, IBAN or account number (<= 34), sealed */
+    uint8_t sealed_number[34 + MOPAY_SEAL_AD_OVERHEAD]; /* the card, IBAN or account number (<= 34), sealed
+                                                           for this source (mopay_keys_seal_ad) */
     size_t sealed_len;
     uint8_t fingerprint[16]; /* keyed hash of the number: what blocklists match */
     int64_t created_at_ns;

@@ -17,7 +17,7 @@
 /* The route table: every endpoint mopay serves. */
 static const struct mopay_route api_routes[] = {
     {"healthz", "GET", "/healthz", 0, 0, api_healthz},
-    {"metrics", "GET", "/metrics", 0, 0, api_metrics},
+    {"metrics", "GET", "/metrics", MOPAY_PRINCIPAL_OPERATOR, MOPAY_ROUTE_METRICS, api_metrics},
     {"admin_keys_create", "POST", "/v1/admin-keys", MOPAY_PRINCIPAL_OPERATOR, 0, api_admin_keys_create},
     {"admin_keys_revoke", "DELETE", "/v1/admin-keys/{id}", MOPAY_PRINCIPAL_OPERATOR, 0, api_admin_keys_revoke},
     {"ledger_accounts_create", "POST", "/v1/ledger/accounts", MOPAY_PRINCIPAL_OPERATOR, MOPAY_ROUTE_BULK_BODY,

@@ -1,4 +1,5 @@
-/* GET /healthz and GET /metrics: public, answered from memory. */
+/* GET /healthz (public) and GET /metrics (the operator's key, or none on --metrics-listen's
+ * address), answered from memory. */
 #include <stdio.h>
 #include <string.h>
 

@@ -157,7 +157,7 @@ void api_billers_create(struct mopay_http_request *req);
 void api_bills_create(struct mopay_http_request *req);
 void api_bills_find(struct mopay_http_request *req);
 void api_bill_payments_create(struct mopay_http_request *req);
-json_t *api_offer_json(const struct mopay_offer *x);
+json_t *api_offer_json(const struct mopay_offer *x, bool whole);
 void api_fx_rates_put(struct mopay_http_request *req);
 void api_fx_rates_list(struct mopay_http_request *req);
 void api_fx_quotes_create(struct mopay_http_request *req);

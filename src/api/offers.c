@@ -7,18 +7,26 @@
 #include "mopay/assert.h"
 #include "mopay/clock.h"
 
-json_t *api_offer_json(const struct mopay_offer *x)
+/* The whole offer (its merchant and the operator), or its public view (a customer, who must see
+ * enough to claim and use it): the same without the budget, what is spent of it, how many
+ * claimed it and who funds it. */
+json_t *api_offer_json(const struct mopay_offer *x, bool whole)
 {
     const struct mopay_currency *c = x->merchant->currency;
-    json_t *j = json_pack("{s:o, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:s, s:i, s:s, s:o}", "id",
-                          api_id_json(MOPAY_ID_OFFER, &x->id), "merchant_id", api_id_json(MOPAY_ID_MERCHANT, &x->merchant->id),
-                          "name", x->name, "kind", x->kind == MOPAY_OFFER_PERCENT ? "percent" : "fixed", "min_spend",
-                          api_money_json(x->min_spend_minor, c), "budget", api_money_json(x->budget_minor, c), "spent",
-                          api_money_json(x->spent_minor, c), "valid_from", api_time_json(x->valid_from_ns),
+    json_t *j = json_pack("{s:o, s:o, s:s, s:s, s:o, s:o, s:o, s:i, s:s, s:o}", "id", api_id_json(MOPAY_ID_OFFER, &x->id),
+                          "merchant_id", api_id_json(MOPAY_ID_MERCHANT, &x->merchant->id), "name", x->name, "kind",
+                          x->kind == MOPAY_OFFER_PERCENT ? "percent" : "fixed", "min_spend",
+                          api_money_json(x->min_spend_minor, c), "valid_from", api_time_json(x->valid_from_ns),
                           "valid_until", api_time_json(x->valid_until_ns), "per_customer_limit",
-                          (int)x->per_customer_limit, "funded_by",
-                          x->funder == MOPAY_OFFER_PLATFORM_FUNDED ? "platform" : "merchant", "claimed",
-                          (int)x->claimed, "currency", c->alpha, "created_at", api_time_json(x->created_at_ns));
+                          (int)x->per_customer_limit, "currency", c->alpha, "created_at",
+                          api_time_json(x->created_at_ns));
+    if (whole) {
+        json_object_set_new(j, "budget", api_money_json(x->budget_minor, c));
+        json_object_set_new(j, "spent", api_money_json(x->spent_minor, c));
+        json_object_set_new(j, "claimed", json_integer((json_int_t)x->claimed));
+        json_object_set_new(j, "funded_by",
+                            json_string(x->funder == MOPAY_OFFER_PLATFORM_FUNDED ? "platform" : "merchant"));
+    }
     if (x->kind == MOPAY_OFFER_PERCENT) {
         char pct[16];
         snprintf(pct, sizeof(pct), "%u.%02u", x->percent_bps / 100, x->percent_bps % 100);
@@ -36,7 +44,7 @@ json_t *api_coupon_json(const struct mopay_coupon *c)
     json_t *j = json_pack("{s:o, s:o, s:o, s:s, s:o, s:o}", "id", api_id_json(MOPAY_ID_COUPON, &c->id), "offer_id",
                           api_id_json(MOPAY_ID_OFFER, &c->offer->id), "customer_id",
                           api_id_json(MOPAY_ID_CUSTOMER, &c->customer->id), "status",
-                          c->status == MOPAY_COUPON_USED ? "used" : "available", "offer", api_offer_json(c->offer),
+                          c->status == MOPAY_COUPON_USED ? "used" : "available", "offer", api_offer_json(c->offer, false),
                           "created_at", api_time_json(c->created_at_ns));
     if (c->status == MOPAY_COUPON_USED) {
         json_object_set_new(j, "discount", api_money_json(c->discount_minor, c->offer->merchant->currency));
@@ -118,6 +126,11 @@ static enum mopay_err offer_apply(struct mopay_http_command *cmd, struct mopay_s
     if (c->op == COUPONS_LIST)
         return c->customer != NULL ? MOPAY_OK : MOPAY_ERR_resource_not_found;
     c->offer = mopay_offer_get(api->offers, &c->id);
+    const struct mopay_principal *p = mopay_http_principal(cmd->req);
+    /* another merchant learns nothing of an offer, not even that it exists */
+    if (c->offer != NULL && p->kind == MOPAY_PRINCIPAL_MERCHANT &&
+        api_merchant_visible(api, p, &c->offer->merchant->id) == NULL)
+        c->offer = NULL;
     if (c->offer == NULL) {
         cmd->err_detail = "no offer has this id";
         return MOPAY_ERR_resource_not_found;
@@ -134,7 +147,7 @@ static json_t *offer_render(struct mopay_http_command *cmd, int *status)
     if (c->op == OFFER_CLAIM)
         return api_coupon_json(c->coupon);
     if (c->op != COUPONS_LIST)
-        return api_offer_json(c->offer);
+        return api_offer_json(c->offer, mopay_http_principal(cmd->req)->kind != MOPAY_PRINCIPAL_CUSTOMER);
     struct mopay_coupon *list[100];
     size_t n = mopay_coupons_of(api->offers, c->customer, list, 100);
     json_t *data = json_array();

@@ -25,9 +25,12 @@ json_t *api_order_json(struct mopay_api *api, const struct mopay_order *o)
     return j;
 }
 
+enum order_view { ORDER_VIEW_NONE, ORDER_VIEW_CHECKOUT, ORDER_VIEW_WHOLE };
+
 struct order_cmd {
     struct mopay_http_command base;
     bool get;
+    enum order_view view;
     struct mopay_id id;
     struct mopay_str amount_text, currency_text, reference, description, vat_text;
     int64_t expires_in;
@@ -55,18 +58,54 @@ static enum mopay_err order_create_apply(struct mopay_http_command *cmd, struct 
     return err == MOPAY_OK ? api_order_created(api, store, now_ns, c->order) : err;
 }
 
+/* Who reads an order, and how much of it (SPEC section 6): its merchant and the operator all
+ * of it, the customer who paid it all of it, any other customer holding its id only its
+ * checkout view while it is open; nobody else learns that it exists. */
+static bool order_paid_by(struct mopay_api *api, const struct mopay_principal *p, const struct mopay_order *o)
+{
+    if (o->status != MOPAY_ORDER_PAID)
+        return false;
+    const struct mopay_payment *x = mopay_pay_payment(api->pay, &o->payment_id);
+    return x != NULL && x->customer != NULL && api_payment_visible(p, x);
+}
+
+static enum order_view order_view_of(struct mopay_api *api, const struct mopay_principal *p,
+                                     const struct mopay_order *o, int64_t now_ns)
+{
+    switch (p->kind) {
+    case MOPAY_PRINCIPAL_OPERATOR:
+        return ORDER_VIEW_WHOLE;
+    case MOPAY_PRINCIPAL_MERCHANT:
+        return api_merchant_visible(api, p, &o->merchant->id) != NULL ? ORDER_VIEW_WHOLE : ORDER_VIEW_NONE;
+    case MOPAY_PRINCIPAL_CUSTOMER:
+        if (order_paid_by(api, p, o))
+            return ORDER_VIEW_WHOLE;
+        /* open and not yet past its expiry, which the tick may not have reached */
+        return o->status == MOPAY_ORDER_OPEN && now_ns < o->expires_at_ns ? ORDER_VIEW_CHECKOUT : ORDER_VIEW_NONE;
+    default:
+        return ORDER_VIEW_NONE;
+    }
+}
+
+/* What a payer sees before paying: never the merchant's reference, its id or the QR payload. */
+static json_t *order_checkout_json(const struct mopay_order *o)
+{
+    const struct mopay_currency *c = o->merchant->currency;
+    return json_pack("{s:o, s:s, s:o, s:s, s:s, s:s, s:o, s:s}", "id", api_id_json(MOPAY_ID_ORDER, &o->id),
+                     "merchant_name", o->merchant->name, "amount", api_money_json(o->amount_minor, c), "currency",
+                     c->alpha, "description", o->description, "status", mopay_order_status_name(o->status),
+                     "expires_at", api_time_json(o->expires_at_ns), "view", "checkout");
+}
+
 static enum mopay_err order_get_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)
 {
     (void)store;
-    (void)now_ns;
     struct order_cmd *c = (struct order_cmd *)cmd;
     struct mopay_api *api = cmd->app;
-    const struct mopay_principal *p = mopay_http_principal(cmd->req);
     c->order = mopay_order_get(api->merchant, &c->id);
-    /* a customer may read any order: its id is what a checkout page hands the payer */
-    bool visible = c->order != NULL && (p->kind != MOPAY_PRINCIPAL_MERCHANT ||
-                                        api_merchant_visible(api, p, &c->order->merchant->id) != NULL);
-    if (!visible) {
+    c->view = c->order != NULL ? order_view_of(api, mopay_http_principal(cmd->req), c->order, now_ns)
+                               : ORDER_VIEW_NONE;
+    if (c->view == ORDER_VIEW_NONE) {
         cmd->err_detail = "no order has this id";
         return MOPAY_ERR_resource_not_found;
     }
@@ -77,6 +116,8 @@ static json_t *order_render(struct mopay_http_command *cmd, int *status)
 {
     struct order_cmd *c = (struct order_cmd *)cmd;
     *status = c->get ? 200 : 201;
+    if (c->get && c->view == ORDER_VIEW_CHECKOUT)
+        return order_checkout_json(c->order);
     return api_order_json(cmd->app, c->order);
 }
 

@@ -1,5 +1,7 @@
 /* POST /v1/transfers: person to person, to a phone number or a wallet id, in the sender's wallet's
- * currency, with a note; the receiver's history shows the sender's display name. */
+ * currency, with a note; the receiver's history shows the sender's display name. The reply names
+ * the receiver only masked, as Alipay and WeChat Pay do, and never its customer id: whoever
+ * knows a phone number must not learn the full name and id behind it by sending 0.01. */
 #include <string.h>
 
 #include "internal.h"
@@ -59,17 +61,57 @@ static enum mopay_err p2p_apply(struct mopay_http_command *cmd, struct mopay_sto
                             p->note.ptr != NULL ? p->note.ptr : "", p->pin.ptr != NULL, &p->result);
 }
 
+static size_t utf8_char_len(const char *s)
+{
+    unsigned char c = (unsigned char)*s;
+    size_t n = c < 0x80 ? 1 : c >> 5 == 6 ? 2 : c >> 4 == 14 ? 3 : c >> 3 == 30 ? 4 : 1;
+    for (size_t i = 1; i < n; i++)
+        if (s[i] == '\0')
+            return i;
+    return n;
+}
+
+/* "Bob Li" -> "B** Li", "Mei Ling Chen" -> "M** L*** Chen", "李小明" -> "**明": every word but the
+ * last keeps its first character, a single word only its last; each hidden character is one '*'.
+ * `out` holds at least strlen(name) + 1 bytes. */
+static void p2p_masked_name(const char *name, char *out)
+{
+    const char *last = strrchr(name, ' ');
+    bool one_word = last == NULL;
+    size_t n = 0;
+    const char *end = one_word ? name + strlen(name) : last;
+    const char *keep = one_word ? NULL : name; /* one word: find the start of its last character */
+    for (const char *p = name; one_word && *p != '\0'; p += utf8_char_len(p))
+        keep = p;
+    bool word_start = true;
+    for (const char *p = name; p < end;) {
+        size_t len = utf8_char_len(p);
+        if (*p == ' ' || (!one_word && word_start) || p == keep) {
+            memcpy(out + n, p, len);
+            n += len;
+        } else {
+            out[n++] = '*';
+        }
+        word_start = *p == ' ';
+        p += len;
+    }
+    size_t rest = one_word ? 0 : strlen(end);
+    memcpy(out + n, end, rest);
+    out[n + rest] = '\0';
+}
+
 static json_t *p2p_render(struct mopay_http_command *cmd, int *status)
 {
     struct p2p_cmd *p = (struct p2p_cmd *)cmd;
     if (p->refusal != MOPAY_OK)
         return api_pin_refusal(cmd, p->refusal, status);
     *status = 201;
-    return json_pack("{s:o, s:s, s:o, s:o, s:{s:o, s:s}, s:o, s:s, s:s, s:o}", "id",
+    char masked[sizeof(p->to->name)];
+    p2p_masked_name(p->to->name, masked);
+    return json_pack("{s:o, s:s, s:o, s:o, s:{s:s}, s:o, s:s, s:s, s:o}", "id",
                      api_id_json(MOPAY_ID_TRANSFER, &p->result.id), "status", "succeeded", "from_wallet_id",
                      api_id_json(MOPAY_ID_WALLET, &p->result.from->id), "to_wallet_id",
-                     api_id_json(MOPAY_ID_WALLET, &p->result.to->id), "to", "customer_id",
-                     api_id_json(MOPAY_ID_CUSTOMER, &p->to->id), "name", p->to->name, "amount",
+                     api_id_json(MOPAY_ID_WALLET, &p->result.to->id), "to", "name", masked, "amount",
                      api_money_json(p->amount_minor, p->currency), "currency", p->currency->alpha, "note",
                      p->note.ptr != NULL ? p->note.ptr : "", "created_at", api_time_json(cmd->seq.applied_at_ns));
 }

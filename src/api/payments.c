@@ -287,8 +287,12 @@ static enum mopay_err payment_apply(struct mopay_http_command *cmd, struct mopay
     }
     if (err != MOPAY_OK)
         return err;
-    if (c->quote_given && (c->quote = mopay_quote_get(api->quotes, &c->quote_id)) == NULL) {
+    /* another customer's quote answers as an unknown one: its id tells the payer nothing */
+    if (c->quote_given && ((c->quote = mopay_quote_get(api->quotes, &c->quote_id)) == NULL ||
+                           c->quote->customer != req.customer)) {
+        c->quote = NULL;
         cmd->err_field = "/quote_id";
+        cmd->err_detail = "no quote has this id";
         return MOPAY_ERR_resource_not_found;
     }
     if ((req.wallet = payer_wallet(api, c, &req)) == NULL) {

@@ -215,7 +215,9 @@ static int bench_one(const char *url, const char *name, uint64_t accounts, uint6
     char err[512];
     struct mopay_store *store = mopay_store_open(url, err, sizeof(err));
     if (store == NULL) {
-        fprintf(stderr, "mopay bench: cannot open %s: %s\n", url, err);
+        char printable[MOPAY_STORE_URL_BYTES_MAX + 1];
+        mopay_store_url_printable(url, printable, sizeof(printable));
+        fprintf(stderr, "mopay bench: cannot open %s: %s\n", printable, err);
         return 1;
     }
     struct bench_run *r = malloc(sizeof(*r));

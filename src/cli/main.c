@@ -77,7 +77,9 @@ static bool open_store(const struct mopay_config *cfg, struct mopay_store **stor
     }
     *store = mopay_store_open(cfg->db, err, sizeof(err));
     if (*store == NULL) {
-        MOPAY_LOG_ERROR("cannot open the database", "db=\"%s\" reason=\"%s\"", cfg->db, err);
+        char db[MOPAY_STORE_URL_BYTES_MAX + 1];
+        mopay_store_url_printable(cfg->db, db, sizeof(db));
+        MOPAY_LOG_ERROR("cannot open the database", "db=\"%s\" reason=\"%s\"", db, err);
         mopay_keys_free(*keys);
         return false;
     }
@@ -96,15 +98,17 @@ static int cmd_init(const struct mopay_config *cfg, int argc, char **argv)
     bool created = false;
     enum mopay_err err = mopay_api_bootstrap_admin(store, keys, &created, secret);
     int rc = 0;
+    char db[MOPAY_STORE_URL_BYTES_MAX + 1];
+    mopay_store_url_printable(cfg->db, db, sizeof(db));
     if (err != MOPAY_OK) {
         MOPAY_LOG_ERROR("cannot create the first admin key", "code=%s", mopay_err_code(err));
         rc = 1;
     } else if (!created) {
         MOPAY_LOG_ERROR("the database is already initialized; its admin key was shown when it was made",
-                        "db=\"%s\"", cfg->db);
+                        "db=\"%s\"", db);
         rc = 1;
     } else {
-        fprintf(stderr, "mopay: database ready at %s; the admin key follows (shown once, keep it safe)\n", cfg->db);
+        fprintf(stderr, "mopay: database ready at %s; the admin key follows (shown once, keep it safe)\n", db);
         printf("%s\n", secret);
         fflush(stdout);
         sodium_memzero(secret, sizeof(secret));
@@ -138,7 +142,9 @@ static void announce_admin_key(const struct mopay_config *cfg, struct mopay_stor
     if (!*ok) {
         MOPAY_LOG_ERROR("cannot initialize the database", "code=%s", mopay_err_code(err));
     } else if (created) {
-        fprintf(stderr, "mopay: new database at %s; its admin key (shown once) is:\n", cfg->db);
+        char db[MOPAY_STORE_URL_BYTES_MAX + 1];
+        mopay_store_url_printable(cfg->db, db, sizeof(db));
+        fprintf(stderr, "mopay: new database at %s; its admin key (shown once) is:\n", db);
         printf("%s\n", secret);
         fflush(stdout);
         sodium_memzero(secret, sizeof(secret));
@@ -167,7 +173,8 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
     struct mopay_seq_hooks hooks;
     mopay_api_seq_hooks(api, &hooks);
     mopay_seq_set_hooks(seq, &hooks);
-    struct mopay_http_config http = {.listen = cfg->listen, .threads = (int)cfg->threads,
+    struct mopay_http_config http = {.listen = cfg->listen, .metrics_listen = cfg->metrics_listen,
+                                     .threads = (int)cfg->threads,
                                      .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
                                      .access_log = cfg->access_log, .seq = seq,
                                      .limits = {.anonymous_per_min = limit_u32(cfg->rate_anonymous_max),
@@ -185,8 +192,9 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
         return 1;
     }
     mopay_api_attach(api, seq, server);
-    MOPAY_LOG_INFO("mopay is serving", "listen=%s port=%d tls=%s store=%s", cfg->listen, mopay_http_port(server),
-                   cfg->tls_cert[0] ? "on" : "off", store->backend);
+    MOPAY_LOG_INFO("mopay is serving", "listen=%s port=%d metrics_port=%d tls=%s store=%s", cfg->listen,
+                   mopay_http_port(server), mopay_http_metrics_port(server), cfg->tls_cert[0] ? "on" : "off",
+                   store->backend);
     int sig = 0;
     sigwait(&signals, &sig);
     MOPAY_LOG_INFO("shutting down: draining requests", "signal=%d", sig);

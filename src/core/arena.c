@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "mopay/assert.h"
 #include "mopay/limits.h"
@@ -34,11 +35,20 @@ void mopay_arena_init(struct mopay_arena *arena)
     arena->refused = false;
 }
 
+/* A request's arena held its body (PINs, card numbers) and its reply (keys, secrets): what was
+ * used is wiped before the chunk is freed or reused. */
+static void chunk_wipe(struct mopay_arena_chunk *c)
+{
+    sodium_memzero(c->data, c->used);
+    c->used = 0;
+}
+
 void mopay_arena_deinit(struct mopay_arena *arena)
 {
     struct mopay_arena_chunk *c = arena->head;
     while (c != NULL) {
         struct mopay_arena_chunk *next = c->next;
+        chunk_wipe(c);
         free(c);
         c = next;
     }
@@ -55,14 +65,13 @@ void mopay_arena_reset(struct mopay_arena *arena)
     struct mopay_arena_chunk *c = arena->head, *last = NULL;
     while (c != NULL) {
         struct mopay_arena_chunk *next = c->next;
+        chunk_wipe(c);
         if (next == NULL && c->cap == MOPAY_ARENA_CHUNK_BYTES)
             last = c;
         else
             free(c);
         c = next;
     }
-    if (last != NULL)
-        last->used = 0;
     arena->head = last;
     arena->used_bytes = 0;
     arena->refused = false;
@@ -101,7 +110,8 @@ char *mopay_arena_strndup(struct mopay_arena *arena, const char *s, size_t len)
 }
 
 /* jansson hook: each block carries a 16-byte header saying whether it came from an arena
- * (freed with the arena) or from malloc (freed here). */
+ * (freed, and wiped, with the arena) or from malloc (wiped and freed here: a reply's JSON tree
+ * may hold a new key or a device's secret), and its size. */
 static _Thread_local struct mopay_arena *json_arena;
 
 #define JSON_BLOCK_HEADER 16
@@ -124,6 +134,7 @@ static void *json_block_alloc(size_t size)
     if (p == NULL)
         return NULL;
     memcpy(p, &tag, sizeof(tag));
+    memcpy(p + 8, &size, sizeof(size));
     return p + JSON_BLOCK_HEADER;
 }
 
@@ -135,8 +146,12 @@ static void json_block_free(void *ptr)
     uint32_t tag;
     memcpy(&tag, p, sizeof(tag));
     MOPAY_ASSERT(tag == JSON_FROM_MALLOC || tag == JSON_FROM_ARENA);
-    if (tag == JSON_FROM_MALLOC)
+    if (tag == JSON_FROM_MALLOC) {
+        size_t size;
+        memcpy(&size, p + 8, sizeof(size));
+        sodium_memzero(p, size + JSON_BLOCK_HEADER);
         free(p);
+    }
 }
 
 void mopay_arena_json_install(void)

@@ -39,6 +39,8 @@ static const struct option_spec option_specs[] = {
     STRING_OPTION(master_key_file, "master-key-file", "MOPAY_MASTER_KEY_FILE", "./data/master.key", MOPAY_CONFIG_STORE,
                   "file holding the 32-byte master key (created when missing)"),
     STRING_OPTION(listen, "listen", "MOPAY_LISTEN", "127.0.0.1:8080", MOPAY_CONFIG_SERVER, "HOST:PORT to serve on"),
+    STRING_OPTION(metrics_listen, "metrics-listen", "MOPAY_METRICS_LISTEN", "", MOPAY_CONFIG_SERVER,
+                  "HOST:PORT serving GET /metrics alone, without a key (none when empty)"),
     {"threads", "MOPAY_THREADS", OPTION_LONG, offsetof(struct mopay_config, threads), sizeof(long), "0",
      MOPAY_CONFIG_SERVER, "event-loop threads (0: one per core)"},
     STRING_OPTION(tls_cert, "tls-cert", "MOPAY_TLS_CERT", "", MOPAY_CONFIG_SERVER, "PEM certificate chain; enables TLS with --tls-key"),

@@ -14,13 +14,15 @@ static const char *const id_prefixes[MOPAY_ID_KIND_COUNT] = {
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* Per-thread generator state: seeded once from the OS, then pure arithmetic. */
+/* Per-thread generator state. The random bits come from a per-thread buffer refilled from
+ * libsodium's generator a page at a time, so an ID costs no system call on the hot path. */
+enum { ID_RANDOM_BUFFER_BYTES = 4096, ID_RANDOM_BYTES = 8, ID_SEQ_MAX = 0xffff };
 static _Thread_local struct {
-    int seeded;
-    uint16_t tag;
-    uint64_t counter;
     uint64_t last_ms;
-} id_state;
+    uint32_t seq;
+    size_t random_used;
+    uint8_t random[ID_RANDOM_BUFFER_BYTES];
+} id_state = {.random_used = ID_RANDOM_BUFFER_BYTES};
 
 const char *mopay_id_prefix(enum mopay_id_kind kind)
 {
@@ -28,26 +30,45 @@ const char *mopay_id_prefix(enum mopay_id_kind kind)
     return id_prefixes[kind];
 }
 
+static const uint8_t *id_random_take(size_t n)
+{
+    MOPAY_ASSERT(n <= ID_RANDOM_BUFFER_BYTES);
+    if (ID_RANDOM_BUFFER_BYTES - id_state.random_used < n) {
+        randombytes_buf(id_state.random, sizeof(id_state.random));
+        id_state.random_used = 0;
+    }
+    const uint8_t *p = id_state.random + id_state.random_used;
+    id_state.random_used += n;
+    return p;
+}
+
 void mopay_id_new(int64_t now_ns, struct mopay_id *out)
 {
     MOPAY_ASSERT(now_ns >= 0);
-    if (!id_state.seeded) {
-        randombytes_buf(&id_state.tag, sizeof(id_state.tag));
-        randombytes_buf(&id_state.counter, sizeof(id_state.counter));
-        id_state.seeded = 1;
-    }
     uint64_t ms = (uint64_t)now_ns / 1000000u;
-    if (ms < id_state.last_ms)
-        ms = id_state.last_ms; /* the clock stepped back: keep the order */
+    if (ms <= id_state.last_ms) {
+        /* the same millisecond, or the clock stepped back: count up so the order holds, and
+         * borrow the next millisecond when the count runs out */
+        ms = id_state.last_ms;
+        if (id_state.seq == ID_SEQ_MAX) {
+            ms++;
+            id_state.seq = 0;
+        } else {
+            id_state.seq++;
+        }
+    } else {
+        /* a new millisecond: the count starts at a random value below half its range, so its
+         * first value tells nothing of how many IDs came before */
+        const uint8_t *r = id_random_take(2);
+        id_state.seq = (uint32_t)(r[0] << 8 | r[1]) & 0x7fff;
+    }
     id_state.last_ms = ms;
-    uint64_t counter = id_state.counter++;
 
     for (int i = 0; i < 6; i++)
         out->bytes[i] = (uint8_t)(ms >> (8 * (5 - i)));
-    out->bytes[6] = (uint8_t)(id_state.tag >> 8);
-    out->bytes[7] = (uint8_t)id_state.tag;
-    for (int i = 0; i < 8; i++)
-        out->bytes[8 + i] = (uint8_t)(counter >> (8 * (7 - i)));
+    out->bytes[6] = (uint8_t)(id_state.seq >> 8);
+    out->bytes[7] = (uint8_t)id_state.seq;
+    memcpy(out->bytes + 8, id_random_take(ID_RANDOM_BYTES), ID_RANDOM_BYTES);
 }
 
 size_t mopay_id_format(enum mopay_id_kind kind, const struct mopay_id *id, char buf[MOPAY_ID_TEXT_BYTES])

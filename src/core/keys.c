@@ -38,6 +38,45 @@ static bool mkdir_parent(const char *path)
     return mkdir(dir, 0700) == 0 || errno == EEXIST;
 }
 
+/* The master key decrypts every sealed value: a file that anyone but its owner may read or
+ * write is refused, with the command that fixes it. */
+static bool master_file_private(int fd, const char *path, char *err, size_t err_cap)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, err_cap, "master key file %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_cap, "master key file %s is not a regular file", path);
+        return false;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, err_cap,
+                 "master key file %s has mode %04o: group or others may read or write it; "
+                 "run 'chmod 600 %s' (and check who else could have read it)",
+                 path, (unsigned)(st.st_mode & 07777), path);
+        return false;
+    }
+    return true;
+}
+
+/* MOPAY_MASTER_KEY: read once, then wiped where it lies and removed from the environment, so
+ * neither a child process nor /proc/PID/environ shows it. */
+static bool master_from_env(uint8_t master[32], bool *given, char *err, size_t err_cap)
+{
+    char *env = getenv("MOPAY_MASTER_KEY");
+    *given = env != NULL && env[0] != '\0';
+    if (env == NULL)
+        return true;
+    bool ok = !*given || master_from_hex(env, strlen(env), master);
+    sodium_memzero(env, strlen(env));
+    unsetenv("MOPAY_MASTER_KEY");
+    if (!ok)
+        snprintf(err, err_cap, "MOPAY_MASTER_KEY: expected 64 hex digits");
+    return ok;
+}
+
 /* Reads the master key from `path`, or writes a fresh one there (O_EXCL, so two processes
  * starting together cannot each make their own). */
 static bool master_from_file(const char *path, uint8_t master[32], char *err, size_t err_cap)
@@ -46,6 +85,10 @@ static bool master_from_file(const char *path, uint8_t master[32], char *err, si
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
+            if (!master_file_private(fd, path, err, err_cap)) {
+                close(fd);
+                return false;
+            }
             ssize_t n = read(fd, hex, sizeof(hex) - 1);
             close(fd);
             if (n < 0 || !master_from_hex(hex, (size_t)n, master)) {
@@ -88,15 +131,10 @@ const struct mopay_keys *mopay_keys_load(const char *path, char *err, size_t err
         snprintf(err, err_cap, "out of locked memory for keys");
         goto fail;
     }
-    const char *env = getenv("MOPAY_MASTER_KEY");
-    if (env != NULL && env[0] != '\0') {
-        if (!master_from_hex(env, strlen(env), master)) {
-            snprintf(err, err_cap, "MOPAY_MASTER_KEY: expected 64 hex digits");
-            goto fail;
-        }
-    } else if (!master_from_file(path, master, err, err_cap)) {
+    bool from_env = false;
+    if (!master_from_env(master, &from_env, err, err_cap) ||
+        (!from_env && !master_from_file(path, master, err, err_cap)))
         goto fail;
-    }
     crypto_kdf_derive_from_key(keys->api_key_hash, 32, SUBKEY_API_KEY_HASH, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->idem_seal, 32, SUBKEY_IDEM_SEAL, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->card_seal, 32, SUBKEY_CARD_SEAL, KDF_CONTEXT, master);
@@ -141,4 +179,38 @@ bool mopay_keys_open(const uint8_t key[32], const uint8_t *sealed, size_t sealed
         return false;
     return crypto_secretbox_open_easy(plain_out, sealed + crypto_secretbox_NONCEBYTES,
                                       sealed_len - crypto_secretbox_NONCEBYTES, sealed, key) == 0;
+}
+
+void mopay_keys_seal_ad(const uint8_t key[32], const char *ad, const void *plain, size_t len, uint8_t *out)
+{
+    enum { NONCE = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES };
+    _Static_assert(MOPAY_SEAL_AD_OVERHEAD == 1 + NONCE + crypto_aead_xchacha20poly1305_ietf_ABYTES, "overhead");
+    MOPAY_ASSERT(ad != NULL && ad[0] != '\0');
+    out[0] = MOPAY_SEAL_VERSION_AD;
+    randombytes_buf(out + 1, NONCE);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + NONCE, NULL, plain, len, (const unsigned char *)ad,
+                                               strlen(ad), NULL, out + 1, key);
+}
+
+bool mopay_keys_open_ad(const uint8_t key[32], const char *ad, const uint8_t *sealed, size_t sealed_len,
+                        void *plain_out, size_t *plain_len, bool *legacy)
+{
+    enum { NONCE = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES };
+    MOPAY_ASSERT(ad != NULL && ad[0] != '\0');
+    *legacy = false;
+    *plain_len = 0;
+    unsigned long long n = 0;
+    if (sealed_len >= MOPAY_SEAL_AD_OVERHEAD && sealed[0] == MOPAY_SEAL_VERSION_AD &&
+        crypto_aead_xchacha20poly1305_ietf_decrypt(plain_out, &n, NULL, sealed + 1 + NONCE, sealed_len - 1 - NONCE,
+                                                   (const unsigned char *)ad, strlen(ad), sealed + 1, key) == 0) {
+        *plain_len = (size_t)n;
+        return true;
+    }
+    /* sealed before seals were bound to their row (its first byte is a random nonce's, which may
+     * be 0x02 too: then the attempt above failed and this one decides) */
+    if (!mopay_keys_open(key, sealed, sealed_len, plain_out))
+        return false;
+    *legacy = true;
+    *plain_len = sealed_len - MOPAY_SEAL_OVERHEAD;
+    return true;
 }

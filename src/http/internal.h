@@ -61,6 +61,7 @@ struct mopay_http_request {
     int refs;         /* h2o's hold, the handler call, an outstanding command */
     bool replied;
     size_t route_index; /* route_count for "unmatched" */
+    bool metrics_listener; /* it came in on the --metrics-listen address */
     struct mopay_principal principal;
     struct mopay_str params[MOPAY_HTTP_PATH_PARAMS_MAX];
     size_t param_count;
@@ -82,6 +83,8 @@ struct http_thread {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     int listen_fd;
+    h2o_socket_t *metrics_listener; /* the first loop's only */
+    int metrics_fd;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t done_receiver;
     h2o_multithread_receiver_t work_receiver;
@@ -135,6 +138,7 @@ struct mopay_http_server {
     struct http_thread *threads;
     int thread_count;
     int port;
+    int metrics_port; /* 0: no metrics listener */
     int access_log_fd; /* -1: off */
     pthread_barrier_t started; /* the loops have set themselves up (or failed to) */
     size_t connections_max;

@@ -133,6 +133,27 @@ static const char *reason_phrase(int status)
     }
 }
 
+/* h2o_send_inline, with the copy in the request's arena rather than h2o's pool: a reply may hold
+ * a new key or a device's secret, and the arena is wiped when the request ends (h2o recycles its
+ * pools as they are). The arena outlives h2o's hold on the request, so the bytes stay until sent.
+ * A reply too large for the arena goes through h2o's pool. */
+static void reply_send(struct mopay_http_request *r, h2o_req_t *req, const char *body, size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    char *copy = len > 0 ? mopay_arena_alloc(&r->arena, len) : NULL;
+    if (copy == NULL) {
+        h2o_send_inline(req, body, len);
+        return;
+    }
+    memcpy(copy, body, len);
+    h2o_iovec_t buf = h2o_iovec_init(copy, len);
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
 void mopay_http_reply_raw(struct mopay_http_request *r, int status, const char *content_type, const char *body,
                           size_t len)
 {
@@ -157,7 +178,7 @@ void mopay_http_reply_raw(struct mopay_http_request *r, int status, const char *
         int n = snprintf(v, 24, "%lld", (long long)r->retry_after_s);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)n);
     }
-    h2o_send_inline(req, body, len);
+    reply_send(r, req, body, len);
 }
 
 /* When even the problem body cannot be built. */
@@ -385,6 +406,10 @@ void http_dispatch(struct mopay_http_request *r)
     enum route_match m = router_match(s->routes, s->config.route_count, req->method.base, req->method.len,
                                       req->path_normalized.base, req->path_normalized.len, &index, r->params,
                                       &r->param_count, allow, sizeof(allow));
+    if (r->metrics_listener && (m != ROUTE_MATCHED || (s->config.routes[index].flags & MOPAY_ROUTE_METRICS) == 0)) {
+        mopay_http_reply_error(r, MOPAY_ERR_route_not_found, NULL, "this address serves GET /metrics only");
+        goto done;
+    }
     if (m == ROUTE_NO_PATH) {
         mopay_http_reply_error(r, MOPAY_ERR_route_not_found, NULL, "no endpoint at this path");
         goto done;
@@ -399,9 +424,9 @@ void http_dispatch(struct mopay_http_request *r)
     r->route_index = index;
     for (size_t i = 0; i < r->param_count; i++)
         r->params[i].ptr = mopay_arena_strndup(&r->arena, r->params[i].ptr, r->params[i].len);
-    if (!http_admit_anonymous(r, route) || (route->principals != 0 && !request_authenticate(r, route)) ||
-        !request_read_body(r, route) ||
-        !request_read_idempotency_key(r, route))
+    bool keyless = r->metrics_listener; /* the operator chose to expose it there */
+    if (!http_admit_anonymous(r, route) || (route->principals != 0 && !keyless && !request_authenticate(r, route)) ||
+        !request_read_body(r, route) || !request_read_idempotency_key(r, route))
         goto done;
     route->handler(r);
 done:

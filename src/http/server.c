@@ -80,6 +80,21 @@ static void request_pool_disposed(void *p)
     http_request_unref(r);
 }
 
+/* The two listeners never share a port (mopay_http_start refuses it), so the local port tells
+ * them apart, whatever address the metrics listener is bound to. */
+static bool request_on_metrics_listener(struct mopay_http_server *s, h2o_req_t *req)
+{
+    if (s->metrics_port == 0 || req->conn->callbacks->get_sockname == NULL)
+        return false;
+    struct sockaddr_storage sa;
+    socklen_t len = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&sa);
+    if (len == 0)
+        return false;
+    int port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                               : ((struct sockaddr_in *)&sa)->sin_port);
+    return port == s->metrics_port;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -93,6 +108,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r->refs = 1; /* h2o's, dropped by request_pool_disposed */
     r->started_ns = mopay_clock_monotonic_ns();
     r->route_index = t->server->config.route_count;
+    r->metrics_listener = request_on_metrics_listener(t->server, req);
     inflight_add(t, 1);
     struct mopay_id id;
     mopay_id_new(mopay_clock_now_ns(), &id);
@@ -162,10 +178,13 @@ static void on_control_messages(h2o_multithread_receiver_t *receiver, h2o_linkli
         return;
     t->draining = true;
     t->drain_deadline_ns = mopay_clock_monotonic_ns() + (int64_t)MOPAY_HTTP_DRAIN_TIMEOUT_MS * 1000000;
-    if (t->listener != NULL) {
-        h2o_socket_read_stop(t->listener);
-        h2o_socket_close(t->listener);
-        t->listener = NULL;
+    h2o_socket_t **listeners[] = {&t->listener, &t->metrics_listener};
+    for (size_t i = 0; i < 2; i++) {
+        if (*listeners[i] != NULL) {
+            h2o_socket_read_stop(*listeners[i]);
+            h2o_socket_close(*listeners[i]);
+            *listeners[i] = NULL;
+        }
     }
     h2o_context_request_shutdown(&t->ctx);
 }
@@ -246,25 +265,62 @@ static int listen_socket(const struct sockaddr *addr, socklen_t addr_len, char *
     return fd;
 }
 
-/* Binds one listener per thread on the same address; with port 0 the first picks the port and
- * the others join it. */
-static bool server_bind(struct mopay_http_server *s, char *err, size_t err_cap)
+static bool resolve_listen(const char *listen, struct sockaddr_storage *addr, socklen_t *addr_len, char *err,
+                           size_t err_cap)
 {
     char host[256], port[16];
-    if (!split_listen(s->config.listen, host, sizeof(host), port, sizeof(port))) {
-        snprintf(err, err_cap, "listen address '%s' is not HOST:PORT", s->config.listen);
+    if (!split_listen(listen, host, sizeof(host), port, sizeof(port))) {
+        snprintf(err, err_cap, "listen address '%s' is not HOST:PORT", listen);
         return false;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
     int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
     if (rc != 0) {
-        snprintf(err, err_cap, "listen address '%s': %s", s->config.listen, gai_strerror(rc));
+        snprintf(err, err_cap, "listen address '%s': %s", listen, gai_strerror(rc));
         return false;
     }
-    struct sockaddr_storage addr;
-    socklen_t addr_len = ai->ai_addrlen;
-    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    *addr_len = ai->ai_addrlen;
+    memcpy(addr, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);
+    return true;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof(addr);
+    getsockname(fd, (struct sockaddr *)&addr, &addr_len);
+    return ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                            : ((struct sockaddr_in *)&addr)->sin_port);
+}
+
+/* The metrics listener: one socket, on the first loop, on a port of its own. */
+static bool server_bind_metrics(struct mopay_http_server *s, char *err, size_t err_cap)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    if (!resolve_listen(s->config.metrics_listen, &addr, &addr_len, err, err_cap))
+        return false;
+    int fd = listen_socket((struct sockaddr *)&addr, addr_len, err, err_cap);
+    if (fd < 0)
+        return false;
+    s->threads[0].metrics_fd = fd;
+    s->metrics_port = bound_port(fd);
+    if (s->metrics_port == s->port) {
+        snprintf(err, err_cap, "--metrics-listen %s: use another port than --listen", s->config.metrics_listen);
+        return false;
+    }
+    return true;
+}
+
+/* Binds one listener per thread on the same address; with port 0 the first picks the port and
+ * the others join it. Then the metrics listener, when asked for. */
+static bool server_bind(struct mopay_http_server *s, char *err, size_t err_cap)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    if (!resolve_listen(s->config.listen, &addr, &addr_len, err, err_cap))
+        return false;
     for (int i = 0; i < s->thread_count; i++) {
         int fd = listen_socket((struct sockaddr *)&addr, addr_len, err, err_cap);
         if (fd < 0)
@@ -272,11 +328,11 @@ static bool server_bind(struct mopay_http_server *s, char *err, size_t err_cap)
         s->threads[i].listen_fd = fd;
         if (i == 0) {
             getsockname(fd, (struct sockaddr *)&addr, &addr_len);
-            s->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                                                       : ((struct sockaddr_in *)&addr)->sin_port);
+            s->port = bound_port(fd);
         }
     }
-    return true;
+    bool metrics = s->config.metrics_listen != NULL && s->config.metrics_listen[0] != '\0';
+    return !metrics || server_bind_metrics(s, err, err_cap);
 }
 
 static SSL_CTX *tls_context(const char *cert, const char *key, char *err, size_t err_cap)
@@ -334,6 +390,11 @@ static bool thread_init(struct mopay_http_server *s, struct http_thread *t)
     t->listener = h2o_evloop_socket_create(t->loop, t->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     t->listener->data = t;
     h2o_socket_read_start(t->listener, on_accept);
+    if (t->metrics_fd >= 0) {
+        t->metrics_listener = h2o_evloop_socket_create(t->loop, t->metrics_fd, H2O_SOCKET_FLAG_DONT_READ);
+        t->metrics_listener->data = t;
+        h2o_socket_read_start(t->metrics_listener, on_accept);
+    }
     return true;
 }
 
@@ -385,7 +446,7 @@ struct mopay_http_server *mopay_http_start(const struct mopay_http_config *confi
     if (s->routes == NULL || s->threads == NULL)
         goto fail;
     for (int i = 0; i < s->thread_count; i++)
-        s->threads[i].listen_fd = -1;
+        s->threads[i].listen_fd = s->threads[i].metrics_fd = -1;
     if (!router_compile(config->routes, config->route_count, s->routes)) {
         snprintf(err, err_cap, "a route pattern is malformed");
         goto fail;
@@ -419,9 +480,12 @@ struct mopay_http_server *mopay_http_start(const struct mopay_http_config *confi
     MOPAY_ASSERT(all_ok);
     return s;
 fail:
-    for (int i = 0; s->threads != NULL && i < s->thread_count; i++)
+    for (int i = 0; s->threads != NULL && i < s->thread_count; i++) {
         if (s->threads[i].listen_fd >= 0 && s->threads[i].listener == NULL)
             close(s->threads[i].listen_fd);
+        if (s->threads[i].metrics_fd >= 0 && s->threads[i].metrics_listener == NULL)
+            close(s->threads[i].metrics_fd);
+    }
     if (s->access_log_fd >= 0)
         close(s->access_log_fd);
     SSL_CTX_free(s->ssl_ctx);
@@ -435,6 +499,11 @@ fail:
 int mopay_http_port(struct mopay_http_server *server)
 {
     return server->port;
+}
+
+int mopay_http_metrics_port(struct mopay_http_server *server)
+{
+    return server->metrics_port;
 }
 
 void mopay_http_stop(struct mopay_http_server *server)

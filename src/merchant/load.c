@@ -40,6 +40,16 @@ static bool keys_read(json_t *keys, struct mopay_merchant *merchant)
     return true;
 }
 
+/* The webhook secret opens only as this merchant's (a value sealed before seals were bound to
+ * their row opens too, and is sealed for its row at the merchant's next write). */
+static bool merchant_secret_open(struct load_ctx *ctx, const char *id, const char *sealed, struct mopay_merchant *x)
+{
+    char ad[MOPAY_SEAL_AD_BYTES];
+    mopay_seal_ad(ad, "merchant", id, "webhook_secret");
+    return mopay_unseal_b64(ctx->m->options.keys->secret_seal, ad, sealed, x->webhook_secret,
+                            MOPAY_WEBHOOK_SECRET_BYTES, NULL);
+}
+
 static bool merchant_read(struct load_ctx *ctx, json_t *j, struct mopay_merchant *x)
 {
     const char *id = NULL, *name = NULL, *mcc = NULL, *country = NULL, *city = NULL, *currency = NULL,
@@ -58,8 +68,7 @@ static bool merchant_read(struct load_ctx *ctx, json_t *j, struct mopay_merchant
               (x->currency = mopay_currency_by_alpha(currency, strlen(currency))) != NULL &&
               mopay_text_load(settlement, x->settlement_account, sizeof(x->settlement_account)) &&
               mopay_text_load(url, x->webhook_url, sizeof(x->webhook_url)) &&
-              mopay_unseal_b64(ctx->m->options.keys->secret_seal, secret, x->webhook_secret,
-                               MOPAY_WEBHOOK_SECRET_BYTES) &&
+              merchant_secret_open(ctx, id, secret, x) &&
               keys_read(keys, x) && x->fee_bps >= 0 && x->fee_bps <= MOPAY_FEE_BPS_MAX &&
               (kind == MOPAY_MERCHANT_SHOP || kind == MOPAY_MERCHANT_BILLER) &&
               mopay_ledger_account_get(mopay_ledger_service_ledger(ctx->m->options.ledger), &x->id) != NULL;
@@ -80,7 +89,8 @@ static bool load_merchant(void *arg, const char *id, const char *text, size_t le
     json_decref(j);
     if (!ok) {
         free(merchant);
-        return load_fail(ctx, "merchant", id, "malformed, its ledger account missing, or its seal does not open");
+        return load_fail(ctx, "merchant", id, "malformed, its ledger account missing, or its webhook secret does not open as this merchant's "
+                         "(sealed for another row, or under another master key)");
     }
     if (!merchant_add(ctx->m, merchant)) {
         free(merchant);

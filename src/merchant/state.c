@@ -112,9 +112,10 @@ static json_t *keys_json(const struct mopay_merchant *merchant)
 enum mopay_err merchant_record(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                const struct mopay_merchant *merchant)
 {
-    char id[MOPAY_ID_TEXT_BYTES], secret[MOPAY_SEALED_B64_BYTES];
+    char id[MOPAY_ID_TEXT_BYTES], secret[MOPAY_SEALED_B64_BYTES], ad[MOPAY_SEAL_AD_BYTES];
     mopay_id_format(MOPAY_ID_MERCHANT, &merchant->id, id);
-    mopay_seal_b64(m->options.keys->secret_seal, merchant->webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES, secret);
+    mopay_seal_ad(ad, "merchant", id, "webhook_secret");
+    mopay_seal_b64(m->options.keys->secret_seal, ad, merchant->webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES, secret);
     json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:I}", "id", id, "kind",
                           (int)merchant->kind, "name",
                           merchant->name, "mcc", merchant->mcc, "country", merchant->country, "city", merchant->city,

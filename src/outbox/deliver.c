@@ -19,6 +19,7 @@
 #include "mopay/assert.h"
 #include "mopay/clock.h"
 #include "mopay/log.h"
+#include "mopay/text.h"
 
 /* --- on the sequencer thread --- */
 
@@ -159,12 +160,14 @@ static enum mopay_err round_run(struct mopay_outbox *o, mopay_seq_apply_fn apply
 static void event_sign(const struct mopay_outbox *o, const struct outbox_event *ev, int64_t t, char *out,
                        size_t cap)
 {
-    uint8_t key[MOPAY_WEBHOOK_KEY_BYTES_MAX], mac[crypto_auth_hmacsha256_BYTES];
+    uint8_t key[MOPAY_WEBHOOK_KEY_BYTES_MAX + 1], mac[crypto_auth_hmacsha256_BYTES];
     char prefix[32], hex[2 * crypto_auth_hmacsha256_BYTES + 1];
     int prefix_len = snprintf(prefix, sizeof(prefix), "%lld.", (long long)t);
-    size_t key_len = ev->secret_sealed_len - MOPAY_SEAL_OVERHEAD;
-    bool opened = mopay_keys_open(o->options.keys->secret_seal, ev->secret_sealed, ev->secret_sealed_len, key);
-    MOPAY_ASSERT(opened && key_len <= sizeof(key)); /* sealed by mopay_outbox_add, or checked by the load */
+    size_t key_len = 0;
+    bool legacy = false;
+    bool opened = outbox_open_key(o, ev, key, &key_len, &legacy);
+    /* sealed for this event by mopay_outbox_add or a rekey, or checked (and re-sealed) by the load */
+    MOPAY_ASSERT(opened && !legacy);
     crypto_auth_hmacsha256_state state;
     crypto_auth_hmacsha256_init(&state, key, key_len);
     crypto_auth_hmacsha256_update(&state, (const unsigned char *)prefix, (size_t)prefix_len);

@@ -14,8 +14,11 @@
 #include "mopay/outbox.h"
 
 #define OUTBOX_KIND "webhook"
+/* An event's HMAC key (32 to 64 bytes) sealed for its row, "event/<id>/secret"; records written
+ * before seals were bound hold it sealed without associated data (40 bytes of overhead), and
+ * records before webhook secrets were text a 32-byte key: both still load. */
 #define OUTBOX_SEALED_BYTES_MIN (MOPAY_WEBHOOK_KEY_BYTES_MIN + MOPAY_SEAL_OVERHEAD)
-#define OUTBOX_SEALED_BYTES_MAX (MOPAY_WEBHOOK_KEY_BYTES_MAX + MOPAY_SEAL_OVERHEAD)
+#define OUTBOX_SEALED_BYTES_MAX (MOPAY_WEBHOOK_KEY_BYTES_MAX + MOPAY_SEAL_AD_OVERHEAD)
 
 /* One undelivered event. The delivery thread reads the fields above `created_at_ns` while the
  * event is in flight; they never change after the event is made, and the event is freed only on
@@ -41,6 +44,14 @@ struct outbox_event {
     uint8_t rekey_sealed[OUTBOX_SEALED_BYTES_MAX];
     size_t rekey_sealed_len;
 };
+
+/* Seals `key` for the event `ev` into out (OUTBOX_SEALED_BYTES_MAX), its length in *out_len. */
+void outbox_seal_key(const struct mopay_outbox *o, const struct outbox_event *ev, const uint8_t *key, size_t key_len,
+                     uint8_t *out, size_t *out_len);
+/* Opens the event's key into key_out (MOPAY_WEBHOOK_KEY_BYTES_MAX + 1 bytes); false when it does
+ * not open as this event's. *legacy: sealed before seals were bound (the caller re-seals it). */
+bool outbox_open_key(const struct mopay_outbox *o, const struct outbox_event *ev, uint8_t *key_out, size_t *key_len,
+                     bool *legacy);
 
 enum outbox_outcome {
     OUTBOX_UNTRIED,   /* the round stopped before its POST: given back unchanged */

@@ -31,17 +31,21 @@ static bool text_fits(const char *src, char *dst, size_t cap)
     return src != NULL && src[0] != '\0' && mopay_text_load(src, dst, cap);
 }
 
-/* Decodes the sealed key and checks that it opens; the key itself is wiped at once. Records
- * written before webhook secrets became text hold a 32-byte key, those after up to 64 bytes. */
+/* Decodes the sealed key and checks that it opens as this event's; the key itself is wiped at
+ * once. Records written before webhook secrets became text hold a 32-byte key, those after up to
+ * 64 bytes; one sealed before seals were bound to their row (no associated data) is sealed for
+ * its event here, in memory, and so in the row at the event's next write. */
 static bool sealed_of(const struct mopay_outbox *o, const char *b64, struct outbox_event *ev)
 {
-    uint8_t key[MOPAY_WEBHOOK_KEY_BYTES_MAX];
-    size_t len = 0;
+    uint8_t key[MOPAY_WEBHOOK_KEY_BYTES_MAX + 1];
+    size_t len = 0, key_len = 0;
+    bool legacy = false;
     bool ok = sodium_base642bin(ev->secret_sealed, OUTBOX_SEALED_BYTES_MAX, b64, strlen(b64), NULL, &len, NULL,
-                                sodium_base64_VARIANT_ORIGINAL) == 0 &&
-              len >= OUTBOX_SEALED_BYTES_MIN && len <= OUTBOX_SEALED_BYTES_MAX &&
-              mopay_keys_open(o->options.keys->secret_seal, ev->secret_sealed, len, key);
+                                sodium_base64_VARIANT_ORIGINAL) == 0;
     ev->secret_sealed_len = len;
+    ok = ok && outbox_open_key(o, ev, key, &key_len, &legacy);
+    if (ok && legacy)
+        outbox_seal_key(o, ev, key, key_len, ev->secret_sealed, &ev->secret_sealed_len);
     sodium_memzero(key, sizeof(key));
     return ok;
 }

@@ -13,6 +13,7 @@
 #include "mopay/assert.h"
 #include "mopay/clock.h"
 #include "mopay/json.h"
+#include "mopay/text.h"
 
 struct mopay_outbox_options mopay_outbox_options_default(const struct mopay_keys *keys)
 {
@@ -239,6 +240,28 @@ static void outbox_wake(struct mopay_outbox *o)
     pthread_mutex_unlock(&o->lock);
 }
 
+void outbox_seal_key(const struct mopay_outbox *o, const struct outbox_event *ev, const uint8_t *key, size_t key_len,
+                     uint8_t *out, size_t *out_len)
+{
+    MOPAY_ASSERT(key_len >= MOPAY_WEBHOOK_KEY_BYTES_MIN && key_len <= MOPAY_WEBHOOK_KEY_BYTES_MAX);
+    char ad[MOPAY_SEAL_AD_BYTES];
+    mopay_seal_ad(ad, "event", ev->id_text, "secret");
+    mopay_keys_seal_ad(o->options.keys->secret_seal, ad, key, key_len, out);
+    *out_len = key_len + MOPAY_SEAL_AD_OVERHEAD;
+}
+
+bool outbox_open_key(const struct mopay_outbox *o, const struct outbox_event *ev, uint8_t *key_out, size_t *key_len,
+                     bool *legacy)
+{
+    char ad[MOPAY_SEAL_AD_BYTES];
+    mopay_seal_ad(ad, "event", ev->id_text, "secret");
+    *key_len = 0;
+    return ev->secret_sealed_len >= OUTBOX_SEALED_BYTES_MIN && ev->secret_sealed_len <= OUTBOX_SEALED_BYTES_MAX &&
+           mopay_keys_open_ad(o->options.keys->secret_seal, ad, ev->secret_sealed, ev->secret_sealed_len, key_out,
+                              key_len, legacy) &&
+           *key_len >= MOPAY_WEBHOOK_KEY_BYTES_MIN && *key_len <= MOPAY_WEBHOOK_KEY_BYTES_MAX;
+}
+
 enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *store, int64_t now_ns,
                                 const char *merchant_id, const char *url, const uint8_t *key, size_t key_len,
                                 const char *type, json_t *data, char id_out[MOPAY_ID_TEXT_BYTES])
@@ -261,8 +284,7 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
     memcpy(ev->merchant_key, merchant.bytes, sizeof(ev->merchant_key));
     text_copy(ev->url, sizeof(ev->url), url);
     text_copy(ev->type, sizeof(ev->type), type);
-    mopay_keys_seal(o->options.keys->secret_seal, key, key_len, ev->secret_sealed);
-    ev->secret_sealed_len = key_len + MOPAY_SEAL_OVERHEAD;
+    outbox_seal_key(o, ev, key, key_len, ev->secret_sealed, &ev->secret_sealed_len);
     ev->created_at_ns = now_ns;
     ev->next_attempt_at_ns = now_ns;
     ev->body = event_body(ev, data, &ev->body_len);
@@ -289,16 +311,14 @@ enum mopay_err mopay_outbox_rekey(struct mopay_outbox *o, struct mopay_store *st
     for (size_t i = 0; i < o->in_flight; i++) {
         struct outbox_event *ev = o->round.events[i];
         if (strcmp(ev->merchant_id, merchant_id) == 0) {
-            mopay_keys_seal(o->options.keys->secret_seal, key, key_len, ev->rekey_sealed);
-            ev->rekey_sealed_len = key_len + MOPAY_SEAL_OVERHEAD;
+            outbox_seal_key(o, ev, key, key_len, ev->rekey_sealed, &ev->rekey_sealed_len);
         }
     }
     for (size_t i = 0; i < o->heap_count; i++) {
         struct outbox_event *ev = o->heap[i];
         if (strcmp(ev->merchant_id, merchant_id) != 0)
             continue;
-        mopay_keys_seal(o->options.keys->secret_seal, key, key_len, ev->secret_sealed);
-        ev->secret_sealed_len = key_len + MOPAY_SEAL_OVERHEAD;
+        outbox_seal_key(o, ev, key, key_len, ev->secret_sealed, &ev->secret_sealed_len);
         enum mopay_err err = event_record_put(store, now_ns, ev, "pending");
         if (err != MOPAY_OK)
             return err;

@@ -58,6 +58,32 @@ static bool scheme_is(const char *url, const char *scheme)
     return strncmp(url, scheme, strlen(scheme)) == 0;
 }
 
+void mopay_store_url_printable(const char *url, char *out, size_t cap)
+{
+    MOPAY_ASSERT(url != NULL && out != NULL && cap > 0);
+    if (scheme_is(url, "sqlite:")) {
+        snprintf(out, cap, "%s", url);
+        return;
+    }
+    size_t scheme_len = strcspn(url, ":/?@");
+    if (url[scheme_len] != ':' || scheme_len > 32) {
+        snprintf(out, cap, "(a store URL without a scheme)");
+        return;
+    }
+    const char *rest = url + scheme_len + 1;
+    if (strncmp(rest, "//", 2) != 0) {
+        snprintf(out, cap, "%.*s:", (int)scheme_len, url);
+        return;
+    }
+    rest += 2;
+    size_t authority = strcspn(rest, "/?#");
+    const char *host = rest;
+    for (size_t i = 0; i < authority; i++) /* the host follows the last '@' of the authority */
+        if (rest[i] == '@')
+            host = rest + i + 1;
+    snprintf(out, cap, "%.*s://%.*s", (int)scheme_len, url, (int)(rest + authority - host), host);
+}
+
 struct mopay_store *mopay_store_open(const char *url, char *err, size_t err_cap)
 {
     MOPAY_ASSERT(url != NULL);

@@ -122,8 +122,10 @@ enum mopay_err mopay_wallet_kyc_set(struct mopay_wallet_state *w, struct mopay_s
     MOPAY_ASSERT(tier >= 0 && tier < MOPAY_WALLET_TIERS);
     size_t len = strlen(document_number);
     MOPAY_ASSERT(len >= 4 && len <= 32 && strlen(document_type) < sizeof(c->kyc_document_type));
-    char sealed[MOPAY_SEALED_B64_BYTES];
-    mopay_seal_b64(w->options.keys->secret_seal, document_number, len, sealed);
+    char sealed[MOPAY_SEALED_B64_BYTES], ad[MOPAY_SEAL_AD_BYTES], id[MOPAY_ID_TEXT_BYTES];
+    mopay_id_format(MOPAY_ID_CUSTOMER, &c->id, id);
+    mopay_seal_ad(ad, "customer", id, "kyc_document");
+    mopay_seal_b64(w->options.keys->secret_seal, ad, document_number, len, sealed);
     mopay_text_copy(c->kyc_document_sealed, sizeof(c->kyc_document_sealed), sealed);
     c->kyc_tier = tier;
     mopay_text_copy(c->kyc_document_type, sizeof(c->kyc_document_type), document_type);

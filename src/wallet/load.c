@@ -26,6 +26,32 @@ static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id, co
     return false;
 }
 
+/* A customer's identity document number is kept sealed and never shown; it must still open as
+ * this customer's, so a number copied from another row is found at start, not when needed. One
+ * sealed before seals were bound to their row is sealed for it here (the row at its next write). */
+static bool kyc_document_opens(const struct load_ctx *ctx, struct mopay_customer *c)
+{
+    if (c->kyc_document_sealed[0] == '\0')
+        return true;
+    char id[MOPAY_ID_TEXT_BYTES], ad[MOPAY_SEAL_AD_BYTES], plain[MOPAY_SEALED_PLAIN_MAX];
+    mopay_id_format(MOPAY_ID_CUSTOMER, &c->id, id);
+    mopay_seal_ad(ad, "customer", id, "kyc_document");
+    uint8_t sealed[sizeof(c->kyc_document_sealed)];
+    size_t sealed_len = 0, plain_len = 0;
+    bool legacy = false;
+    bool ok = sodium_base642bin(sealed, sizeof(sealed), c->kyc_document_sealed, strlen(c->kyc_document_sealed), NULL,
+                                &sealed_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+              sealed_len >= MOPAY_SEAL_OVERHEAD && sealed_len - MOPAY_SEAL_OVERHEAD <= sizeof(plain) &&
+              mopay_keys_open_ad(ctx->w->options.keys->secret_seal, ad, sealed, sealed_len, plain, &plain_len, &legacy);
+    if (ok && legacy) {
+        char resealed[MOPAY_SEALED_B64_BYTES];
+        mopay_seal_b64(ctx->w->options.keys->secret_seal, ad, plain, plain_len, resealed);
+        ok = mopay_text_load(resealed, c->kyc_document_sealed, sizeof(c->kyc_document_sealed));
+    }
+    sodium_memzero(plain, sizeof(plain));
+    return ok;
+}
+
 static bool load_customer(void *arg, const char *id, const char *text, size_t len)
 {
     struct load_ctx *ctx = arg;
@@ -62,6 +88,12 @@ static bool load_customer(void *arg, const char *id, const char *text, size_t le
     json_decref(j);
     if (c == NULL)
         return load_fail(ctx, "customer", id, "malformed");
+    if (!kyc_document_opens(ctx, c)) {
+        free(c);
+        return load_fail(ctx, "customer", id,
+                         "its identity document number does not open as this customer's (sealed for another row, "
+                         "or under another master key)");
+    }
     if (!state_customer_add(ctx->w, c)) {
         free(c);
         return load_fail(ctx, "customer", id, "out of memory");
@@ -73,6 +105,16 @@ static struct mopay_customer *customer_of(struct load_ctx *ctx, const char *text
 {
     struct mopay_id id;
     return mopay_id_parse_text(MOPAY_ID_CUSTOMER, text, &id) ? mopay_wallet_customer(ctx->w, &id) : NULL;
+}
+
+/* The payment-code secret opens only as this device's; one sealed before seals were bound to
+ * their row opens too, and is sealed for its row at the device's next write. */
+static bool device_secret_open(const struct load_ctx *ctx, const char *did, const char *sealed, struct mopay_device *d)
+{
+    char ad[MOPAY_SEAL_AD_BYTES];
+    mopay_seal_ad(ad, "device", did, "code_secret");
+    return mopay_unseal_b64(ctx->w->options.keys->secret_seal, ad, sealed, d->code_secret, sizeof(d->code_secret),
+                            NULL);
 }
 
 static bool load_device(void *arg, const char *id, const char *text, size_t len)
@@ -90,12 +132,14 @@ static bool load_device(void *arg, const char *id, const char *text, size_t len)
               code_index > 0 && code_index <= MOPAY_PAYCODE_DEVICE_INDEX_MAX &&
               mopay_id_parse_text(MOPAY_ID_DEVICE, did, &d->id) && (d->customer = customer_of(ctx, cid)) != NULL &&
               mopay_text_load(name, d->name, sizeof(d->name)) && mopay_hex_decode(key, d->public_key, 32) &&
-              mopay_unseal_b64(ctx->w->options.keys->secret_seal, secret, d->code_secret, sizeof(d->code_secret)) &&
+              device_secret_open(ctx, did, secret, d) &&
               d->customer->device_count < sizeof(d->customer->devices) / sizeof(d->customer->devices[0]);
     json_decref(j);
     if (!ok) {
         free(d);
-        return load_fail(ctx, "device", id, "malformed, or its customer or seal does not match");
+        return load_fail(ctx, "device", id,
+                         "malformed, its customer missing, or its code secret does not open as this device's "
+                         "(sealed for another row, or under another master key)");
     }
     d->created_at_ns = created;
     d->revoked_at_ns = revoked;
@@ -139,15 +183,27 @@ static bool load_wallet(void *arg, const char *id, const char *text, size_t len)
     return true;
 }
 
-/* The sealed number, which must open under this master key (checked now, not at the first top-up). */
-static bool source_sealed(const struct load_ctx *ctx, struct mopay_funding_source *s, const char *b64)
+/* The sealed number, which must open under this master key and as this source's (checked now,
+ * not at the first top-up). One sealed before seals were bound to their row is sealed for it
+ * here, in memory: the row holds the bound seal from its next write. */
+static bool source_sealed(const struct load_ctx *ctx, const char *sid, struct mopay_funding_source *s,
+                          const char *b64)
 {
-    char plain[sizeof(s->sealed_number)];
+    char plain[sizeof(s->sealed_number)], ad[MOPAY_SEAL_AD_BYTES];
+    size_t plain_len = 0;
+    bool legacy = false;
+    const uint8_t *key = ctx->w->options.keys->card_seal;
+    mopay_seal_ad(ad, "source", sid, "number");
     bool ok = b64 != NULL &&
               sodium_base642bin(s->sealed_number, sizeof(s->sealed_number), b64, strlen(b64), NULL, &s->sealed_len,
                                 NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
               s->sealed_len > MOPAY_SEAL_OVERHEAD &&
-              mopay_keys_open(ctx->w->options.keys->card_seal, s->sealed_number, s->sealed_len, plain);
+              mopay_keys_open_ad(key, ad, s->sealed_number, s->sealed_len, plain, &plain_len, &legacy) &&
+              plain_len + MOPAY_SEAL_AD_OVERHEAD <= sizeof(s->sealed_number);
+    if (ok && legacy) {
+        mopay_keys_seal_ad(key, ad, plain, plain_len, s->sealed_number);
+        s->sealed_len = plain_len + MOPAY_SEAL_AD_OVERHEAD;
+    }
     sodium_memzero(plain, sizeof(plain));
     return ok;
 }
@@ -170,14 +226,16 @@ static bool load_source(void *arg, const char *id, const char *text, size_t len)
               mopay_hex_decode(fingerprint, s->fingerprint, 16) &&
               mopay_id_parse_text(MOPAY_ID_FUNDING_SOURCE, sid, &s->id) && (s->customer = customer_of(ctx, cid)) != NULL &&
               mopay_text_load(bank, s->bank_code, sizeof(s->bank_code)) && mopay_text_load(last4, s->last4, sizeof(s->last4)) &&
-              mopay_text_load(holder, s->holder, sizeof(s->holder)) && source_sealed(ctx, s, sealed) &&
+              mopay_text_load(holder, s->holder, sizeof(s->holder)) && source_sealed(ctx, sid, s, sealed) &&
               s->customer->source_count < MOPAY_SOURCES_PER_CUSTOMER_MAX;
     if (ok)
         s->type = strcmp(type, "card") == 0 ? MOPAY_SOURCE_CARD : MOPAY_SOURCE_BANK_ACCOUNT;
     json_decref(j); /* the strings unpacked above die here */
     if (!ok) {
         free(s);
-        return load_fail(ctx, "funding source", id, "malformed, or its customer is missing");
+        return load_fail(ctx, "funding source", id,
+                         "malformed, its customer missing, or its number does not open as this source's (sealed for "
+                         "another row, or under another master key)");
     }
     s->brand = (enum mopay_card_brand)brand;
     s->iban = iban, s->primary = primary, s->backup = backup, s->lost = lost;

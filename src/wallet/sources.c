@@ -37,7 +37,7 @@ enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopa
                                        struct mopay_funding_source **out)
 {
     size_t len = strlen(in->number);
-    MOPAY_ASSERT(len >= 4 && len + MOPAY_SEAL_OVERHEAD <= sizeof(((struct mopay_funding_source *)0)->sealed_number));
+    MOPAY_ASSERT(len >= 4 && len + MOPAY_SEAL_AD_OVERHEAD <= sizeof(((struct mopay_funding_source *)0)->sealed_number));
     if (c->source_count >= MOPAY_SOURCES_PER_CUSTOMER_MAX)
         return MOPAY_ERR_field_invalid;
     struct mopay_funding_source *s = calloc(1, sizeof(*s));
@@ -53,9 +53,12 @@ enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopa
     s->iban = in->iban;
     mopay_text_copy(s->last4, sizeof(s->last4), in->number + len - 4);
     mopay_text_copy(s->holder, sizeof(s->holder), in->holder);
-    mopay_keys_seal(w->options.keys->card_seal, in->number, len, s->sealed_number);
+    char sid[MOPAY_ID_TEXT_BYTES], ad[MOPAY_SEAL_AD_BYTES];
+    mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &s->id, sid);
+    mopay_seal_ad(ad, "source", sid, "number");
+    mopay_keys_seal_ad(w->options.keys->card_seal, ad, in->number, len, s->sealed_number);
     mopay_wallet_fingerprint(w->options.keys, in->number, s->fingerprint);
-    s->sealed_len = len + MOPAY_SEAL_OVERHEAD;
+    s->sealed_len = len + MOPAY_SEAL_AD_OVERHEAD;
     s->created_at_ns = now_ns;
     bool first = source_find(c, true) == NULL;
     if (!state_source_add(w, s)) {
@@ -91,12 +94,17 @@ enum mopay_err mopay_wallet_source_lost(struct mopay_wallet_state *w, struct mop
     return record_source(store, now_ns, backup);
 }
 
-/* The number, opened for the connector; false when the seal does not open (a wrong master key). */
+/* The number, opened for the connector; false when the seal does not open (a wrong master key,
+ * or sealed for another source). */
 bool source_number(struct mopay_wallet_state *w, const struct mopay_funding_source *s, char out[36])
 {
-    size_t len = s->sealed_len - MOPAY_SEAL_OVERHEAD;
-    MOPAY_ASSERT(len < 36);
-    if (!mopay_keys_open(w->options.keys->card_seal, s->sealed_number, s->sealed_len, out))
+    char sid[MOPAY_ID_TEXT_BYTES], ad[MOPAY_SEAL_AD_BYTES];
+    size_t len = 0;
+    bool legacy = false;
+    MOPAY_ASSERT(s->sealed_len > MOPAY_SEAL_OVERHEAD && s->sealed_len - MOPAY_SEAL_OVERHEAD < 36);
+    mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &s->id, sid);
+    mopay_seal_ad(ad, "source", sid, "number");
+    if (!mopay_keys_open_ad(w->options.keys->card_seal, ad, s->sealed_number, s->sealed_len, out, &len, &legacy))
         return false;
     out[len] = '\0';
     return true;

@@ -175,11 +175,13 @@ static json_t *hex_json(const uint8_t *bytes, size_t len)
     return json_string(hex);
 }
 
-/* A secret sealed under `key`, as base64. */
-static json_t *sealed_json(const uint8_t key[32], const void *plain, size_t len)
+/* A secret sealed under `key` for its row and field, as base64. */
+static json_t *sealed_json(const uint8_t key[32], const char *kind, const char *id, const char *field,
+                           const void *plain, size_t len)
 {
-    char b64[MOPAY_SEALED_B64_BYTES];
-    mopay_seal_b64(key, plain, len, b64);
+    char b64[MOPAY_SEALED_B64_BYTES], ad[MOPAY_SEAL_AD_BYTES];
+    mopay_seal_ad(ad, kind, id, field);
+    mopay_seal_b64(key, ad, plain, len, b64);
     return json_string(b64);
 }
 
@@ -215,7 +217,8 @@ enum mopay_err record_device(struct mopay_wallet_state *w, struct mopay_store *s
     id_text(MOPAY_ID_CUSTOMER, &d->customer->id, customer);
     json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "id", id, "customer_id", customer,
                           "name", d->name, "public_key", hex_json(d->public_key, 32), "code_secret_sealed",
-                          sealed_json(w->options.keys->secret_seal, d->code_secret, sizeof(d->code_secret)),
+                          sealed_json(w->options.keys->secret_seal, "device", id, "code_secret", d->code_secret,
+                                      sizeof(d->code_secret)),
                           "created_at_ns", (json_int_t)d->created_at_ns, "revoked_at_ns",
                           (json_int_t)d->revoked_at_ns, "last_signed_ns", (json_int_t)d->last_signed_ns,
                           "code_index", (json_int_t)d->code_index, "code_last_step", (json_int_t)d->code_last_step);

@@ -317,7 +317,11 @@ static void metrics_report_routes(void **state)
     (void)state;
     struct response r;
     char type[128];
+    /* not public: the operator's key (issue 11, finding 9) */
     http_call(&srv, "GET", "/metrics", NULL, NULL, NULL, &r);
+    expect_problem(&r, 401, "auth_missing", NULL);
+    response_free(&r);
+    http_call(&srv, "GET", "/metrics", srv.admin_key, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_true(response_header(&r, "content-type", type, sizeof(type)));
     assert_non_null(strstr(type, "text/plain"));

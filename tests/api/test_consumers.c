@@ -153,7 +153,10 @@ static void story_signup_topup_p2p(void)
     p2p_body("+8613900139000", "50.00", "dinner", body, sizeof(body));
     call("POST", "/v1/transfers", alice.token, body, &r);
     assert_int_equal(r.status, 201);
-    assert_string_equal(jstr(json_object_get(r.json, "to"), "name"), "Bob Li");
+    /* the receiver named only masked, and never by its customer id (issue 11, finding 9) */
+    assert_string_equal(jstr(json_object_get(r.json, "to"), "name"), "B** Li");
+    assert_null(json_object_get(json_object_get(r.json, "to"), "customer_id"));
+    assert_null(strstr(r.body, bob.id));
     snprintf(bob_wallet, sizeof(bob_wallet), "%s", jstr(r.json, "to_wallet_id"));
     response_free(&r);
     assert_int_equal(wallet_amount(&srv, alice.token, alice_wallet, "balance"), 25000);

@@ -173,7 +173,7 @@ static bool log_says(const struct server *s, const char *text)
 static long long metric(const struct server *s, const char *line_start)
 {
     struct response r;
-    api_expect(s, "GET", "/metrics", NULL, NULL, 200, NULL, &r);
+    api_expect(s, "GET", "/metrics", s->admin_key, NULL, 200, NULL, &r); /* the operator's */
     const char *at = strstr(r.body, line_start);
     assert_non_null(at);
     long long v = atoll(at + strlen(line_start));

@@ -43,6 +43,37 @@ set -e
 [ $rc -eq 1 ] || fail "bad --db must exit 1"
 grep -q "cannot open the database" "$WORK/err" || fail "bad --db message: $(cat "$WORK/err")"
 
+# a PostgreSQL URL's password is never printed: errors name its scheme and host only
+set +e
+"$MOPAY" init --db "postgres://alice:s3cretpw@127.0.0.1:1/mopay?password=qu3rypw" \
+    --master-key-file "$WORK/a/master.key" >/dev/null 2>"$WORK/err"
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "an unreachable postgres must exit 1"
+grep -q 'db="postgres://127.0.0.1:1"' "$WORK/err" || fail "the error names no host: $(cat "$WORK/err")"
+! grep -q -e s3cretpw -e qu3rypw -e alice "$WORK/err" || fail "a password was printed: $(cat "$WORK/err")"
+
+# a master-key file that others may read is refused, saying how to fix it
+chmod 644 "$WORK/a/master.key"
+set +e
+"$MOPAY" serve --db "sqlite:$WORK/a/mopay.db" --master-key-file "$WORK/a/master.key" \
+    --listen 127.0.0.1:0 >/dev/null 2>"$WORK/err"
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a 0644 master key must stop the start, got $rc"
+grep -q "chmod 600 $WORK/a/master.key" "$WORK/err" || fail "no chmod advice: $(cat "$WORK/err")"
+chmod 600 "$WORK/a/master.key"
+
+# MOPAY_MASTER_KEY leaves the process's environment once read (/proc shows what exec gave it)
+hexkey=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+export MOPAY_MASTER_KEY=$hexkey
+start_server
+unset MOPAY_MASTER_KEY
+tr '\0' '\n' <"/proc/$SERVER_PID/environ" >"$WORK/environ"
+! grep -q "$hexkey" "$WORK/environ" || fail "MOPAY_MASTER_KEY is still in the server's environment"
+stop_server
+rm -f "$WORK/mopay.db" "$WORK/mopay.db-wal" "$WORK/mopay.db-shm" "$WORK/admin.key"
+
 # serve's first start on a new database prints the admin key, a restart does not
 start_server
 grep -Eqx 'ak_[0-9a-f]{64}' "$WORK/stdout" || fail "first serve did not print the admin key"

@@ -40,6 +40,47 @@ static void id_roundtrip_and_order(void **state)
     assert_memory_equal(text + 4, "018bcfe56800", 12);
 }
 
+/* 4096 IDs in one millisecond: all distinct and increasing, and every one of the last 64 bits
+ * is a fair coin across them (a counter or a fixed per-thread tag fails this by thousands). */
+static void id_random_part_unpredictable(void **state)
+{
+    (void)state;
+    enum { N = 4096 };
+    static struct mopay_id ids[N];
+    unsigned ones[64] = {0};
+    for (size_t i = 0; i < N; i++) {
+        mopay_id_new(1800000000000000000, &ids[i]);
+        if (i > 0)
+            assert_true(memcmp(&ids[i - 1], &ids[i], sizeof(ids[i])) < 0);
+        assert_memory_equal(ids[i].bytes, ids[0].bytes, 6); /* the same millisecond */
+        for (int b = 0; b < 64; b++)
+            ones[b] += (ids[i].bytes[8 + b / 8] >> (b % 8)) & 1;
+    }
+    for (int b = 0; b < 64; b++) /* expected 2048, standard deviation 32 */
+        assert_in_range(ones[b], 2048 - 320, 2048 + 320);
+    /* no relation between neighbours' random parts: their difference is not constant */
+    unsigned same_step = 0;
+    for (size_t i = 2; i < N; i++) {
+        uint64_t a = 0, b = 0, c = 0;
+        for (int k = 0; k < 8; k++) {
+            a = a << 8 | ids[i - 2].bytes[8 + k];
+            b = b << 8 | ids[i - 1].bytes[8 + k];
+            c = c << 8 | ids[i].bytes[8 + k];
+        }
+        same_step += (c - b == b - a);
+    }
+    assert_true(same_step < 4);
+    /* a new millisecond after a run of 70,000 in one: still increasing, no duplicate */
+    struct mopay_id prev = ids[N - 1], next;
+    for (int i = 0; i < 70000; i++) {
+        mopay_id_new(1800000000000000000, &next);
+        assert_true(memcmp(&prev, &next, sizeof(next)) < 0);
+        prev = next;
+    }
+    mopay_id_new(1800000000001000000, &next);
+    assert_true(memcmp(&prev, &next, sizeof(next)) < 0);
+}
+
 static void id_parse_refusals(void **state)
 {
     (void)state;
@@ -56,6 +97,104 @@ static void id_parse_refusals(void **state)
         assert_int_equal(out.bytes[i], 0xab);
     assert_string_equal(mopay_id_prefix(MOPAY_ID_CUSTOMER), "cus");
     assert_string_equal(mopay_id_prefix(MOPAY_ID_TAX_REFUND), "txr");
+}
+
+/* Issue 11, finding 9: a master-key file others may read is refused with the fix in the
+ * message; MOPAY_MASTER_KEY leaves the environment once read. */
+static void keys_file_private_env_removed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mopay-keys-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], err[512];
+    snprintf(path, sizeof(path), "%s/master.key", dir);
+    unsetenv("MOPAY_MASTER_KEY");
+    const struct mopay_keys *k = mopay_keys_load(path, err, sizeof(err)); /* made 0600 */
+    assert_non_null(k);
+    mopay_keys_free(k);
+    const mode_t loose[] = {0640, 0604, 0620, 0602, 0644};
+    for (size_t i = 0; i < sizeof(loose) / sizeof(loose[0]); i++) {
+        assert_int_equal(chmod(path, loose[i]), 0);
+        err[0] = '\0';
+        assert_null(mopay_keys_load(path, err, sizeof(err)));
+        assert_non_null(strstr(err, "chmod 600"));
+        assert_non_null(strstr(err, path));
+    }
+    assert_int_equal(chmod(path, 0400), 0); /* read-only to its owner is fine */
+    k = mopay_keys_load(path, err, sizeof(err));
+    assert_non_null(k);
+    mopay_keys_free(k);
+    unlink(path);
+    rmdir(dir);
+
+    setenv("MOPAY_MASTER_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 1);
+    char *value = getenv("MOPAY_MASTER_KEY");
+    k = mopay_keys_load("/nonexistent/master.key", err, sizeof(err));
+    assert_non_null(k);
+    assert_null(getenv("MOPAY_MASTER_KEY"));
+    assert_null(strstr(value, "0001020304")); /* wiped where it lay, not only unlinked */
+    mopay_keys_free(k);
+}
+
+/* Issue 11, finding 9: a seal bound to its row opens only there; one made before (no associated
+ * data) still opens, and says so. */
+static void keys_seal_bound_to_row(void **state)
+{
+    (void)state;
+    uint8_t key[32], other_key[32];
+    randombytes_buf(key, sizeof(key));
+    randombytes_buf(other_key, sizeof(other_key));
+    const char *ad = "device/dev_0123456789abcdef0123456789abcdef/code_secret";
+    uint8_t sealed[16 + MOPAY_SEAL_AD_OVERHEAD], plain[16 + MOPAY_SEAL_AD_OVERHEAD];
+    size_t len = 0;
+    bool legacy = true;
+    mopay_keys_seal_ad(key, ad, "0123456789abcdef", 16, sealed);
+    assert_int_equal(sealed[0], MOPAY_SEAL_VERSION_AD);
+    assert_true(mopay_keys_open_ad(key, ad, sealed, sizeof(sealed), plain, &len, &legacy));
+    assert_false(legacy);
+    assert_int_equal(len, 16);
+    assert_memory_equal(plain, "0123456789abcdef", 16);
+    /* another row, another field, another key, a flipped bit: refused */
+    const char *others[] = {"device/dev_0123456789abcdef0123456789abcdee/code_secret",
+                            "device/dev_0123456789abcdef0123456789abcdef/other", "merchant/mch_x/webhook_secret"};
+    for (size_t i = 0; i < 3; i++)
+        assert_false(mopay_keys_open_ad(key, others[i], sealed, sizeof(sealed), plain, &len, &legacy));
+    assert_false(mopay_keys_open_ad(other_key, ad, sealed, sizeof(sealed), plain, &len, &legacy));
+    for (size_t i = 0; i < sizeof(sealed); i++) {
+        sealed[i] ^= 0x40;
+        assert_false(mopay_keys_open_ad(key, ad, sealed, sizeof(sealed), plain, &len, &legacy));
+        sealed[i] ^= 0x40;
+    }
+    /* sealed before: opens for any row, and is flagged for re-sealing; whatever its first byte */
+    uint8_t old[16 + MOPAY_SEAL_OVERHEAD];
+    for (int i = 0; i < 600; i++) {
+        mopay_keys_seal(key, "0123456789abcdef", 16, old);
+        if (i >= 2 && old[0] != MOPAY_SEAL_VERSION_AD)
+            continue;
+        legacy = false;
+        assert_true(mopay_keys_open_ad(key, ad, old, sizeof(old), plain, &len, &legacy));
+        assert_true(legacy);
+        assert_int_equal(len, 16);
+        assert_memory_equal(plain, "0123456789abcdef", 16);
+    }
+}
+
+/* Issue 11, finding 9: a request's arena is wiped when it is reset, so the next request's memory
+ * holds nothing of the PIN or key the last one carried. */
+static void arena_reset_wipes(void **state)
+{
+    (void)state;
+    struct mopay_arena arena;
+    mopay_arena_init(&arena);
+    char *pin = mopay_arena_alloc(&arena, 64);
+    assert_non_null(pin);
+    memcpy(pin, "pin=123456;key=sk_live_secret", 30);
+    mopay_arena_reset(&arena); /* the chunk is kept for the next request */
+    char *next = mopay_arena_alloc(&arena, 64);
+    assert_ptr_equal(next, pin);
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(next[i], 0);
+    mopay_arena_deinit(&arena);
 }
 
 static void clock_manual(void **state)
@@ -260,10 +399,12 @@ static void log_levels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(id_roundtrip_and_order), cmocka_unit_test(id_parse_refusals),
+        cmocka_unit_test(id_roundtrip_and_order),
+        cmocka_unit_test(id_random_part_unpredictable), cmocka_unit_test(id_parse_refusals),
         cmocka_unit_test(clock_manual),           cmocka_unit_test(time_format_parse),
         cmocka_unit_test(err_registry_is_sound),  cmocka_unit_test(arena_alloc_reset),
-        cmocka_unit_test(config_layers),          cmocka_unit_test(keys_file_hash_seal),
+        cmocka_unit_test(config_layers),          cmocka_unit_test(keys_file_hash_seal), cmocka_unit_test(keys_file_private_env_removed),
+        cmocka_unit_test(keys_seal_bound_to_row), cmocka_unit_test(arena_reset_wipes),
         cmocka_unit_test(log_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

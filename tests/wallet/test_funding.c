@@ -8,6 +8,7 @@
 
 #include "fixture.h"
 #include "mopay/keys.h"
+#include "mopay/text.h"
 #include "mopay/validate.h"
 
 struct holder {
@@ -193,9 +194,14 @@ static int long_number_child(struct wt *t, struct mopay_customer *c, struct mopa
         mopay_ledger_service_before_commit(t->world.ledger, t->store, WT_T0) != MOPAY_OK ||
         t->store->commit(t->store) != MOPAY_OK)
         return 3;
-    char plain[64] = "";
+    char plain[80] = "", sid[MOPAY_ID_TEXT_BYTES], ad[MOPAY_SEAL_AD_BYTES];
+    size_t plain_len = 0;
+    bool legacy = true;
+    mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &s->id, sid);
+    mopay_seal_ad(ad, "source", sid, "number");
     if (m->status != MOPAY_MOVEMENT_SUCCEEDED || strcmp(t->world.spy->account, number) != 0 ||
-        !mopay_keys_open(t->keys->card_seal, s->sealed_number, s->sealed_len, plain) || strcmp(plain, number) != 0)
+        !mopay_keys_open_ad(t->keys->card_seal, ad, s->sealed_number, s->sealed_len, plain, &plain_len, &legacy) ||
+        legacy || strcmp(plain, number) != 0)
         return 4;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "fixture.h"
 #include "internal.h" /* white box: the pending list and the session table are compared directly */
 #include "mopay/keys.h"
+#include "mopay/text.h"
 
 #define WT_BANK_CODE "NWBKGB2L"
 #define WT_DOCUMENT "X98765432" /* what wt_kyc files */
@@ -264,19 +265,28 @@ static void same_sessions(struct wt *t, struct wt_world *old)
     }
 }
 
-/* The identity document opens under the secret seal to the number that was filed. */
+/* The identity document opens under the secret seal, as this customer's, to the number that was
+ * filed. */
 static void document_opens(struct wt *t, const struct mopay_customer *c, const char *number)
 {
     uint8_t sealed[128];
-    char plain[64];
-    size_t len = 0;
+    char plain[128], id[MOPAY_ID_TEXT_BYTES], ad[MOPAY_SEAL_AD_BYTES];
+    size_t len = 0, plain_len = 0;
+    bool legacy = true;
+    mopay_id_format(MOPAY_ID_CUSTOMER, &c->id, id);
+    mopay_seal_ad(ad, "customer", id, "kyc_document");
     assert_int_equal(sodium_base642bin(sealed, sizeof(sealed), c->kyc_document_sealed,
                                        strlen(c->kyc_document_sealed), NULL, &len, NULL,
                                        sodium_base64_VARIANT_ORIGINAL),
                      0);
-    assert_int_equal(len, strlen(number) + MOPAY_SEAL_OVERHEAD);
-    assert_true(mopay_keys_open(t->keys->secret_seal, sealed, len, plain));
+    assert_int_equal(len, strlen(number) + MOPAY_SEAL_AD_OVERHEAD);
+    assert_true(mopay_keys_open_ad(t->keys->secret_seal, ad, sealed, len, plain, &plain_len, &legacy));
+    assert_false(legacy);
+    assert_int_equal(plain_len, strlen(number));
     assert_memory_equal(plain, number, strlen(number));
+    /* bound to its row: under another customer's name it does not open */
+    mopay_seal_ad(ad, "customer", "cus_00000000000000000000000000000000", "kyc_document");
+    assert_false(mopay_keys_open_ad(t->keys->secret_seal, ad, sealed, len, plain, &plain_len, &legacy));
 }
 
 static void recovery_round_trip_compare(struct wt *t, struct wt_world *old, struct scene *sc, int64_t now_ns)
@@ -314,8 +324,15 @@ static void recovery_numbers_reach_the_network(struct wt *t, const struct scene_
     struct mopay_funding_source *card = mopay_wallet_source(w, &ids->card);
     struct mopay_funding_source *bank = mopay_wallet_source(w, &ids->bank);
     struct mopay_funding_source *lost = mopay_wallet_source(w, &ids->bob_lost);
-    char digits[40] = "";
-    assert_true(mopay_keys_open(t->keys->card_seal, card->sealed_number, card->sealed_len, digits));
+    char digits[80] = "", sid[MOPAY_ID_TEXT_BYTES], ad[MOPAY_SEAL_AD_BYTES];
+    size_t digits_len = 0;
+    bool legacy = true;
+    mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &card->id, sid);
+    mopay_seal_ad(ad, "source", sid, "number");
+    assert_true(mopay_keys_open_ad(t->keys->card_seal, ad, card->sealed_number, card->sealed_len, digits, &digits_len,
+                                   &legacy));
+    assert_false(legacy);
+    assert_int_equal(digits_len, strlen(WT_CARD_OK));
     assert_memory_equal(digits, WT_CARD_OK, strlen(WT_CARD_OK));
     struct mopay_movement *m = NULL;
     assert_int_equal(wt_topup(t, now_ns, usd, card, WT_USD(1), &m), MOPAY_OK);
