@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "mopay/assert.h"
 #include "mopay/log.h"
+#include "mopay/text.h"
 
 struct command_box {
     h2o_multithread_message_t msg;
@@ -55,6 +56,48 @@ static const char *idem_principal(const struct mopay_http_request *r, char *buf,
     return buf;
 }
 
+/* A stored reply is sealed for its row, "idempotency/<principal>/<BLAKE2b-128 of the key>", so a
+ * reply copied to another principal's or key's row in the database does not open there. */
+static void idem_seal_ad(const char *principal, const char *key, char ad[MOPAY_SEAL_AD_BYTES])
+{
+    uint8_t digest[16];
+    char hex[2 * sizeof digest + 1];
+    crypto_generichash(digest, sizeof digest, (const unsigned char *)key, strlen(key), NULL, 0);
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    mopay_seal_ad(ad, "idempotency", principal, hex);
+}
+
+/* Opens a stored reply into cmd's reply; false when it does not open as this row's. Replies
+ * stored before seals were bound open without associated data. */
+static bool command_open_reply(struct mopay_http_command *cmd, const struct mopay_idem_record *rec)
+{
+    size_t sealed_len = 0, plain_len = 0;
+    bool legacy = false;
+    uint8_t *sealed = malloc(rec->body_len + 1);
+    MOPAY_ASSERT(sealed != NULL);
+    bool ok = sodium_base642bin(sealed, rec->body_len + 1, rec->body, rec->body_len, NULL, &sealed_len, NULL,
+                                sodium_base64_VARIANT_ORIGINAL) == 0 &&
+              sealed_len >= MOPAY_SEAL_OVERHEAD;
+    if (ok) {
+        char ad[MOPAY_SEAL_AD_BYTES];
+        idem_seal_ad(rec->principal, rec->key, ad);
+        cmd->reply_body = malloc(sealed_len - MOPAY_SEAL_OVERHEAD + 1);
+        MOPAY_ASSERT(cmd->reply_body != NULL);
+        ok = mopay_keys_open_ad(cmd->req->thread->server->config.keys->idem_seal, ad, sealed, sealed_len,
+                                cmd->reply_body, &plain_len, &legacy);
+        if (!ok) {
+            free(cmd->reply_body);
+            cmd->reply_body = NULL;
+        }
+    }
+    free(sealed);
+    if (ok) {
+        cmd->reply_len = plain_len;
+        cmd->reply_body[plain_len] = '\0';
+    }
+    return ok;
+}
+
 /* A stored reply for this principal and key: replay it, or refuse a different request. */
 static enum mopay_err command_replay(struct mopay_http_command *cmd, struct mopay_idem_record *rec)
 {
@@ -66,22 +109,15 @@ static enum mopay_err command_replay(struct mopay_http_command *cmd, struct mopa
         result = MOPAY_ERR_idempotency_key_reused;
         goto done;
     }
-    size_t sealed_len = 0;
-    uint8_t *sealed = malloc(rec->body_len + 1);
-    MOPAY_ASSERT(sealed != NULL);
-    bool decoded = sodium_base642bin(sealed, rec->body_len + 1, rec->body, rec->body_len, NULL, &sealed_len, NULL,
-                                     sodium_base64_VARIANT_ORIGINAL) == 0;
-    MOPAY_ASSERT(decoded && sealed_len >= MOPAY_SEAL_OVERHEAD); /* check after reading */
-    cmd->reply_len = sealed_len - MOPAY_SEAL_OVERHEAD;
-    cmd->reply_body = malloc(cmd->reply_len + 1);
-    MOPAY_ASSERT(cmd->reply_body != NULL);
-    bool opened = mopay_keys_open(cmd->req->thread->server->config.keys->idem_seal, sealed, sealed_len,
-                                  cmd->reply_body);
-    MOPAY_ASSERT(opened); /* a record the master key did not seal: refuse to serve it */
-    cmd->reply_body[cmd->reply_len] = '\0';
+    if (!command_open_reply(cmd, rec)) { /* tampered with, or another row's: never served */
+        MOPAY_LOG_ERROR("a stored idempotent reply does not open: tampered with, or sealed for another row",
+                        "principal=%s", rec->principal);
+        command_set_problem(cmd, MOPAY_ERR_internal, NULL, "the stored answer for this Idempotency-Key cannot be read");
+        result = MOPAY_ERR_internal;
+        goto done;
+    }
     cmd->reply_status = rec->status;
     cmd->replayed = true;
-    free(sealed);
 done:
     free(rec->body);
     return result;
@@ -100,12 +136,14 @@ static enum mopay_err command_remember(struct mopay_http_command *cmd, struct mo
     memcpy(rec.request_hash, box_of(cmd)->request_hash, 32);
     rec.status = cmd->reply_status;
     rec.created_at_ns = now_ns;
-    size_t sealed_len = cmd->reply_len + MOPAY_SEAL_OVERHEAD;
+    size_t sealed_len = cmd->reply_len + MOPAY_SEAL_AD_OVERHEAD;
     uint8_t *sealed = malloc(sealed_len);
     size_t b64_cap = sodium_base64_ENCODED_LEN(sealed_len, sodium_base64_VARIANT_ORIGINAL);
     rec.body = malloc(b64_cap);
     MOPAY_ASSERT(sealed != NULL && rec.body != NULL);
-    mopay_keys_seal(r->thread->server->config.keys->idem_seal, cmd->reply_body, cmd->reply_len, sealed);
+    char ad[MOPAY_SEAL_AD_BYTES];
+    idem_seal_ad(rec.principal, rec.key, ad);
+    mopay_keys_seal_ad(r->thread->server->config.keys->idem_seal, ad, cmd->reply_body, cmd->reply_len, sealed);
     sodium_bin2base64(rec.body, b64_cap, sealed, sealed_len, sodium_base64_VARIANT_ORIGINAL);
     rec.body_len = strlen(rec.body);
     enum mopay_err err = store->idem_put(store, &rec);
@@ -224,6 +262,7 @@ void http_command_done_on_loop(h2o_multithread_message_t *msg)
     const char *type = cmd->reply_status >= 400 ? "application/problem+json" : "application/json";
     r->retry_after_s = cmd->retry_after_s;
     mopay_http_reply_raw(r, cmd->reply_status, type, cmd->reply_body, cmd->reply_len);
+    sodium_memzero(cmd->reply_body, cmd->reply_len); /* it may hold a device's secret */
     free(cmd->reply_body);
     cmd->reply_body = NULL;
     http_request_unref(r);

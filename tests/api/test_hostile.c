@@ -72,6 +72,19 @@ static bool idem_record(const char *principal, const char *key, struct mopay_ide
     return found;
 }
 
+/* Writes a record behind the server's back, as someone with the database could. */
+static void idem_record_put(const struct mopay_idem_record *rec)
+{
+    char err[256];
+    struct mopay_store *store = mopay_store_open(srv.db, err, sizeof err);
+    if (store == NULL)
+        fail_msg("mopay_store_open: %s", err);
+    assert_int_equal(store->begin(store), MOPAY_OK);
+    assert_int_equal(store->idem_put(store, rec), MOPAY_OK);
+    assert_int_equal(store->commit(store), MOPAY_OK);
+    store->close(store);
+}
+
 /* Finding 1: a mobile app that retries sign-up with an Idempotency-Key gets the first answer
  * back (the same customer and payment-code secret) for the same body, 409 for another body, and
  * the server stays up. */
@@ -111,6 +124,17 @@ static void signup_takes_an_idempotency_key(void **state)
     assert_memory_not_equal(rec.request_hash, digest, 32);
     const char *secret = jstr(json_object_get(first.json, "device"), "payment_code_secret");
     assert_null(strstr(rec.body, secret)); /* the reply is sealed */
+
+    /* Sealed for its row: the same record copied under another key does not replay there. */
+    snprintf(rec.key, sizeof rec.key, "signup-retry-copied");
+    idem_record_put(&rec);
+    const char *copied[] = {"Idempotency-Key: signup-retry-copied", NULL};
+    struct response moved;
+    http_call(&srv, "POST", "/v1/customers", NULL, body, copied, &moved);
+    expect_problem(&moved, 500, "internal", NULL);
+    assert_null(strstr(moved.body, secret));
+    response_free(&moved);
+    expect_alive();
     free(rec.body);
     response_free(&first);
     response_free(&again);
