@@ -43,6 +43,7 @@ typedef void (*mopay_http_handler_fn)(struct mopay_http_request *req);
 #define MOPAY_ROUTE_BULK_BODY 0x1u /* takes bodies up to MOPAY_HTTP_BODY_BULK_BYTES_MAX */
 #define MOPAY_ROUTE_RAW_BODY 0x2u  /* the handler reads the JSON itself (mopay_http_raw_body); size
                                       and content type are still checked first */
+#define MOPAY_ROUTE_NO_BODY 0x4u   /* a POST, PUT or PATCH that takes no body (its path says it all) */
 
 struct mopay_route {
     const char *name;    /* label in metrics and the access log */
@@ -51,6 +52,10 @@ struct mopay_route {
     unsigned principals; /* who may call it: a mask of mopay_principal_kind; 0 = anyone */
     unsigned flags;
     mopay_http_handler_fn handler;
+    /* The body's field spec (mopay/json.h), the one the handler reads it with: NULL for GET and
+     * DELETE and for MOPAY_ROUTE_NO_BODY routes, set for every other route (a test checks). The
+     * route fuzzer (tests/api/test_fuzz_routes.c) makes its bodies from it. */
+    const struct mopay_json_field *body;
 };
 
 struct mopay_http_config {
