@@ -247,6 +247,14 @@ static json_t *deep(size_t depth)
     return v;
 }
 
+static json_t *huge_string(size_t n)
+{
+    char *text = repeat('A', n);
+    json_t *v = json_string(text);
+    free(text);
+    return v;
+}
+
 static const char *const odd_amounts[] = {
     "99999999999999999999", "-1.00", "1.123456789", "1e5", "0", "-0", " 1.00", "NaN", "9223372036854775807",
     "0.001", "1,00", "+1", "0x10", "1.", ".5", "00000000000000000001.00", "-9223372036854775808", "922337203685477.58",
@@ -265,7 +273,7 @@ static json_t *odd_value(struct fuzz_world *w, struct fuzz_request *r, const str
     case 3: return json_array();
     case 4: return json_object();
     case 5: return json_true();
-    case 6: { char *text = repeat('A', chance(20) ? 70000 : 5000); json_t *v = json_string(text); free(text); return v; }
+    case 6: return huge_string(chance(20) ? 70000 : 5000);
     case 7: return json_string("");
     case 8: return json_stringn("a\0b", 3);
     case 9: return deep(chance(50) ? 40 : 100);

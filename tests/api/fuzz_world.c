@@ -68,14 +68,14 @@ static void make(struct fuzz_world *w, const char *method, const char *path, int
         response_free(&r);
 }
 
-static void merchant_make(struct fuzz_world *w, int side)
+void fuzz_world_merchant_new(struct fuzz_world *w, int owner, const char *name)
 {
-    int owner = side == 0 ? P_MERCHANT_A : P_MERCHANT_B;
+    int side = fuzz_side(owner);
     char body[512];
     snprintf(body, sizeof(body),
-             "{\"name\":\"Fuzz Shop %c\",\"mcc\":\"5812\",\"country\":\"CN\",\"city\":\"Shanghai\",\"currency\":\"CNY\","
+             "{\"name\":\"%s\",\"mcc\":\"5812\",\"country\":\"CN\",\"city\":\"Shanghai\",\"currency\":\"CNY\","
              "\"fee_bps\":60,\"settlement_account\":\"CN-ACC-%c\",\"webhook_url\":\"\"}",
-             'A' + side, 'A' + side);
+             name, 'A' + side);
     struct response r;
     make(w, "POST", "/v1/merchants", P_OPERATOR, body, NULL, owner, &r);
     json_t *m = json_object_get(r.json, "merchant");
@@ -87,20 +87,27 @@ static void merchant_make(struct fuzz_world *w, int side)
     response_free(&r);
 }
 
-static void customer_make(struct fuzz_world *w, int side)
+void fuzz_world_customer_new(struct fuzz_world *w, int owner, const char *phone, const char *name)
 {
-    int owner = side == 0 ? P_CUSTOMER_A : P_CUSTOMER_B;
+    int side = fuzz_side(owner);
     struct person *p = &w->customer[side];
-    snprintf(w->phone[side], sizeof(w->phone[side]), "+861390013900%d", side);
-    person_signup(&w->srv, p, w->phone[side], side == 0 ? "Fuzz Alice" : "Fuzz Bob", "CN");
+    snprintf(w->phone[side], sizeof(w->phone[side]), "%s", phone);
+    person_signup(&w->srv, p, phone, name, "CN");
     person_login(&w->srv, p, w->clock_s);
-    snprintf(w->token[owner], sizeof(w->token[owner]), "%s", p->token);
+    memcpy(w->token[owner], p->token, sizeof(w->token[owner]));
     fuzz_world_remember(w, "/v1/customers/", p->id, owner);
     fuzz_world_remember(w, "/v1/devices/", p->device_id, owner);
     fuzz_world_remember(w, "secret", p->token, owner);
     fuzz_world_remember(w, "secret", p->secret_b64, owner);
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/customers/%s/kyc", p->id);
+}
+
+static void customer_make(struct fuzz_world *w, int side)
+{
+    int owner = side == 0 ? P_CUSTOMER_A : P_CUSTOMER_B;
+    char phone[32], path[128];
+    snprintf(phone, sizeof(phone), "+861390013900%d", side);
+    fuzz_world_customer_new(w, owner, phone, side == 0 ? "Fuzz Alice" : "Fuzz Bob");
+    snprintf(path, sizeof(path), "/v1/customers/%s/kyc", w->customer[side].id);
     api_expect(&w->srv, "POST", path, w->token[P_OPERATOR],
                "{\"tier\":2,\"document_type\":\"passport\",\"document_number\":\"E11223344\"}", 200, NULL, NULL);
 }
@@ -207,7 +214,7 @@ void fuzz_world_setup(struct fuzz_world *w)
     fuzz_world_remember(w, "secret", w->srv.admin_key, P_OPERATOR);
     operator_make(w);
     for (int side = 0; side < 2; side++) {
-        merchant_make(w, side);
+        fuzz_world_merchant_new(w, side == 0 ? P_MERCHANT_A : P_MERCHANT_B, side == 0 ? "Fuzz Shop A" : "Fuzz Shop B");
         customer_make(w, side);
         money_make(w, side);
         commerce_make(w, side);

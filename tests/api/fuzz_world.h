@@ -22,7 +22,7 @@ struct fuzz_owned {
     bool open_order; /* an order still open: any customer may see its checkout view */
 };
 
-#define FUZZ_OWNED_MAX 256
+#define FUZZ_OWNED_MAX 2048 /* the setup makes about 60; each principal re-made adds 4 */
 
 struct fuzz_world {
     struct server srv;
@@ -38,6 +38,10 @@ struct fuzz_world {
 
 /* Starts the server and makes both sides' resources; asserts each step it cannot do without. */
 void fuzz_world_setup(struct fuzz_world *w);
+/* A new merchant (by the operator) or customer (signed up and signed in) as `owner`, whose token
+ * it becomes. */
+void fuzz_world_merchant_new(struct fuzz_world *w, int owner, const char *name);
+void fuzz_world_customer_new(struct fuzz_world *w, int owner, const char *phone, const char *name);
 void fuzz_world_remember(struct fuzz_world *w, const char *kind, const char *value, int owner);
 /* An id of this kind owned by `owner` (or by its side's other principal, or public), else NULL;
  * `owner` -1: anyone's. */

@@ -373,30 +373,13 @@ static void record(struct run *run, const struct fuzz_request *q, const struct r
  * rest of the run still asks as it. Its old resources stay its own. */
 static void revive(struct run *run, int principal)
 {
-    struct fuzz_world *w = &run->w;
-    int side = fuzz_side(principal);
-    char body[512], phone[32];
-    struct response r;
+    char name[32], phone[32];
     if (principal == P_MERCHANT_A || principal == P_MERCHANT_B) {
-        snprintf(body, sizeof(body), "{\"name\":\"Fuzz Shop %c%zu\",\"mcc\":\"5812\",\"country\":\"CN\",\"city\":\"S\","
-                 "\"currency\":\"CNY\",\"fee_bps\":60,\"settlement_account\":\"CN-R\",\"webhook_url\":\"\"}",
-                 'A' + side, run->revived);
-        api_expect(&w->srv, "POST", "/v1/merchants", w->token[P_OPERATOR], body, 201, NULL, &r);
-        snprintf(w->token[principal], sizeof(w->token[principal]), "%s", jstr(r.json, "api_key"));
-        fuzz_world_remember(w, "/v1/merchants/", jstr(json_object_get(r.json, "merchant"), "id"), principal);
-        fuzz_world_remember(w, "secret", w->token[principal], principal);
-        response_free(&r);
+        snprintf(name, sizeof(name), "Fuzz Shop %zu", run->revived);
+        fuzz_world_merchant_new(&run->w, principal, name);
     } else if (principal == P_CUSTOMER_A || principal == P_CUSTOMER_B) {
-        struct person *p = &w->customer[side];
-        snprintf(phone, sizeof(phone), "+86136%08zu", run->revived * 2 + (size_t)side);
-        person_signup(&w->srv, p, phone, "Fuzz Again", "CN");
-        person_login(&w->srv, p, w->clock_s);
-        memcpy(w->token[principal], p->token, sizeof(w->token[principal]));
-        snprintf(w->phone[side], sizeof(w->phone[side]), "%s", phone);
-        fuzz_world_remember(w, "/v1/customers/", p->id, principal);
-        fuzz_world_remember(w, "/v1/devices/", p->device_id, principal);
-        fuzz_world_remember(w, "secret", p->token, principal);
-        fuzz_world_remember(w, "secret", p->secret_b64, principal);
+        snprintf(phone, sizeof(phone), "+86136%08zu", run->revived);
+        fuzz_world_customer_new(&run->w, principal, phone, "Fuzz Again");
     } else {
         return;
     }
@@ -567,7 +550,8 @@ static void every_body_has_a_spec(void **state)
     assert_true(count > 0);
     for (size_t i = 0; i < count; i++) {
         const struct mopay_route *r = &routes[i];
-        bool writes = strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 || strcmp(r->method, "PATCH") == 0;
+        bool writes =
+            strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 || strcmp(r->method, "PATCH") == 0;
         bool takes_body = writes && !(r->flags & MOPAY_ROUTE_NO_BODY);
         if (takes_body != (r->body != NULL))
             fprintf(stderr, "route %s (%s %s): %s\n", r->name, r->method, r->pattern,
