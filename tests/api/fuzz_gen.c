@@ -60,7 +60,7 @@ static const struct {
     {"coupon_id", "coupon"},         {"device_id", "/v1/devices/"},
     {"merchant_id", "/v1/merchants/"}, {"biller_id", "biller"},
     {"debit_account_id", "/v1/ledger/accounts/"}, {"credit_account_id", "/v1/ledger/accounts/"},
-    {"pending_id", "/v1/ledger/transfers/"}, {"token", "nfc"},
+    {"pending_id", "/v1/ledger/transfers/"}, {"token", "nfc"}, {"phone", "phone"},
 };
 
 static enum fuzz_role role_of(const char *field, const char *parent)
@@ -107,6 +107,8 @@ static void body_names(struct fuzz_request *r, const struct fuzz_owned *o, enum 
 static json_t *id_value(struct fuzz_world *w, struct fuzz_request *r, const char *field, const char *parent,
                         int owner)
 {
+    if (role_of(field, parent) == ROLE_COUNTERPARTY && chance(50)) /* the other side: a P2P to B, B's order */
+        owner = other_side_owner(owner);
     const struct fuzz_owned *o = fuzz_world_pick_owned(w, id_kind(field), owner, pick(4));
     if (o == NULL)
         return json_string("xyz_00000000000000000000000000000000");
@@ -138,17 +140,19 @@ static json_t *string_value(struct fuzz_world *w, struct fuzz_request *r, const 
                             const char *parent, int owner)
 {
     char buf[128];
-    if (id_kind(f->name) != NULL)
-        return id_value(w, r, f->name, parent, owner);
     if (strcmp(f->name, "qr") == 0)
         return json_string(w->order_qr[fuzz_side(owner) == 1]);
     if (strcmp(f->name, "phone") == 0) {
         if (strcmp(r->route->name, "customers_create") == 0)
             snprintf(buf, sizeof(buf), "+86137%08u", pick(100000000));
+        else if (strcmp(parent, "to") == 0) /* a P2P to the other side, or to oneself */
+            return id_value(w, r, "phone", parent, owner);
         else
             snprintf(buf, sizeof(buf), "%s", w->phone[fuzz_side(owner) == 1]);
         return json_string(buf);
     }
+    if (id_kind(f->name) != NULL)
+        return id_value(w, r, f->name, parent, owner);
     if (strcmp(f->name, "public_key") == 0 || strcmp(f->name, "signature") == 0) {
         uint8_t raw[64];
         randombytes_buf(raw, sizeof(raw));
@@ -208,9 +212,14 @@ static json_t *object_from_spec(struct fuzz_world *w, struct fuzz_request *r, co
                                 const char *parent, int owner, bool mutate)
 {
     json_t *o = json_object();
-    for (const struct mopay_json_field *f = spec; f != NULL && f->name != NULL; f++)
+    size_t n = 0;
+    for (const struct mopay_json_field *f = spec; f != NULL && f->name != NULL; f++, n++)
         if (f->required || chance(mutate ? 40 : 25))
             json_object_set_new(o, f->name, field_value(w, r, f, parent, owner, mutate));
+    if (json_object_size(o) == 0 && n > 0) { /* one of them at least: "one of qr, order_id, ..." specs */
+        const struct mopay_json_field *f = &spec[pick((unsigned)n)];
+        json_object_set_new(o, f->name, field_value(w, r, f, parent, owner, mutate));
+    }
     return o;
 }
 
@@ -452,7 +461,7 @@ static const char *const odd_queries[] = {
     "?biller_id=&reference=", "?reference=%ff", "?a=b&a=c&a=d", "?&&&", "?limit=1;cursor=2",
 };
 
-static void path_make(struct fuzz_world *w, struct fuzz_request *r)
+static void path_make(struct fuzz_world *w, struct fuzz_request *r, bool mutate)
 {
     char path[8192] = "", id[4096];
     const char *p = r->route->pattern;
@@ -468,6 +477,11 @@ static void path_make(struct fuzz_world *w, struct fuzz_request *r)
         path_id(w, r, kind, id, sizeof(id));
         strncat(path, id, sizeof(path) - strlen(path) - 1);
         p = strchr(open, '}') + 1;
+    }
+    if (mutate && chance(3)) {
+        static const char *const odd_ends[] = {"/", "//", "/..", "/.", "%2f", "/x", ";x", "#x"};
+        strncat(path, odd_ends[pick(sizeof(odd_ends) / sizeof(odd_ends[0]))], sizeof(path) - strlen(path) - 1);
+        note(r, "odd_path_end");
     }
     if (chance(strcmp(r->route->method, "GET") == 0 ? 35 : 8)) {
         const char *q = odd_queries[pick(sizeof(odd_queries) / sizeof(odd_queries[0]))];
@@ -558,7 +572,12 @@ void fuzz_request_make(struct fuzz_world *w, const struct mopay_route *route, in
     out->route = route;
     out->principal = principal;
     snprintf(out->method, sizeof(out->method), "%s", route->method);
-    path_make(w, out);
+    path_make(w, out, mutate);
+    if (mutate && chance(3)) {
+        static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "BREW"};
+        snprintf(out->method, sizeof(out->method), "%s", methods[pick(sizeof(methods) / sizeof(methods[0]))]);
+        note(out, "other_method");
+    }
     headers_make(out, mutate);
     bool with_body = route->body != NULL || (mutate && chance(10));
     if (with_body) {
@@ -571,12 +590,12 @@ void fuzz_request_make(struct fuzz_world *w, const struct mopay_route *route, in
             out->body_owned_count = 0;
             out->signed_by_owner = true;
         }
-        if (mutate && chance(60))
+        if (mutate && chance(50))
             mutate_object(w, out, body);
         char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
         json_decref(body);
         body_set(out, text, strlen(text));
-        if (mutate && chance(20))
+        if (mutate && chance(12))
             mutate_bytes(out);
     }
     if (out->what[0] == '\0')

@@ -96,41 +96,41 @@ void fuzz_world_customer_new(struct fuzz_world *w, int owner, const char *phone,
     person_login(&w->srv, p, w->clock_s);
     memcpy(w->token[owner], p->token, sizeof(w->token[owner]));
     fuzz_world_remember(w, "/v1/customers/", p->id, owner);
+    fuzz_world_remember(w, "phone", phone, owner);
     fuzz_world_remember(w, "/v1/devices/", p->device_id, owner);
     fuzz_world_remember(w, "secret", p->token, owner);
     fuzz_world_remember(w, "secret", p->secret_b64, owner);
-}
-
-static void customer_make(struct fuzz_world *w, int side)
-{
-    int owner = side == 0 ? P_CUSTOMER_A : P_CUSTOMER_B;
-    char phone[32], path[128];
-    snprintf(phone, sizeof(phone), "+861390013900%d", side);
-    fuzz_world_customer_new(w, owner, phone, side == 0 ? "Fuzz Alice" : "Fuzz Bob");
-    snprintf(path, sizeof(path), "/v1/customers/%s/kyc", w->customer[side].id);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/customers/%s/kyc", p->id);
     api_expect(&w->srv, "POST", path, w->token[P_OPERATOR],
                "{\"tier\":2,\"document_type\":\"passport\",\"document_number\":\"E11223344\"}", 200, NULL, NULL);
 }
 
-/* The customer's wallet, card, bank account, a top-up and a withdrawal. */
-static void money_make(struct fuzz_world *w, int side)
+/* A setup request's reply "id", copied to `id`. */
+static void make_id(struct fuzz_world *w, const char *path, int owner, const char *body, const char *kind, char *id)
 {
-    int owner = side == 0 ? P_CUSTOMER_A : P_CUSTOMER_B;
-    make(w, "POST", "/v1/wallets", owner, "{\"currency\":\"CNY\"}", "/v1/wallets/", owner, NULL);
-    make(w, "POST", "/v1/funding-sources", owner,
-         "{\"type\":\"card\",\"card\":{\"number\":\"4242424242424242\",\"exp_month\":1,\"exp_year\":2031,"
-         "\"holder\":\"F\"}}",
-         "/v1/funding-sources/", owner, NULL);
-    make(w, "POST", "/v1/funding-sources", owner,
-         "{\"type\":\"bank_account\",\"bank_account\":{\"iban\":\"GB82 WEST 1234 5698 7654 32\",\"holder\":\"F\"}}",
-         "/v1/funding-sources/", owner, NULL);
-    const char *wallet = fuzz_world_pick(w, "/v1/wallets/", owner, 0);
-    char body[512];
+    struct response r;
+    make(w, "POST", path, owner, body, kind, owner, &r);
+    snprintf(id, 48, "%s", jstr(r.json, "id"));
+    response_free(&r);
+}
+
+void fuzz_world_money_new(struct fuzz_world *w, int owner)
+{
+    char wallet[48], card[48], bank[48], body[512];
+    make_id(w, "/v1/wallets", owner, "{\"currency\":\"CNY\"}", "/v1/wallets/", wallet);
+    make_id(w, "/v1/funding-sources", owner,
+            "{\"type\":\"card\",\"card\":{\"number\":\"4242424242424242\",\"exp_month\":1,\"exp_year\":2031,"
+            "\"holder\":\"F\"}}",
+            "/v1/funding-sources/", card);
+    make_id(w, "/v1/funding-sources", owner,
+            "{\"type\":\"bank_account\",\"bank_account\":{\"iban\":\"GB82 WEST 1234 5698 7654 32\",\"holder\":\"F\"}}",
+            "/v1/funding-sources/", bank);
     snprintf(body, sizeof(body), "{\"wallet_id\":\"%s\",\"funding_source_id\":\"%s\",\"amount\":\"5000.00\","
-             "\"currency\":\"CNY\"}", wallet, fuzz_world_pick(w, "/v1/funding-sources/", owner, 0));
+             "\"currency\":\"CNY\"}", wallet, card);
     make(w, "POST", "/v1/topups", owner, body, "/v1/topups/", owner, NULL);
     snprintf(body, sizeof(body), "{\"wallet_id\":\"%s\",\"funding_source_id\":\"%s\",\"amount\":\"1.00\","
-             "\"currency\":\"CNY\"}", wallet, fuzz_world_pick(w, "/v1/funding-sources/", owner, 1));
+             "\"currency\":\"CNY\"}", wallet, bank);
     make(w, "POST", "/v1/withdrawals", owner, body, "/v1/withdrawals/", owner, NULL);
 }
 
@@ -215,8 +215,9 @@ void fuzz_world_setup(struct fuzz_world *w)
     operator_make(w);
     for (int side = 0; side < 2; side++) {
         fuzz_world_merchant_new(w, side == 0 ? P_MERCHANT_A : P_MERCHANT_B, side == 0 ? "Fuzz Shop A" : "Fuzz Shop B");
-        customer_make(w, side);
-        money_make(w, side);
+        fuzz_world_customer_new(w, side == 0 ? P_CUSTOMER_A : P_CUSTOMER_B,
+                                side == 0 ? "+8613900139000" : "+8613900139001", side == 0 ? "Fuzz Alice" : "Fuzz Bob");
+        fuzz_world_money_new(w, side == 0 ? P_CUSTOMER_A : P_CUSTOMER_B);
         commerce_make(w, side);
     }
 }

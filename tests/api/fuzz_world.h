@@ -22,7 +22,8 @@ struct fuzz_owned {
     bool open_order; /* an order still open: any customer may see its checkout view */
 };
 
-#define FUZZ_OWNED_MAX 2048 /* the setup makes about 60; each principal re-made adds 4 */
+#define FUZZ_OWNED_MAX 1024 /* the setup makes about 60; each principal re-made adds 4 to 10 */
+#define FUZZ_LEARNED_MAX 640 /* ids learnt from what the fuzz itself creates, at most */
 
 struct fuzz_world {
     struct server srv;
@@ -38,10 +39,13 @@ struct fuzz_world {
 
 /* Starts the server and makes both sides' resources; asserts each step it cannot do without. */
 void fuzz_world_setup(struct fuzz_world *w);
-/* A new merchant (by the operator) or customer (signed up and signed in) as `owner`, whose token
- * it becomes. */
+/* A new merchant (by the operator) or customer (signed up, signed in, KYC tier 2) as `owner`,
+ * whose token it becomes. */
 void fuzz_world_merchant_new(struct fuzz_world *w, int owner, const char *name);
 void fuzz_world_customer_new(struct fuzz_world *w, int owner, const char *phone, const char *name);
+/* The customer's CNY wallet (the newest of its own, then), a card and a bank account, a top-up
+ * and a withdrawal. */
+void fuzz_world_money_new(struct fuzz_world *w, int owner);
 void fuzz_world_remember(struct fuzz_world *w, const char *kind, const char *value, int owner);
 /* An id of this kind owned by `owner` (or by its side's other principal, or public), else NULL;
  * `owner` -1: anyone's. */
