@@ -147,6 +147,7 @@ static void commerce_make(struct fuzz_world *w, int side)
         w->owned[w->owned_count - 1].open_order = !paid;
         snprintf(body, sizeof(body), "FZREF-%c%d", 'A' + side, paid);
         fuzz_world_remember(w, "reference", body, merchant);
+        snprintf(w->owned[w->owned_count - 1].of, sizeof(w->owned[0].of), "%s", jstr(r.json, "id"));
         if (!paid)
             snprintf(w->order_qr[side], sizeof(w->order_qr[side]), "%s", jstr(r.json, "qr"));
         snprintf(body, sizeof(body), "{\"order_id\":\"%s\"}", jstr(r.json, "id"));

@@ -20,6 +20,7 @@ struct fuzz_owned {
     char value[96];
     int owner;       /* enum fuzz_principal; P_OPERATOR: public (billers, bills, rates) */
     bool open_order; /* an order still open: any customer may see its checkout view */
+    char of[48];     /* a reference: its order's id (whoever pays the order sees it) */
 };
 
 #define FUZZ_OWNED_MAX 1024 /* the setup makes about 60; each principal re-made adds 4 to 10 */

@@ -278,9 +278,9 @@ static enum failure check_owner(struct run *run, const struct fuzz_request *q, c
         const struct fuzz_owned *o = &run->w.owned[i];
         if (o == q->path_owned || strcmp(o->kind, "/v1/merchants/") == 0 || strcmp(o->kind, "secret") == 0)
             continue;
-        bool named = false;
+        bool named = false; /* named by the request, or an order's reference to its payer */
         for (size_t k = 0; k < q->body_owned_count; k++)
-            named |= q->body_owned[k] == o;
+            named |= q->body_owned[k] == o || (o->of[0] && strcmp(q->body_owned[k]->value, o->of) == 0);
         if (!named && foreign(run, p, o) && strstr(r->body, o->value) != NULL)
             return F_LEAK;
     }
