@@ -21,6 +21,7 @@ struct fuzz_owned {
     int owner;       /* enum fuzz_principal; P_OPERATOR: public (billers, bills, rates) */
     bool open_order; /* an order still open: any customer may see its checkout view */
     char of[48];     /* a reference: its order's id (whoever pays the order sees it) */
+    unsigned granted; /* principals (1 << p) it was shown to by right: the payer of an order */
 };
 
 #define FUZZ_OWNED_MAX 1024 /* the setup makes about 60; each principal re-made adds 4 to 10 */

@@ -11,7 +11,10 @@
  * It asserts: every request is answered; every answer is 2xx or problem+json with a code from the
  * registry (include/mopay/errors.def, compiled in) and that code's status; no 5xx but 503
  * capacity_exhausted or overloaded; no principal is given another's resource (a 2xx naming the
- * other side's resource, or an answer holding the other side's ids or anyone else's secrets);
+ * other side's resource, or an answer holding the other side's ids or anyone else's secrets; a
+ * side's merchant and customer, who pay each other in the setup, may see each other's ids, and a
+ * 2xx that makes two parties of different sides, such as a payment of B's order by customer A,
+ * lets the other party see the principal's ids and the payer read that order);
  * and at the end GET /v1/ledger/check is ok, /healthz answers, the process is alive and stops
  * cleanly. A failure prints the request (method, path, headers, body) to replay it.
  *
@@ -251,9 +254,12 @@ static bool cross_allowed(const struct fuzz_request *q, const struct fuzz_owned 
                         (o->open_order && strcmp(route, "order_get") == 0));
 }
 
+/* Whether `o` is another's that `principal` was never given: offers are for every customer to see. */
 static bool foreign(const struct run *run, int principal, const struct fuzz_owned *o)
 {
-    return o->owner != P_OPERATOR && !run->linked[principal][o->owner];
+    bool customer = principal == P_CUSTOMER_A || principal == P_CUSTOMER_B;
+    return o->owner != P_OPERATOR && !run->linked[principal][o->owner] && !(o->granted & (1u << principal)) &&
+           !(customer && strcmp(o->kind, "/v1/offers/") == 0);
 }
 
 /* A 2xx: nothing of another principal's, unless the request made the two parties (a payment of
@@ -291,24 +297,30 @@ static enum failure check_owner(struct run *run, const struct fuzz_request *q, c
 }
 
 /* After a 2xx write naming the other party (paying its order, a P2P to it, claiming its offer):
- * the two are linked, and each may see the other's ids from now on. */
+ * the other party may see the principal's ids from now on (the merchant its payer, the recipient
+ * the sender), and the payer of an order may read it and its reference. Not the other way round:
+ * a P2P's sender is not shown its recipient's ids. */
 static void link_parties(struct run *run, const struct fuzz_request *q, const struct reply *r)
 {
-    if (q->principal == P_NONE || q->principal == P_OPERATOR || r->status < 200 || r->status >= 300 ||
-        strcmp(q->method, "GET") == 0)
+    int p = q->principal;
+    if (p == P_NONE || p == P_OPERATOR || r->status < 200 || r->status >= 300 || strcmp(q->method, "GET") == 0)
         return;
-    const struct fuzz_owned *named[9];
+    struct fuzz_owned *named[9];
     size_t n = 0;
     for (size_t i = 0; i < q->body_owned_count; i++)
         if (q->body_owned_role[i] == ROLE_COUNTERPARTY)
-            named[n++] = q->body_owned[i];
+            named[n++] = (struct fuzz_owned *)q->body_owned[i];
     if (q->path_owned != NULL && cross_allowed(q, q->path_owned))
-        named[n++] = q->path_owned;
+        named[n++] = (struct fuzz_owned *)q->path_owned;
     for (size_t i = 0; i < n; i++) {
         int other = named[i]->owner;
-        if (other == P_OPERATOR || run->linked[q->principal][other])
+        if (strcmp(q->route->name, "payments_create") == 0 && strcmp(named[i]->kind, "/v1/orders/") == 0)
+            for (size_t k = 0; k < run->w.owned_count; k++)
+                if (&run->w.owned[k] == named[i] || strcmp(run->w.owned[k].of, named[i]->value) == 0)
+                    run->w.owned[k].granted |= 1u << p;
+        if (other == P_OPERATOR || run->linked[other][p])
             continue;
-        run->linked[q->principal][other] = run->linked[other][q->principal] = true;
+        run->linked[other][p] = true;
         run->links++;
     }
 }
