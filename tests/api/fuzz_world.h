@@ -24,8 +24,8 @@ struct fuzz_owned {
     unsigned granted; /* principals (1 << p) it was shown to by right: the payer of an order */
 };
 
-#define FUZZ_OWNED_MAX 1024 /* the setup makes about 60; each principal re-made adds 4 to 10 */
-#define FUZZ_LEARNED_MAX 640 /* ids learnt from what the fuzz itself creates, at most */
+#define FUZZ_OWNED_MAX 4096 /* the setup makes about 60; each principal re-made adds 4 to 10 */
+#define FUZZ_LEARNED_MAX 1024 /* ids learnt from what the fuzz itself creates, at most */
 
 struct fuzz_world {
     struct server srv;

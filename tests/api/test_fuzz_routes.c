@@ -118,7 +118,6 @@ static struct known KNOWN_FAILURES[] = {
     {9, "p2p_create", F_LEAK, false, customer_asks,
      "a P2P's answer names the recipient and its customer id (a masked name is asked for)", 0},
     {9, "offer_get", F_FOREIGN_2XX, false, merchant_asks, "any merchant reads another merchant's offer", 0},
-    {9, "offer_get", F_LEAK, false, merchant_asks, "any merchant reads another merchant's offer", 0},
     {11, NULL, F_NOT_PROBLEM, false, body_over_4mib, "h2o answers a body over 4 MiB with its text/plain 413", 0},
     {0, NULL, F_NONE, false, any_request, NULL, 0},
 };
