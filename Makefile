@@ -5,7 +5,12 @@ BENCH_BUILD ?= build-bench
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps run test asan bench fuzz docs clean
+# `make fuzz`: the route fuzzer (tests/api/test_fuzz_routes.c) with a longer budget than `make test`
+# gives it, on a new seed each time unless FUZZ_SEED is set, then the libFuzzer harnesses' build.
+FUZZ_REQUESTS ?= 300000
+FUZZ_SEED ?= $(shell date +%s)
+
+.PHONY: all deps run test asan bench fuzz fuzz-routes docs clean
 
 all: $(BUILD)/mopay
 
@@ -38,7 +43,10 @@ bench: deps
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
 	bench/run-all.sh $(BENCH_BUILD)
 
-fuzz:
+fuzz-routes: deps all
+	MOPAY_FUZZ_SEED=$(FUZZ_SEED) MOPAY_FUZZ_REQUESTS=$(FUZZ_REQUESTS) $(BUILD)/tests/api/test_fuzz_routes $(BUILD)/mopay sqlite
+
+fuzz: fuzz-routes
 	scripts/deps.sh fuzz
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMOPAY_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j $(JOBS)

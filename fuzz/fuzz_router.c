@@ -25,16 +25,16 @@ static void check(int ok)
 
 /* Shaped like src/api/api.c's table, plus routes that use every param slot. */
 static const struct mopay_route routes[] = {
-    {"healthz", "GET", "/healthz", 0, 0, NULL},
-    {"metrics", "GET", "/metrics", 0, 0, NULL},
-    {"admin_keys_create", "POST", "/v1/admin-keys", 0, 0, NULL},
-    {"admin_keys_list", "GET", "/v1/admin-keys", 0, 0, NULL},
-    {"admin_keys_get", "GET", "/v1/admin-keys/{id}", 0, 0, NULL},
-    {"admin_keys_revoke", "DELETE", "/v1/admin-keys/{id}", 0, 0, NULL},
-    {"customer_devices", "GET", "/v1/customers/{id}/devices", 0, 0, NULL},
-    {"customer_device_put", "PUT", "/v1/customers/{id}/devices/{device}", 0, 0, NULL},
-    {"customer_device_patch", "PATCH", "/v1/customers/{id}/devices/{device}", 0, 0, NULL},
-    {"four_params", "GET", "/v1/{a}/{b}/x/{c}/{d}", 0, 0, NULL},
+    {"healthz", "GET", "/healthz", 0, 0, NULL, NULL},
+    {"metrics", "GET", "/metrics", 0, 0, NULL, NULL},
+    {"admin_keys_create", "POST", "/v1/admin-keys", 0, 0, NULL, NULL},
+    {"admin_keys_list", "GET", "/v1/admin-keys", 0, 0, NULL, NULL},
+    {"admin_keys_get", "GET", "/v1/admin-keys/{id}", 0, 0, NULL, NULL},
+    {"admin_keys_revoke", "DELETE", "/v1/admin-keys/{id}", 0, 0, NULL, NULL},
+    {"customer_devices", "GET", "/v1/customers/{id}/devices", 0, 0, NULL, NULL},
+    {"customer_device_put", "PUT", "/v1/customers/{id}/devices/{device}", 0, 0, NULL, NULL},
+    {"customer_device_patch", "PATCH", "/v1/customers/{id}/devices/{device}", 0, 0, NULL, NULL},
+    {"four_params", "GET", "/v1/{a}/{b}/x/{c}/{d}", 0, 0, NULL, NULL},
 };
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
 

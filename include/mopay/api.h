@@ -54,6 +54,8 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
                                 const struct mopay_api_options *options, char *err, size_t err_cap);
 void mopay_api_free(struct mopay_api *api);
 
+/* The route table (every endpoint, with its body's field spec) and its length, for tools and tests. */
+const struct mopay_route *mopay_api_routes(size_t *count);
 /* Fills an HTTP configuration's routes, authenticator and app pointer. */
 void mopay_api_http_config(struct mopay_api *api, struct mopay_http_config *config);
 /* Called once the server runs, so /metrics can report the sequencer and the server, and the

@@ -45,8 +45,9 @@ typedef void (*mopay_http_handler_fn)(struct mopay_http_request *req);
                                       serves nothing else */
 #define MOPAY_ROUTE_RAW_BODY 0x2u  /* the handler reads the JSON itself (mopay_http_raw_body); size
                                       and content type are still checked first */
-#define MOPAY_ROUTE_NO_REPLAY 0x4u /* an Idempotency-Key is checked but never replayed (a log-in:
+#define MOPAY_ROUTE_NO_REPLAY 0x8u /* an Idempotency-Key is checked but never replayed (a log-in:
                                       its signed timestamp is good once) */
+#define MOPAY_ROUTE_NO_BODY 0x10u  /* a POST, PUT or PATCH that takes no body (its path says it all) */
 
 struct mopay_route {
     const char *name;    /* label in metrics and the access log */
@@ -55,6 +56,10 @@ struct mopay_route {
     unsigned principals; /* who may call it: a mask of mopay_principal_kind; 0 = anyone */
     unsigned flags;
     mopay_http_handler_fn handler;
+    /* The body's field spec (mopay/json.h), the one the handler reads it with: NULL for GET and
+     * DELETE and for MOPAY_ROUTE_NO_BODY routes, set for every other route (a test checks). The
+     * route fuzzer (tests/api/test_fuzz_routes.c) makes its bodies from it. */
+    const struct mopay_json_field *body;
 };
 
 /* Rate limits checked before a handler runs (0: off), over any minute; 429 rate_limited with

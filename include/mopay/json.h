@@ -34,7 +34,9 @@ struct mopay_json_field {
     size_t offset;           /* of the output in the caller's struct */
     size_t min_len, max_len; /* strings (bytes) and arrays (items); max 0 = no limit */
     int64_t min, max;        /* integers; both 0 = no limit */
-    const struct mopay_json_field *fields; /* objects: a table ended by a NULL name */
+    const struct mopay_json_field *fields; /* objects: a table ended by a NULL name; arrays: the spec of
+                                              their items when they are objects, which the handler
+                                              checks itself (mopay_json_read does not look) */
     size_t present;          /* MOPAY_JSON_PRESENT(...) of a bool set when given; 0 = none */
 };
 

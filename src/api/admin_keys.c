@@ -58,7 +58,7 @@ static json_t *admin_key_create_render(struct mopay_http_command *cmd, int *stat
     return body;
 }
 
-static const struct mopay_json_field admin_key_create_fields[] = {
+const struct mopay_json_field api_admin_key_create_fields[] = {
     {.name = "name", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct admin_key_create, name),
      .min_len = 1, .max_len = MOPAY_ADMIN_KEY_NAME_BYTES_MAX},
     {0},
@@ -72,7 +72,7 @@ void api_admin_keys_create(struct mopay_http_request *req)
         mopay_http_reply_error(req, MOPAY_ERR_internal, NULL, "out of memory");
         return;
     }
-    if (!mopay_http_json_read(req, mopay_http_body(req), admin_key_create_fields, c))
+    if (!mopay_http_json_read(req, mopay_http_body(req), api_admin_key_create_fields, c))
         return;
     mopay_http_submit(req, &c->base);
 }

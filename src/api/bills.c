@@ -122,7 +122,7 @@ static json_t *bill_render(struct mopay_http_command *cmd, int *status)
 }
 
 #define BC(m) offsetof(struct bill_cmd, m)
-static const struct mopay_json_field bill_fields[] = {
+const struct mopay_json_field api_bill_fields[] = {
     {.name = "biller_id", .kind = MOPAY_JSON_STRING, .offset = BC(biller_text), .min_len = 1, .max_len = 40,
      .present = MOPAY_JSON_PRESENT(struct bill_cmd, biller_given)},
     {.name = "reference", .kind = MOPAY_JSON_STRING, .required = true, .offset = BC(reference), .min_len = 1,
@@ -134,7 +134,7 @@ static const struct mopay_json_field bill_fields[] = {
     {0},
 };
 
-static const struct mopay_json_field pay_fields[] = {
+const struct mopay_json_field api_bill_pay_fields[] = {
     {.name = "biller_id", .kind = MOPAY_JSON_STRING, .required = true, .offset = BC(biller_text), .min_len = 1,
      .max_len = 40, .present = MOPAY_JSON_PRESENT(struct bill_cmd, biller_given)},
     {.name = "reference", .kind = MOPAY_JSON_STRING, .required = true, .offset = BC(reference), .min_len = 1,
@@ -174,7 +174,7 @@ static bool bill_names(struct mopay_http_request *req, struct bill_cmd *c, const
 void api_bills_create(struct mopay_http_request *req)
 {
     struct bill_cmd *c = bill_cmd_new(req, BILL_CREATE);
-    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), bill_fields, c) || !bill_names(req, c, &c->reference))
+    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), api_bill_fields, c) || !bill_names(req, c, &c->reference))
         return;
     if (mopay_time_parse(c->due_text.ptr, c->due_text.len, &c->due_at_ns) != MOPAY_OK) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/due_date", "an RFC 3339 time");
@@ -208,7 +208,7 @@ void api_bills_find(struct mopay_http_request *req)
 void api_bill_payments_create(struct mopay_http_request *req)
 {
     struct bill_cmd *c = bill_cmd_new(req, BILL_PAY);
-    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), pay_fields, c) ||
+    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), api_bill_pay_fields, c) ||
         !bill_names(req, c, &c->reference) ||
         (c->wallet_given && !api_body_id(req, &c->wallet_text, MOPAY_ID_WALLET, "/wallet_id", &c->wallet_id)))
         return;

@@ -87,7 +87,7 @@ static void signup_hashed(struct mopay_http_request *req, void *arg)
     mopay_http_submit(req, &s->base);
 }
 
-static const struct mopay_json_field device_fields[] = {
+const struct mopay_json_field api_device_fields[] = {
     {.name = "public_key", .kind = MOPAY_JSON_STRING, .required = true,
      .offset = offsetof(struct device_fields, public_key), .min_len = 1, .max_len = 64},
     {.name = "name", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct device_fields, name),
@@ -104,7 +104,7 @@ static const struct mopay_json_field signup_device_fields[] = {
     {0},
 };
 
-static const struct mopay_json_field signup_fields[] = {
+const struct mopay_json_field api_signup_fields[] = {
     {.name = "phone", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct signup, phone),
      .min_len = 1, .max_len = 32},
     {.name = "name", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct signup, name),
@@ -187,7 +187,7 @@ void api_customers_create(struct mopay_http_request *req)
         api_reply_oom(req);
         return;
     }
-    if (!mopay_http_json_read(req, mopay_http_body(req), signup_fields, s) || !signup_check(req, s) ||
+    if (!mopay_http_json_read(req, mopay_http_body(req), api_signup_fields, s) || !signup_check(req, s) ||
         !signup_admit(req, s))
         return;
     s->in.name = s->name.ptr;
@@ -279,7 +279,7 @@ void api_customer_get(struct mopay_http_request *req)
         mopay_http_submit(req, &c->base);
 }
 
-static const struct mopay_json_field kyc_fields[] = {
+const struct mopay_json_field api_kyc_fields[] = {
     {.name = "tier", .kind = MOPAY_JSON_INTEGER, .required = true, .offset = offsetof(struct customer_cmd, tier),
      .min = 0, .max = MOPAY_WALLET_TIERS - 1},
     {.name = "document_type", .kind = MOPAY_JSON_STRING, .required = true,
@@ -313,12 +313,12 @@ static bool document_check(struct mopay_http_request *req, const struct customer
 void api_customer_kyc(struct mopay_http_request *req)
 {
     struct customer_cmd *c = customer_cmd_new(req, CUSTOMER_KYC);
-    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), kyc_fields, c) || !document_check(req, c))
+    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), api_kyc_fields, c) || !document_check(req, c))
         return;
     mopay_http_submit(req, &c->base);
 }
 
-static const struct mopay_json_field freeze_fields[] = {
+const struct mopay_json_field api_freeze_fields[] = {
     {.name = "reason", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct customer_cmd, reason), .max_len = 256},
     {0},
 };
@@ -327,7 +327,7 @@ static void customer_freeze(struct mopay_http_request *req, enum customer_op op)
 {
     struct customer_cmd *c = customer_cmd_new(req, op);
     json_t *body = mopay_http_body(req);
-    if (c == NULL || (body != NULL && !mopay_http_json_read(req, body, freeze_fields, c)))
+    if (c == NULL || (body != NULL && !mopay_http_json_read(req, body, api_freeze_fields, c)))
         return;
     mopay_http_submit(req, &c->base);
 }
@@ -397,7 +397,7 @@ void api_devices_create(struct mopay_http_request *req)
         return;
     }
     if (!api_path_id(req, 0, MOPAY_ID_CUSTOMER, &d->id) ||
-        !mopay_http_json_read(req, mopay_http_body(req), device_fields, &d->fields) ||
+        !mopay_http_json_read(req, mopay_http_body(req), api_device_fields, &d->fields) ||
         !public_key_read(req, &d->fields.public_key, "/public_key", d->public_key) ||
         !api_text_ok(req, &d->fields.name, "/name"))
         return;

@@ -84,7 +84,7 @@ static const struct mopay_json_field bank_fields[] = {
     {0},
 };
 
-static const struct mopay_json_field source_fields[] = {
+const struct mopay_json_field api_source_fields[] = {
     {.name = "type", .kind = MOPAY_JSON_STRING, .required = true, .offset = CARD(type), .min_len = 1,
      .max_len = 16},
     {.name = "card", .kind = MOPAY_JSON_OBJECT, .fields = card_fields},
@@ -180,7 +180,7 @@ void api_sources_create(struct mopay_http_request *req)
 {
     struct source_cmd *s = source_cmd_new(req, SOURCE_ADD);
     json_t *body = mopay_http_body(req);
-    if (s != NULL && mopay_http_json_read(req, body, source_fields, s) && source_check(req, s, body))
+    if (s != NULL && mopay_http_json_read(req, body, api_source_fields, s) && source_check(req, s, body))
         mopay_http_submit(req, &s->base);
 }
 
@@ -276,7 +276,7 @@ static json_t *movement_render(struct mopay_http_command *cmd, int *status)
     return api_movement_json(m->movement);
 }
 
-static const struct mopay_json_field movement_fields[] = {
+const struct mopay_json_field api_movement_fields[] = {
     {.name = "wallet_id", .kind = MOPAY_JSON_STRING, .required = true,
      .offset = offsetof(struct movement_cmd, wallet_text), .min_len = 1, .max_len = 40},
     {.name = "funding_source_id", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct movement_cmd, source_text),
@@ -298,7 +298,7 @@ static void movement_create(struct mopay_http_request *req, enum mopay_movement_
         return;
     }
     m->kind = kind;
-    if (!mopay_http_json_read(req, mopay_http_body(req), movement_fields, m) ||
+    if (!mopay_http_json_read(req, mopay_http_body(req), api_movement_fields, m) ||
         !api_body_id(req, &m->wallet_text, MOPAY_ID_WALLET, "/wallet_id", &m->wallet_id) ||
         (m->source_given &&
          !api_body_id(req, &m->source_text, MOPAY_ID_FUNDING_SOURCE, "/funding_source_id", &m->source_id)) ||

@@ -1,5 +1,6 @@
 /* The FX desk: PUT /v1/fx/rates (operator), GET /v1/fx/rates, POST /v1/fx/quotes (customer),
  * GET /v1/fx/quotes/{id}. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,20 +82,37 @@ static enum mopay_err rates_get_apply(struct mopay_http_command *cmd, struct mop
     return MOPAY_OK;
 }
 
+struct rate_text {
+    struct mopay_str pair, rate, source, time;
+};
+
+static const struct mopay_json_field rate_fields[] = {
+    {.name = "pair", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct rate_text, pair)},
+    {.name = "rate", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct rate_text, rate)},
+    {.name = "source", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct rate_text, source)},
+    {.name = "time", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct rate_text, time)},
+    {0},
+};
+
+/* PUT /v1/fx/rates: {"rates": [{pair, rate, source, time}, ...]}; the handler checks the items. */
+const struct mopay_json_field api_fx_rates_fields[] = {
+    {.name = "rates", .kind = MOPAY_JSON_ARRAY, .required = true, .min_len = 1, .max_len = RATES_PER_PUT_MAX,
+     .fields = rate_fields},
+    {0},
+};
+
 /* One {pair, rate, source, time}; replies with the error at its pointer. */
 static bool rate_read(struct mopay_http_request *req, json_t *item, size_t i, struct rate_in *out)
 {
     char field[64];
-    const char *pair = json_string_value(json_object_get(item, "pair"));
-    const char *rate = json_string_value(json_object_get(item, "rate"));
-    const char *source = json_string_value(json_object_get(item, "source"));
-    const char *time = json_string_value(json_object_get(item, "time"));
+    struct rate_text t = {0};
+    struct mopay_json_error e;
     snprintf(field, sizeof(field), "/rates/%zu", i);
-    if (!json_is_object(item) || json_object_size(item) != 4 || pair == NULL || rate == NULL || source == NULL ||
-        time == NULL) {
+    if (!mopay_json_read(item, rate_fields, &t, &e)) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, field, "{pair, rate, source, time}, all strings");
         return false;
     }
+    const char *pair = t.pair.ptr, *rate = t.rate.ptr, *source = t.source.ptr, *time = t.time.ptr;
     out->base = strlen(pair) == 7 && pair[3] == '/' ? mopay_currency_by_alpha(pair, 3) : NULL;
     out->quote = out->base != NULL ? mopay_currency_by_alpha(pair + 4, 3) : NULL;
     size_t slen = strlen(source);
@@ -122,9 +140,9 @@ void api_fx_rates_put(struct mopay_http_request *req)
         api_reply_oom(req);
         return;
     }
-    json_t *body = mopay_http_body(req), *rates = json_object_get(body, "rates");
-    if (body == NULL || json_object_size(body) != 1 || !json_is_array(rates) || json_array_size(rates) == 0 ||
-        json_array_size(rates) > RATES_PER_PUT_MAX) {
+    json_t *body = mopay_http_body(req), *rates = NULL;
+    struct mopay_json_error e;
+    if (body == NULL || !mopay_json_read(body, api_fx_rates_fields, &rates, &e)) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/rates", "{\"rates\": [1 to 256 rates]}");
         return;
     }
@@ -205,7 +223,7 @@ static bool lock_read(const struct mopay_str *s, int64_t *out)
 }
 
 #define QC(m) offsetof(struct quote_cmd, m)
-static const struct mopay_json_field quote_fields[] = {
+const struct mopay_json_field api_fx_quote_fields[] = {
     {.name = "sell_currency", .kind = MOPAY_JSON_STRING, .required = true, .offset = QC(sell_text), .min_len = 1,
      .max_len = 8},
     {.name = "buy_currency", .kind = MOPAY_JSON_STRING, .required = true, .offset = QC(buy_text), .min_len = 1,
@@ -253,7 +271,7 @@ void api_fx_quotes_create(struct mopay_http_request *req)
         api_reply_oom(req);
         return;
     }
-    if (mopay_http_json_read(req, mopay_http_body(req), quote_fields, c) && quote_check(req, c))
+    if (mopay_http_json_read(req, mopay_http_body(req), api_fx_quote_fields, c) && quote_check(req, c))
         mopay_http_submit(req, &c->base);
 }
 

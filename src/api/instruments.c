@@ -174,7 +174,7 @@ static json_t *nfc_render(struct mopay_http_command *cmd, int *status)
                      keys);
 }
 
-static const struct mopay_json_field nfc_fields[] = {
+const struct mopay_json_field api_nfc_key_fields[] = {
     {.name = "keys", .kind = MOPAY_JSON_INTEGER, .offset = offsetof(struct nfc_cmd, keys), .min = 1,
      .max = MOPAY_NFC_KEYS_PER_BATCH_MAX},
     {.name = "taps_per_key", .kind = MOPAY_JSON_INTEGER, .offset = offsetof(struct nfc_cmd, taps), .min = 1,
@@ -193,7 +193,7 @@ void api_nfc_keys_create(struct mopay_http_request *req)
     }
     json_t *body = mopay_http_body(req);
     if (!api_path_id(req, 0, MOPAY_ID_DEVICE, &c->id) ||
-        (body != NULL && !mopay_http_json_read(req, body, nfc_fields, c)))
+        (body != NULL && !mopay_http_json_read(req, body, api_nfc_key_fields, c)))
         return;
     c->keys = c->keys > 0 ? c->keys : 5;      /* a handful of keys, */
     c->taps = c->taps > 0 ? c->taps : 3;      /* each good for a few taps */

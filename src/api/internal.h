@@ -85,6 +85,36 @@ bool auth_is_live(struct auth_table *t, const char *id);
 size_t auth_live_count(struct auth_table *t, enum mopay_principal_kind kind);
 bool api_authenticate(void *ctx, const char *token, size_t len, struct mopay_principal *out);
 
+/* The body specs the route table names (each defined next to its handler). */
+extern const struct mopay_json_field api_admin_key_create_fields[];
+extern const struct mopay_json_field api_bill_fields[];
+extern const struct mopay_json_field api_bill_pay_fields[];
+extern const struct mopay_json_field api_block_fields[];
+extern const struct mopay_json_field api_clock_advance_fields[];
+extern const struct mopay_json_field api_confirm_fields[];
+extern const struct mopay_json_field api_device_fields[];
+extern const struct mopay_json_field api_freeze_fields[];
+extern const struct mopay_json_field api_fx_quote_fields[];
+extern const struct mopay_json_field api_fx_rates_fields[];
+extern const struct mopay_json_field api_kyc_fields[];
+extern const struct mopay_json_field api_ledger_account_fields[];
+extern const struct mopay_json_field api_ledger_transfers_fields[];
+extern const struct mopay_json_field api_merchant_fields[];
+extern const struct mopay_json_field api_merchant_key_fields[];
+extern const struct mopay_json_field api_movement_fields[];
+extern const struct mopay_json_field api_nfc_key_fields[];
+extern const struct mopay_json_field api_offer_fields[];
+extern const struct mopay_json_field api_order_fields[];
+extern const struct mopay_json_field api_p2p_fields[];
+extern const struct mopay_json_field api_payment_fields[];
+extern const struct mopay_json_field api_refund_fields[];
+extern const struct mopay_json_field api_review_label_fields[];
+extern const struct mopay_json_field api_session_fields[];
+extern const struct mopay_json_field api_signup_fields[];
+extern const struct mopay_json_field api_source_fields[];
+extern const struct mopay_json_field api_tax_refund_fields[];
+extern const struct mopay_json_field api_wallet_open_fields[];
+
 /* handlers */
 void api_healthz(struct mopay_http_request *req);
 void api_metrics(struct mopay_http_request *req);

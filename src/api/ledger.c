@@ -207,7 +207,7 @@ struct account_fields {
     int64_t user_data;
 };
 
-static const struct mopay_json_field account_spec[] = {
+const struct mopay_json_field api_ledger_account_fields[] = {
     {.name = "id", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct account_fields, id), .max_len = 64},
     {.name = "currency", .kind = MOPAY_JSON_STRING, .required = true,
      .offset = offsetof(struct account_fields, currency), .min_len = 3, .max_len = 3},
@@ -223,7 +223,7 @@ static bool account_read(json_t *object, struct mopay_ledger_account *out, struc
                          const char *pointer)
 {
     struct account_fields f = {0};
-    if (!mopay_json_read(object, account_spec, &f, e)) {
+    if (!mopay_json_read(object, api_ledger_account_fields, &f, e)) {
         pointer_prefix(e, pointer);
         return false;
     }
@@ -388,6 +388,13 @@ void api_ledger_accounts_create(struct mopay_http_request *req)
 }
 
 /* --- POST /v1/ledger/transfers --- */
+
+/* {"transfers": [...]}: read by api_transfers_parse (transfers_parse.c), each item by transfer_spec. */
+const struct mopay_json_field api_ledger_transfers_fields[] = {
+    {.name = "transfers", .kind = MOPAY_JSON_ARRAY, .required = true, .min_len = 1,
+     .max_len = MOPAY_LEDGER_EVENTS_PER_COMMAND_MAX, .fields = transfer_spec},
+    {0},
+};
 
 static bool field_error(struct mopay_json_error *e, enum mopay_err code, const char *pointer, const char *field,
                         const char *detail)

@@ -115,7 +115,7 @@ static json_t *merchant_create_render(struct mopay_http_command *cmd, int *statu
 }
 
 #define MC(m) offsetof(struct merchant_create, m)
-static const struct mopay_json_field merchant_fields[] = {
+const struct mopay_json_field api_merchant_fields[] = {
     {.name = "name", .kind = MOPAY_JSON_STRING, .required = true, .offset = MC(name), .min_len = 1,
      .max_len = MOPAY_MERCHANT_NAME_BYTES_MAX},
     {.name = "mcc", .kind = MOPAY_JSON_STRING, .required = true, .offset = MC(mcc), .min_len = 4, .max_len = 4},
@@ -175,7 +175,7 @@ static void merchant_create(struct mopay_http_request *req, enum mopay_merchant_
         api_reply_oom(req);
         return;
     }
-    if (!mopay_http_json_read(req, mopay_http_body(req), merchant_fields, c) || !merchant_check(req, c))
+    if (!mopay_http_json_read(req, mopay_http_body(req), api_merchant_fields, c) || !merchant_check(req, c))
         return;
     struct mopay_api *api = mopay_http_app(req);
     c->in = (struct mopay_merchant_input){.kind = kind, .name = c->name.ptr, .mcc = c->mcc.ptr, .country = c->country.ptr,
@@ -280,7 +280,7 @@ void api_merchant_get(struct mopay_http_request *req)
         mopay_http_submit(req, &c->base);
 }
 
-static const struct mopay_json_field rotate_fields[] = {
+const struct mopay_json_field api_merchant_key_fields[] = {
     {.name = "revoke_others", .kind = MOPAY_JSON_BOOL, .offset = offsetof(struct merchant_cmd, revoke_others)},
     {0},
 };
@@ -289,7 +289,7 @@ void api_merchant_keys_create(struct mopay_http_request *req)
 {
     struct merchant_cmd *c = merchant_cmd_new(req);
     json_t *body = mopay_http_body(req);
-    if (c == NULL || (body != NULL && !mopay_http_json_read(req, body, rotate_fields, c)))
+    if (c == NULL || (body != NULL && !mopay_http_json_read(req, body, api_merchant_key_fields, c)))
         return;
     c->rotate = true;
     merchant_key_make(((struct mopay_api *)mopay_http_app(req))->keys, c->key, c->hash);

@@ -157,7 +157,7 @@ static json_t *offer_render(struct mopay_http_command *cmd, int *status)
 }
 
 #define OC(m) offsetof(struct offer_cmd, m)
-static const struct mopay_json_field offer_fields[] = {
+const struct mopay_json_field api_offer_fields[] = {
     {.name = "merchant_id", .kind = MOPAY_JSON_STRING, .offset = OC(merchant_text), .min_len = 1, .max_len = 40},
     {.name = "name", .kind = MOPAY_JSON_STRING, .required = true, .offset = OC(name), .min_len = 1,
      .max_len = MOPAY_OFFER_NAME_BYTES_MAX},
@@ -244,7 +244,7 @@ static struct offer_cmd *offer_cmd_new(struct mopay_http_request *req, enum offe
 void api_offers_create(struct mopay_http_request *req)
 {
     struct offer_cmd *c = offer_cmd_new(req, OFFER_CREATE);
-    if (c != NULL && mopay_http_json_read(req, mopay_http_body(req), offer_fields, c) && offer_check(req, c) &&
+    if (c != NULL && mopay_http_json_read(req, mopay_http_body(req), api_offer_fields, c) && offer_check(req, c) &&
         offer_where_when(req, c))
         mopay_http_submit(req, &c->base);
 }

@@ -128,7 +128,7 @@ static const struct mopay_json_field tax_free_fields[] = {
     {0},
 };
 
-static const struct mopay_json_field order_fields[] = {
+const struct mopay_json_field api_order_fields[] = {
     {.name = "amount", .kind = MOPAY_JSON_STRING, .required = true, .offset = OC(amount_text), .min_len = 1,
      .max_len = 32},
     {.name = "currency", .kind = MOPAY_JSON_STRING, .required = true, .offset = OC(currency_text), .min_len = 1,
@@ -174,7 +174,7 @@ void api_orders_create(struct mopay_http_request *req)
         api_reply_oom(req);
         return;
     }
-    if (mopay_http_json_read(req, mopay_http_body(req), order_fields, c) && order_check(req, c))
+    if (mopay_http_json_read(req, mopay_http_body(req), api_order_fields, c) && order_check(req, c))
         mopay_http_submit(req, &c->base);
 }
 

@@ -124,7 +124,7 @@ static const struct mopay_json_field to_fields[] = {
     {0},
 };
 
-static const struct mopay_json_field p2p_fields[] = {
+const struct mopay_json_field api_p2p_fields[] = {
     {.name = "to", .kind = MOPAY_JSON_OBJECT, .required = true, .fields = to_fields},
     {.name = "amount", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct p2p_cmd, amount_text),
      .min_len = 1, .max_len = 32},
@@ -159,7 +159,7 @@ void api_p2p_create(struct mopay_http_request *req)
         api_reply_oom(req);
         return;
     }
-    if (!mopay_http_json_read(req, mopay_http_body(req), p2p_fields, p) || !p2p_to_read(req, p) ||
+    if (!mopay_http_json_read(req, mopay_http_body(req), api_p2p_fields, p) || !p2p_to_read(req, p) ||
         !api_amount_read(req, &p->amount_text, &p->currency_text, &p->currency, &p->amount_minor) ||
         (p->note.ptr != NULL && !api_text_ok(req, &p->note, "/note")))
         return;

@@ -338,7 +338,7 @@ static const struct mopay_json_field nfc_fields[] = {
     {0},
 };
 
-static const struct mopay_json_field payment_fields[] = {
+const struct mopay_json_field api_payment_fields[] = {
     {.name = "qr", .kind = MOPAY_JSON_STRING, .offset = PC(qr_text), .min_len = 1,
      .max_len = MOPAY_QR_PAYLOAD_BYTES_MAX},
     {.name = "order_id", .kind = MOPAY_JSON_STRING, .offset = PC(order_text), .min_len = 1, .max_len = 40},
@@ -580,7 +580,7 @@ void api_payments_create(struct mopay_http_request *req)
         api_reply_oom(req);
         return;
     }
-    if (!mopay_http_json_read(req, mopay_http_body(req), payment_fields, c) || !way_read(req, c))
+    if (!mopay_http_json_read(req, mopay_http_body(req), api_payment_fields, c) || !way_read(req, c))
         return;
     bool ok = true;
     if (c->way == WAY_QR)

@@ -120,7 +120,7 @@ void api_refund_get(struct mopay_http_request *req)
         mopay_http_submit(req, &c->base);
 }
 
-static const struct mopay_json_field refund_fields[] = {
+const struct mopay_json_field api_refund_fields[] = {
     {.name = "payment_id", .kind = MOPAY_JSON_STRING, .required = true,
      .offset = offsetof(struct payment_op_cmd, payment_text), .min_len = 1, .max_len = 40},
     {.name = "amount", .kind = MOPAY_JSON_STRING, .offset = offsetof(struct payment_op_cmd, amount_text),
@@ -133,7 +133,7 @@ static const struct mopay_json_field refund_fields[] = {
 void api_refunds_create(struct mopay_http_request *req)
 {
     struct payment_op_cmd *c = payment_op_new(req, REFUND_CREATE);
-    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), refund_fields, c) ||
+    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), api_refund_fields, c) ||
         !api_body_id(req, &c->payment_text, MOPAY_ID_PAYMENT, "/payment_id", &c->id) ||
         (c->reason.ptr != NULL && !api_text_ok(req, &c->reason, "/reason")))
         return;
@@ -142,7 +142,7 @@ void api_refunds_create(struct mopay_http_request *req)
 
 /* --- confirm: the PIN is checked off the loop, like a login's (pin.c) --- */
 
-static const struct mopay_json_field confirm_fields[] = {
+const struct mopay_json_field api_confirm_fields[] = {
     {.name = "pin", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct payment_op_cmd, pin),
      .min_len = 1, .max_len = 16},
     {0},
@@ -152,7 +152,7 @@ void api_payment_confirm(struct mopay_http_request *req)
 {
     struct payment_op_cmd *c = payment_op_new(req, PAYMENT_CONFIRM);
     if (c == NULL || !api_path_id(req, 0, MOPAY_ID_PAYMENT, &c->id) ||
-        !mopay_http_json_read(req, mopay_http_body(req), confirm_fields, c))
+        !mopay_http_json_read(req, mopay_http_body(req), api_confirm_fields, c))
         return;
     api_submit_with_pin(req, &c->base, &c->pin, &c->pin_ok); /* the field is required: always checked */
 }

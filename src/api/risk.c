@@ -404,7 +404,7 @@ void api_risk_reviews_list(struct mopay_http_request *req)
         mopay_http_submit(req, &c->base);
 }
 
-static const struct mopay_json_field label_fields[] = {
+const struct mopay_json_field api_review_label_fields[] = {
     {.name = "label", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct review_cmd, label_text),
      .min_len = 1, .max_len = 16},
     {0},
@@ -419,7 +419,7 @@ void api_risk_review_label(struct mopay_http_request *req)
     }
     c->label = true;
     if (!api_path_id(req, 0, MOPAY_ID_PAYMENT, &c->id) ||
-        !mopay_http_json_read(req, mopay_http_body(req), label_fields, c))
+        !mopay_http_json_read(req, mopay_http_body(req), api_review_label_fields, c))
         return;
     if (strcmp(c->label_text.ptr, "fraud") != 0 && strcmp(c->label_text.ptr, "legitimate") != 0) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/label", "fraud or legitimate");
@@ -493,7 +493,7 @@ static bool block_key(struct mopay_http_request *req, struct block_cmd *c)
     return true;
 }
 
-static const struct mopay_json_field block_fields[] = {
+const struct mopay_json_field api_block_fields[] = {
     {.name = "list", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct block_cmd, list_text),
      .min_len = 1, .max_len = 16},
     {.name = "value", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct block_cmd, value),
@@ -509,7 +509,7 @@ static void blocklist(struct mopay_http_request *req, bool remove)
         return;
     }
     c->remove = remove;
-    if (!mopay_http_json_read(req, mopay_http_body(req), block_fields, c))
+    if (!mopay_http_json_read(req, mopay_http_body(req), api_block_fields, c))
         return;
     if (!list_parse(c->list_text.ptr, c->list_text.len, &c->list)) {
         mopay_http_reply_error(req, MOPAY_ERR_field_invalid, "/list", "device, phone, card or merchant");

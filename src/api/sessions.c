@@ -138,7 +138,7 @@ static void lookup_then(struct mopay_http_command *cmd)
     mopay_http_offload(req, pin_verify, pin_verified, s);
 }
 
-static const struct mopay_json_field session_fields[] = {
+const struct mopay_json_field api_session_fields[] = {
     {.name = "phone", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct session_req, phone),
      .min_len = 1, .max_len = 32},
     {.name = "pin", .kind = MOPAY_JSON_STRING, .required = true, .offset = offsetof(struct session_req, pin),
@@ -160,7 +160,7 @@ void api_sessions_create(struct mopay_http_request *req)
         return;
     }
     s->base.then = lookup_then;
-    if (!mopay_http_json_read(req, mopay_http_body(req), session_fields, s))
+    if (!mopay_http_json_read(req, mopay_http_body(req), api_session_fields, s))
         return;
     if (mopay_phone_parse(s->phone.ptr, s->phone.len, s->canonical_phone) != MOPAY_OK) {
         mopay_http_reply_error(req, MOPAY_ERR_phone_invalid, "/phone", "expected E.164, such as +8613800138000");

@@ -101,7 +101,7 @@ static struct tax_cmd *tax_cmd_new(struct mopay_http_request *req, enum tax_op o
     return c;
 }
 
-static const struct mopay_json_field tax_fields[] = {
+const struct mopay_json_field api_tax_refund_fields[] = {
     {.name = "payment_ids", .kind = MOPAY_JSON_ARRAY, .required = true, .offset = offsetof(struct tax_cmd, payment_ids),
      .min_len = 1, .max_len = MOPAY_TAX_FORMS_PER_REFUND_MAX},
     {0},
@@ -110,7 +110,7 @@ static const struct mopay_json_field tax_fields[] = {
 void api_tax_refunds_create(struct mopay_http_request *req)
 {
     struct tax_cmd *c = tax_cmd_new(req, TAX_CREATE);
-    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), tax_fields, c))
+    if (c == NULL || !mopay_http_json_read(req, mopay_http_body(req), api_tax_refund_fields, c))
         return;
     c->count = json_array_size(c->payment_ids);
     for (size_t i = 0; i < c->count; i++) {

@@ -26,7 +26,7 @@ static json_t *advance_render(struct mopay_http_command *cmd, int *status)
     return json_pack("{s:o}", "now", api_time_json(mopay_clock_now_ns()));
 }
 
-static const struct mopay_json_field advance_fields[] = {
+const struct mopay_json_field api_clock_advance_fields[] = {
     {.name = "seconds", .kind = MOPAY_JSON_INTEGER, .required = true, .offset = offsetof(struct advance_cmd, seconds),
      .min = 1, .max = 400LL * 86400},
     {0},
@@ -43,6 +43,6 @@ void api_test_clock_advance(struct mopay_http_request *req)
         api_reply_oom(req);
         return;
     }
-    if (mopay_http_json_read(req, mopay_http_body(req), advance_fields, a))
+    if (mopay_http_json_read(req, mopay_http_body(req), api_clock_advance_fields, a))
         mopay_http_submit(req, &a->base);
 }

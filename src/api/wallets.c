@@ -122,7 +122,7 @@ static struct wallet_cmd *wallet_cmd_new(struct mopay_http_request *req, enum wa
     return w;
 }
 
-static const struct mopay_json_field open_fields[] = {
+const struct mopay_json_field api_wallet_open_fields[] = {
     {.name = "currency", .kind = MOPAY_JSON_STRING, .required = true,
      .offset = offsetof(struct wallet_cmd, currency_text), .min_len = 1, .max_len = 8},
     {0},
@@ -131,7 +131,7 @@ static const struct mopay_json_field open_fields[] = {
 void api_wallets_create(struct mopay_http_request *req)
 {
     struct wallet_cmd *w = wallet_cmd_new(req, WALLET_OPEN);
-    if (w == NULL || !mopay_http_json_read(req, mopay_http_body(req), open_fields, w))
+    if (w == NULL || !mopay_http_json_read(req, mopay_http_body(req), api_wallet_open_fields, w))
         return;
     w->currency = mopay_currency_by_alpha(w->currency_text.ptr, w->currency_text.len);
     if (w->currency == NULL) {

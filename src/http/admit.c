@@ -213,19 +213,11 @@ bool http_admit_anonymous(struct mopay_http_request *r, const struct mopay_route
                       "too many requests from this address");
 }
 
-bool http_admit_bad_token_check(struct mopay_http_request *r)
+bool http_admit_bad_token(struct mopay_http_request *r)
 {
     struct mopay_ratelimit *rl = r->thread->server->bad_token_limit;
-    return rl == NULL || admit_take(r, rl, mopay_http_client_address(r), false,
+    return rl == NULL || admit_take(r, rl, mopay_http_client_address(r), true,
                                     "too many unknown or revoked credentials from this address");
-}
-
-void http_admit_bad_token_count(struct mopay_http_request *r)
-{
-    struct mopay_ratelimit *rl = r->thread->server->bad_token_limit;
-    if (rl != NULL)
-        mopay_ratelimit_take(rl, mopay_http_client_address(r), strlen(mopay_http_client_address(r)),
-                             mopay_clock_monotonic_ns(), NULL);
 }
 
 /* Merchants' keys and customers' sessions; operator keys are the platform's own (the ledger's

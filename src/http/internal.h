@@ -158,8 +158,8 @@ bool http_limits_init(struct mopay_http_server *s, char *err, size_t err_cap);
 void http_limits_deinit(struct mopay_http_server *s);
 bool http_trusted_proxies_parse(struct mopay_http_server *s, const char *list, char *err, size_t err_cap);
 bool http_admit_anonymous(struct mopay_http_request *r, const struct mopay_route *route);
-bool http_admit_bad_token_check(struct mopay_http_request *r);
-void http_admit_bad_token_count(struct mopay_http_request *r);
+/* Counts a bad credential from the client's address: false (429 sent) past the limit. */
+bool http_admit_bad_token(struct mopay_http_request *r);
 bool http_admit_principal(struct mopay_http_request *r);
 
 /* json.c: parses and checks a request body; replies with the error and returns false. */

@@ -309,13 +309,13 @@ static bool request_authenticate(struct mopay_http_request *r, const struct mopa
         return false;
     }
     h2o_iovec_t v = req->headers.entries[at].value;
-    if (!http_admit_bad_token_check(r))
-        return false;
     if (v.len < 8 || strncasecmp(v.base, "Bearer ", 7) != 0 || cfg->authenticate == NULL ||
         !cfg->authenticate(cfg->auth_ctx, v.base + 7, v.len - 7, &r->principal)) {
         memset(&r->principal, 0, sizeof(r->principal));
-        http_admit_bad_token_count(r);
-        mopay_http_reply_error(r, MOPAY_ERR_auth_invalid, NULL, "the bearer credential is unknown or revoked");
+        /* only bad credentials are counted and refused: a good one from the same address (many
+         * phones share a carrier's) is never locked out by someone else's guesses */
+        if (http_admit_bad_token(r))
+            mopay_http_reply_error(r, MOPAY_ERR_auth_invalid, NULL, "the bearer credential is unknown or revoked");
         return false;
     }
     if (!(r->principal.kind & route->principals)) {

@@ -342,11 +342,13 @@ static void tokens_principals_and_anonymous(void **state)
     for (int i = 0; i < 5; i++)
         assert_int_equal(call_from(&srv, "GET", path, bogus, NULL, "203.0.113.5"), 401);
     assert_int_equal(call_from(&srv, "GET", path, bogus, NULL, "203.0.113.5"), 429);
-    /* the address is throttled, whatever it sends; another address is not */
-    assert_int_equal(call_from(&srv, "GET", path, m.key, NULL, "203.0.113.5"), 429);
+    /* the address's bad credentials are throttled, never a good one from the same address (a
+     * carrier's NAT); another address is not */
+    assert_int_equal(call_from(&srv, "GET", path, m.key, NULL, "203.0.113.5"), 200);
+    assert_int_equal(call_from(&srv, "GET", path, bogus, NULL, "203.0.113.5"), 429);
     assert_int_equal(call_from(&srv, "GET", path, bogus, NULL, "203.0.113.6"), 401);
     /* one merchant key: 10 a minute, from any address, then 429; operator keys are not limited */
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 9; i++) /* one was used above */
         assert_int_equal(call_from(&srv, "GET", path, m.key, NULL, "203.0.113.8"), 200);
     assert_int_equal(call_from(&srv, "GET", path, m.key, NULL, "203.0.113.9"), 429);
     for (int i = 0; i < 12; i++)
