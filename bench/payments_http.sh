@@ -31,12 +31,14 @@ rules=$(sed -n 's/^ *X(\([A-Z_0-9]*\), "\([a-z_0-9]*\)", \(APPROVE\|CONFIRM\|DEC
 [ -n "$rules" ] || { echo "payments_http.sh: no rules found in include/mopay/risk.h" >&2; exit 1; }
 
 # serve NAME PORT ARGS...: a server on its own database, set up with merchants and customers;
-# its admin key in $work/NAME.key and the wrk script in $work/NAME.lua.
+# its admin key in $work/NAME.key and the wrk script in $work/NAME.lua. The setup signs up every
+# customer from one address and one phone range: the sign-up throttles are off for it.
 serve() {
     local name=$1 p=$2
     shift 2
     "$build/mopay" serve --db "sqlite:$work/$name.db" --master-key-file "$work/master.key" --listen "127.0.0.1:$p" \
-        --access-log off --log-level warn "$@" >"$work/$name.out" 2>"$work/$name.log" &
+        --access-log off --log-level warn --rate-anonymous-max 0 --signup-address-max 0 --signup-prefix-max 0 \
+        "$@" >"$work/$name.out" 2>"$work/$name.log" &
     pids+=($!)
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.1; done
     head -n 1 "$work/$name.out" >"$work/$name.key"
