@@ -298,14 +298,17 @@ static bool http_perform(const struct server *s, const char *method, const char 
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         list = curl_slist_append(list, auth);
     }
-    bool typed = false;
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+    bool typed = false, expect = false;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
         typed |= strncasecmp(headers[i], "Content-Type:", 13) == 0;
+        expect |= strncasecmp(headers[i], "Expect:", 7) == 0;
+    }
     if (body != NULL && !typed)
         list = curl_slist_append(list, "Content-Type: application/json");
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
         list = curl_slist_append(list, headers[i]);
-    list = curl_slist_append(list, "Expect:");
+    if (!expect) /* no 100-continue round trip unless the caller asks for one */
+        list = curl_slist_append(list, "Expect:");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
