@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -227,6 +228,25 @@ static void second_server_on_one_sqlite_file_refuses(void **state)
     expect_alive();
 }
 
+/* The database file (and its write-ahead log) holds PIN hashes and sealed values: like the
+ * master key, it is made readable by its owner alone, whatever the umask. */
+static void sqlite_files_are_the_owners_alone(void **state)
+{
+    (void)state;
+    if (!on_sqlite)
+        skip();
+    char path[2048];
+    const char *suffixes[] = {"", "-wal"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", srv.db + strlen("sqlite:"), suffixes[i]);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            fail_msg("%s: missing", path);
+        if ((st.st_mode & 077) != 0)
+            fail_msg("%s has mode %04o: group or others may read it", path, (unsigned)(st.st_mode & 07777));
+    }
+}
+
 /* Idempotency records are a bounded resource: past --idempotency-records-max a write with a new
  * key is 503 capacity_exhausted and changes nothing, a replay and a write without a key still
  * work, and a restart counts what the store holds. */
@@ -288,6 +308,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(get_with_idempotency_key_stores_nothing),
         cmocka_unit_test(body_over_the_bulk_cap_is_problem_json),
         cmocka_unit_test(second_server_on_one_sqlite_file_refuses),
+        cmocka_unit_test(sqlite_files_are_the_owners_alone),
         cmocka_unit_test(idempotency_records_are_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
