@@ -74,7 +74,9 @@ static void signup_hash(void *arg)
 {
     struct signup *s = arg;
     /* the PIN stays in the request's arena, which lives until the reply */
-    s->hashed = crypto_pwhash_str(s->in.pin_hash, s->pin.ptr, s->pin.len, PIN_HASH_OPS, PIN_HASH_MEM) == 0;
+    const struct mopay_api *api = s->base.app;
+    s->hashed = mopay_keys_pin_hash(api->keys, s->pin.ptr, s->pin.len, PIN_HASH_OPS, PIN_HASH_MEM, s->in.pin_hash,
+                                    sizeof(s->in.pin_hash));
 }
 
 static void signup_hashed(struct mopay_http_request *req, void *arg)

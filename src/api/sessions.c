@@ -82,7 +82,8 @@ static json_t *open_render(struct mopay_http_command *cmd, int *status)
 static void pin_verify(void *arg)
 {
     struct session_req *s = arg;
-    s->pin_ok = crypto_pwhash_str_verify(s->pin_hash, s->pin.ptr, s->pin.len) == 0;
+    const struct mopay_api *api = s->base.app;
+    s->pin_ok = mopay_keys_pin_verify(api->keys, s->pin_hash, s->pin.ptr, s->pin.len);
 }
 
 static void pin_verified(struct mopay_http_request *req, void *arg)
