@@ -40,6 +40,10 @@ void mopay_keys_idem_hash(const struct mopay_keys *keys, const uint8_t digest[32
  * crypto_pwhash_str's. A hash stored before (crypto_pwhash_str of the PIN itself) still verifies.
  * mopay_keys_pin_hash: false when out of memory; out_cap >= 128. */
 #define MOPAY_PIN_PEPPERED_PREFIX "mp1"
+#define MOPAY_PIN_HASH_OPS 2                    /* Argon2id passes */
+#define MOPAY_PIN_HASH_MEM (19u * 1024 * 1024) /* and memory, OWASP's minimum */
+/* Whether a stored hash is peppered; one that is not is replaced at the customer's next log-in. */
+bool mopay_keys_pin_peppered(const char *stored);
 bool mopay_keys_pin_hash(const struct mopay_keys *keys, const char *pin, size_t len, unsigned long long ops,
                          size_t mem, char *out, size_t out_cap);
 bool mopay_keys_pin_verify(const struct mopay_keys *keys, const char *stored, const char *pin, size_t len);

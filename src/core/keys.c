@@ -240,6 +240,11 @@ bool mopay_keys_pin_hash(const struct mopay_keys *keys, const char *pin, size_t 
     return ok;
 }
 
+bool mopay_keys_pin_peppered(const char *stored)
+{
+    return strncmp(stored, MOPAY_PIN_PEPPERED_PREFIX, sizeof(MOPAY_PIN_PEPPERED_PREFIX) - 1) == 0;
+}
+
 bool mopay_keys_pin_verify(const struct mopay_keys *keys, const char *stored, const char *pin, size_t len)
 {
     const size_t prefix = sizeof(MOPAY_PIN_PEPPERED_PREFIX) - 1;

@@ -295,6 +295,16 @@ static void pin_hashes_are_peppered(void **state)
     person_session_try(&srv, &p, TEST_CLOCK_START_S + 2, "654321", &r);
     expect_problem(&r, 401, "pin_incorrect", NULL);
     response_free(&r);
+    /* and that log-in replaced its hash with a peppered one */
+    store = mopay_store_open(srv.db, err, sizeof err);
+    if (store == NULL)
+        fail_msg("mopay_store_open: %s", err);
+    memset(c.hash, 0, sizeof c.hash);
+    assert_int_equal(store->records_load(store, "customer", customer_record_each, &c), MOPAY_OK);
+    store->close(store);
+    assert_true(strncmp(c.hash, "mp1", 3) == 0);
+    assert_int_not_equal(crypto_pwhash_str_verify(c.hash + 3, "123456", 6), 0);
+    person_login(&srv, &p, TEST_CLOCK_START_S + 3);
 }
 
 /* The database file (and its write-ahead log) holds PIN hashes and sealed values: like the
