@@ -17,6 +17,7 @@ struct mopay_keys {
     uint8_t card_seal[32];    /* secretbox of card and bank account numbers */
     uint8_t secret_seal[32];  /* secretbox of device secrets, document numbers, webhook secrets */
     uint8_t nfc_issuer[32];   /* the issuer key NFC limited-use keys derive from (mopay/nfc.h) */
+    uint8_t pin_pepper[32];   /* keyed BLAKE2b of PINs before Argon2id (mopay_keys_pin_hash) */
 };
 
 /* NULL with a reason in `err` when the key is malformed or the file cannot be read or made. */
@@ -31,6 +32,21 @@ void mopay_keys_hash_secret(const struct mopay_keys *keys, const char *secret, s
  * (a PIN in it cannot be found by hashing guesses), and records stored before keys were used can
  * be converted in place by keying their plain digest. */
 void mopay_keys_idem_hash(const struct mopay_keys *keys, const uint8_t digest[32], uint8_t out[32]);
+
+/* PIN hashes. A six-digit PIN has a million values: Argon2id alone (tens of milliseconds each)
+ * gives up any one customer's PIN to a few core-hours of guessing by whoever reads the database.
+ * So the PIN is first hashed with keyed BLAKE2b-256 under a subkey of the master key (a pepper),
+ * and Argon2id is taken of that; the stored string is MOPAY_PIN_PEPPERED_PREFIX and
+ * crypto_pwhash_str's. A hash stored before (crypto_pwhash_str of the PIN itself) still verifies.
+ * mopay_keys_pin_hash: false when out of memory; out_cap >= 128. */
+#define MOPAY_PIN_PEPPERED_PREFIX "mp1"
+#define MOPAY_PIN_HASH_OPS 2                    /* Argon2id passes */
+#define MOPAY_PIN_HASH_MEM (19u * 1024 * 1024) /* and memory, OWASP's minimum */
+/* Whether a stored hash is peppered; one that is not is replaced at the customer's next log-in. */
+bool mopay_keys_pin_peppered(const char *stored);
+bool mopay_keys_pin_hash(const struct mopay_keys *keys, const char *pin, size_t len, unsigned long long ops,
+                         size_t mem, char *out, size_t out_cap);
+bool mopay_keys_pin_verify(const struct mopay_keys *keys, const char *stored, const char *pin, size_t len);
 
 /* secretbox with a random nonce: out = nonce || box; out_cap >= len + MOPAY_SEAL_OVERHEAD. */
 #define MOPAY_SEAL_OVERHEAD 40

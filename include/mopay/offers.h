@@ -94,6 +94,10 @@ size_t mopay_coupons_of(struct mopay_offers_state *o, const struct mopay_custome
 enum mopay_err mopay_coupon_discount(const struct mopay_coupon *coupon, const struct mopay_customer *customer,
                                      const struct mopay_merchant *merchant, int64_t amount_minor, int64_t now_ns,
                                      int64_t *discount_minor);
+/* Whether a discount worked out before (a payment waiting for its PIN) may still be spent:
+ * coupon_not_usable (used since), offer_budget_exhausted (the budget spent since). Changes
+ * nothing; mopay_coupon_redeem requires MOPAY_OK. */
+enum mopay_err mopay_coupon_redeemable(const struct mopay_coupon *coupon, int64_t discount_minor);
 /* Spends it on a payment: the budget is charged, the coupon used. */
 enum mopay_err mopay_coupon_redeem(struct mopay_offers_state *o, struct mopay_store *store, int64_t now_ns,
                                    struct mopay_coupon *coupon, const struct mopay_id *payment_id,

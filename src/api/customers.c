@@ -14,8 +14,6 @@
 /* Argon2id at OWASP's floor (19 MiB, 2 passes): ~30 ms a hash. A six-digit PIN is weak whatever
  * the cost; what protects it is the lock after five wrong tries, and this cost makes a stolen
  * database slow to brute-force. */
-#define PIN_HASH_OPS 2
-#define PIN_HASH_MEM (19u * 1024 * 1024)
 
 struct device_fields {
     struct mopay_str public_key, name;
@@ -74,7 +72,9 @@ static void signup_hash(void *arg)
 {
     struct signup *s = arg;
     /* the PIN stays in the request's arena, which lives until the reply */
-    s->hashed = crypto_pwhash_str(s->in.pin_hash, s->pin.ptr, s->pin.len, PIN_HASH_OPS, PIN_HASH_MEM) == 0;
+    const struct mopay_api *api = s->base.app;
+    s->hashed = mopay_keys_pin_hash(api->keys, s->pin.ptr, s->pin.len, MOPAY_PIN_HASH_OPS, MOPAY_PIN_HASH_MEM, s->in.pin_hash,
+                                    sizeof(s->in.pin_hash));
 }
 
 static void signup_hashed(struct mopay_http_request *req, void *arg)

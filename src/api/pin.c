@@ -35,7 +35,8 @@ static enum mopay_err lookup_apply(struct mopay_http_command *cmd, struct mopay_
 static void verify(void *arg)
 {
     struct pin_lookup *l = arg;
-    l->ok = crypto_pwhash_str_verify(l->hash, l->pin.ptr, l->pin.len) == 0;
+    const struct mopay_api *api = l->base.app;
+    l->ok = mopay_keys_pin_verify(api->keys, l->hash, l->pin.ptr, l->pin.len);
 }
 
 static void verified(struct mopay_http_request *req, void *arg)

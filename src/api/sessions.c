@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "mopay/assert.h"
 #include "mopay/clock.h"
+#include "mopay/text.h"
 
 struct session_req {
     struct mopay_http_command base; /* step 1 */
@@ -21,6 +22,7 @@ struct session_req {
     char canonical_phone[MOPAY_PHONE_BYTES];
     struct mopay_id device;
     char pin_hash[MOPAY_PIN_HASH_BYTES];
+    char new_hash[MOPAY_PIN_HASH_BYTES]; /* the peppered hash replacing one stored before */
     uint8_t public_key[32];
     int64_t signed_ns;
     bool pin_ok;
@@ -58,6 +60,10 @@ static enum mopay_err open_apply(struct mopay_http_command *cmd, struct mopay_st
     struct mopay_api *api = cmd->app;
     struct mopay_device *d = mopay_wallet_device(api->wallet, &o->s->device);
     MOPAY_ASSERT(d != NULL); /* devices are never deleted, only revoked */
+    /* a hash stored before PINs were peppered gives way to a peppered one at the right PIN (both
+     * verify it; the customer's record is written by the session's opening) */
+    if (o->s->pin_ok && o->s->new_hash[0] != '\0' && strcmp(d->customer->pin_hash, o->s->pin_hash) == 0)
+        mopay_text_copy(d->customer->pin_hash, sizeof(d->customer->pin_hash), o->s->new_hash);
     return mopay_wallet_session_open(api->wallet, store, now_ns, d, o->s->signed_ns, o->s->pin_ok, o->token_hash,
                                      &o->refusal, &o->session);
 }
@@ -82,7 +88,13 @@ static json_t *open_render(struct mopay_http_command *cmd, int *status)
 static void pin_verify(void *arg)
 {
     struct session_req *s = arg;
-    s->pin_ok = crypto_pwhash_str_verify(s->pin_hash, s->pin.ptr, s->pin.len) == 0;
+    const struct mopay_api *api = s->base.app;
+    s->pin_ok = mopay_keys_pin_verify(api->keys, s->pin_hash, s->pin.ptr, s->pin.len);
+    s->new_hash[0] = '\0';
+    if (s->pin_ok && !mopay_keys_pin_peppered(s->pin_hash) &&
+        !mopay_keys_pin_hash(api->keys, s->pin.ptr, s->pin.len, MOPAY_PIN_HASH_OPS, MOPAY_PIN_HASH_MEM, s->new_hash,
+                             sizeof(s->new_hash)))
+        s->new_hash[0] = '\0'; /* out of memory: replaced at a later log-in */
 }
 
 static void pin_verified(struct mopay_http_request *req, void *arg)

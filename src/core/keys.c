@@ -14,7 +14,7 @@
 
 #define KDF_CONTEXT "mopaykey"
 enum { SUBKEY_API_KEY_HASH = 1, SUBKEY_IDEM_SEAL = 2, SUBKEY_CARD_SEAL = 3, SUBKEY_SECRET_SEAL = 4, SUBKEY_NFC_ISSUER = 5,
-       SUBKEY_IDEM_HASH = 6 };
+       SUBKEY_IDEM_HASH = 6, SUBKEY_PIN_PEPPER = 7 };
 
 static bool master_from_hex(const char *hex, size_t len, uint8_t master[32])
 {
@@ -141,6 +141,7 @@ const struct mopay_keys *mopay_keys_load(const char *path, char *err, size_t err
     crypto_kdf_derive_from_key(keys->secret_seal, 32, SUBKEY_SECRET_SEAL, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->nfc_issuer, 32, SUBKEY_NFC_ISSUER, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(keys->idem_hash, 32, SUBKEY_IDEM_HASH, KDF_CONTEXT, master);
+    crypto_kdf_derive_from_key(keys->pin_pepper, 32, SUBKEY_PIN_PEPPER, KDF_CONTEXT, master);
     sodium_free(master);
     sodium_mprotect_readonly(keys);
     return keys;
@@ -213,4 +214,45 @@ bool mopay_keys_open_ad(const uint8_t key[32], const char *ad, const uint8_t *se
     *legacy = true;
     *plain_len = sealed_len - MOPAY_SEAL_OVERHEAD;
     return true;
+}
+
+/* The Argon2id password for a PIN: hex of its keyed BLAKE2b-256. */
+static void pin_peppered(const struct mopay_keys *keys, const char *pin, size_t len, char hex[65])
+{
+    uint8_t h[32];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)pin, len, keys->pin_pepper, sizeof(keys->pin_pepper));
+    sodium_bin2hex(hex, 65, h, sizeof(h));
+    sodium_memzero(h, sizeof(h));
+}
+
+bool mopay_keys_pin_hash(const struct mopay_keys *keys, const char *pin, size_t len, unsigned long long ops,
+                         size_t mem, char *out, size_t out_cap)
+{
+    const size_t prefix = sizeof(MOPAY_PIN_PEPPERED_PREFIX) - 1;
+    char hex[65], hashed[crypto_pwhash_STRBYTES];
+    pin_peppered(keys, pin, len, hex);
+    bool ok = crypto_pwhash_str(hashed, hex, 64, ops, mem) == 0 && prefix + strlen(hashed) < out_cap;
+    if (ok) {
+        memcpy(out, MOPAY_PIN_PEPPERED_PREFIX, prefix);
+        memcpy(out + prefix, hashed, strlen(hashed) + 1);
+    }
+    sodium_memzero(hex, sizeof(hex));
+    return ok;
+}
+
+bool mopay_keys_pin_peppered(const char *stored)
+{
+    return strncmp(stored, MOPAY_PIN_PEPPERED_PREFIX, sizeof(MOPAY_PIN_PEPPERED_PREFIX) - 1) == 0;
+}
+
+bool mopay_keys_pin_verify(const struct mopay_keys *keys, const char *stored, const char *pin, size_t len)
+{
+    const size_t prefix = sizeof(MOPAY_PIN_PEPPERED_PREFIX) - 1;
+    if (strncmp(stored, MOPAY_PIN_PEPPERED_PREFIX, prefix) != 0)
+        return crypto_pwhash_str_verify(stored, pin, len) == 0; /* stored before PINs were peppered */
+    char hex[65];
+    pin_peppered(keys, pin, len, hex);
+    bool ok = crypto_pwhash_str_verify(stored + prefix, hex, 64) == 0;
+    sodium_memzero(hex, sizeof(hex));
+    return ok;
 }

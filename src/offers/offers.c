@@ -183,6 +183,16 @@ enum mopay_err mopay_coupon_discount(const struct mopay_coupon *coupon, const st
     return MOPAY_OK;
 }
 
+enum mopay_err mopay_coupon_redeemable(const struct mopay_coupon *coupon, int64_t discount_minor)
+{
+    const struct mopay_offer *x = coupon->offer;
+    if (coupon->status != MOPAY_COUPON_AVAILABLE)
+        return MOPAY_ERR_coupon_not_usable;
+    if (discount_minor <= 0 || discount_minor > x->budget_minor - x->spent_minor)
+        return MOPAY_ERR_offer_budget_exhausted;
+    return MOPAY_OK;
+}
+
 enum mopay_err mopay_coupon_redeem(struct mopay_offers_state *o, struct mopay_store *store, int64_t now_ns,
                                    struct mopay_coupon *coupon, const struct mopay_id *payment_id,
                                    int64_t discount_minor)

@@ -251,6 +251,10 @@ enum mopay_err mopay_pay_confirm(struct mopay_pay_state *p, struct mopay_store *
         return MOPAY_ERR_payment_not_confirmable;
     if (x->order != NULL && mopay_order_payable(x->order, now_ns) != MOPAY_OK)
         return mopay_order_payable(x->order, now_ns);
+    /* the coupon may have paid, or its offer's budget been spent, while this one waited */
+    enum mopay_err usable = x->coupon != NULL ? mopay_coupon_redeemable(x->coupon, x->discount_minor) : MOPAY_OK;
+    if (usable != MOPAY_OK)
+        return usable;
     payment_unconfirmed_unlink(p, x);
     enum mopay_err err = settle(p, store, x, true, now_ns);
     atomic_fetch_add(&p->made[x->method][x->status], 1);

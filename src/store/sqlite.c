@@ -940,6 +940,15 @@ struct mopay_store *mopay_store_sqlite_open(const char *path, char *err, size_t 
         return NULL;
     }
     s->claim_fd = -1;
+    /* A new database file is the owner's alone, like the master key beside it: it holds PIN
+     * hashes, sealed values and every record. SQLite would make it (and its -wal and -shm files,
+     * which take the database file's mode) 0644 under the usual umask. An empty file is an empty
+     * database. */
+    if (!memory) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -230,6 +231,104 @@ static void second_server_on_one_sqlite_file_refuses(void **state)
     expect_alive();
 }
 
+struct pin_hash_ctx {
+    const char *id;
+    char hash[256];
+    char json[4096];
+};
+
+static bool customer_record_each(void *arg, const char *id, const char *json, size_t len)
+{
+    struct pin_hash_ctx *c = arg;
+    if (strcmp(id, c->id) != 0)
+        return true;
+    json_t *j = json_loadb(json, len, 0, NULL);
+    assert_non_null(j);
+    snprintf(c->hash, sizeof c->hash, "%s", jstr(j, "pin_hash"));
+    snprintf(c->json, sizeof c->json, "%.*s", (int)len, json);
+    json_decref(j);
+    return false;
+}
+
+/* A six-digit PIN's Argon2id hash alone falls to a million guesses (hours on one core): the hash
+ * the database keeps is of the PIN keyed under the master key, so the database alone cannot test
+ * guesses; a hash stored before (of the PIN itself) still logs in. */
+static void pin_hashes_are_peppered(void **state)
+{
+    (void)state;
+    struct person p;
+    person_signup(&srv, &p, "+8613600000009", "Pepper Pan", "CN");
+    person_login(&srv, &p, TEST_CLOCK_START_S);
+    char err[256];
+    struct mopay_store *store = mopay_store_open(srv.db, err, sizeof err);
+    if (store == NULL)
+        fail_msg("mopay_store_open: %s", err);
+    struct pin_hash_ctx c = {.id = p.id};
+    assert_int_equal(store->records_load(store, "customer", customer_record_each, &c), MOPAY_OK);
+    store->close(store);
+    assert_true(c.hash[0] != '\0');
+    assert_int_not_equal(crypto_pwhash_str_verify(c.hash, "123456", 6), 0);
+    assert_true(strncmp(c.hash, "mp1", 3) == 0);
+    assert_int_not_equal(crypto_pwhash_str_verify(c.hash + 3, "123456", 6), 0);
+
+    /* a customer whose hash was stored before PINs were peppered still logs in */
+    assert_int_equal(server_stop(&srv), 0);
+    char legacy[crypto_pwhash_STRBYTES];
+    assert_int_equal(crypto_pwhash_str(legacy, "123456", 6, 2, 19u * 1024 * 1024), 0);
+    json_t *j = json_loads(c.json, 0, NULL);
+    assert_non_null(j);
+    json_object_set_new(j, "pin_hash", json_string(legacy));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    store = mopay_store_open(srv.db, err, sizeof err);
+    if (store == NULL)
+        fail_msg("mopay_store_open: %s", err);
+    assert_int_equal(store->begin(store), MOPAY_OK);
+    assert_int_equal(store->record_put(store, "customer", p.id, text, strlen(text), TEST_CLOCK_START_S * 1000000000LL),
+                     MOPAY_OK);
+    assert_int_equal(store->commit(store), MOPAY_OK);
+    store->close(store);
+    free(text);
+    const char *args[] = {"--test-clock", TEST_CLOCK_START, "--risk=false", NULL};
+    struct server again;
+    server_start(&again, &srv, args);
+    srv = again;
+    person_login(&srv, &p, TEST_CLOCK_START_S + 1);
+    struct response r;
+    person_session_try(&srv, &p, TEST_CLOCK_START_S + 2, "654321", &r);
+    expect_problem(&r, 401, "pin_incorrect", NULL);
+    response_free(&r);
+    /* and that log-in replaced its hash with a peppered one */
+    store = mopay_store_open(srv.db, err, sizeof err);
+    if (store == NULL)
+        fail_msg("mopay_store_open: %s", err);
+    memset(c.hash, 0, sizeof c.hash);
+    assert_int_equal(store->records_load(store, "customer", customer_record_each, &c), MOPAY_OK);
+    store->close(store);
+    assert_true(strncmp(c.hash, "mp1", 3) == 0);
+    assert_int_not_equal(crypto_pwhash_str_verify(c.hash + 3, "123456", 6), 0);
+    person_login(&srv, &p, TEST_CLOCK_START_S + 3);
+}
+
+/* The database file (and its write-ahead log) holds PIN hashes and sealed values: like the
+ * master key, it is made readable by its owner alone, whatever the umask. */
+static void sqlite_files_are_the_owners_alone(void **state)
+{
+    (void)state;
+    if (!on_sqlite)
+        skip();
+    char path[2048];
+    const char *suffixes[] = {"", "-wal"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", srv.db + strlen("sqlite:"), suffixes[i]);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            fail_msg("%s: missing", path);
+        if ((st.st_mode & 077) != 0)
+            fail_msg("%s has mode %04o: group or others may read it", path, (unsigned)(st.st_mode & 07777));
+    }
+}
+
 /* Idempotency records are a bounded resource: past --idempotency-records-max a write with a new
  * key is 503 capacity_exhausted and changes nothing, a replay and a write without a key still
  * work, and a restart counts what the store holds. */
@@ -291,6 +390,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(get_with_idempotency_key_stores_nothing),
         cmocka_unit_test(body_over_the_bulk_cap_is_problem_json),
         cmocka_unit_test(second_server_on_one_sqlite_file_refuses),
+        cmocka_unit_test(sqlite_files_are_the_owners_alone),
+        cmocka_unit_test(pin_hashes_are_peppered),
         cmocka_unit_test(idempotency_records_are_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
