@@ -22,6 +22,9 @@ struct mopay_api;
 struct mopay_api_capacity {
     size_t customers_max, wallets_max, merchants_max, orders_max, quotes_max, payments_max;
     size_t outbox_events_max, outbox_events_per_merchant_max;
+    /* One customer's share of what stays in memory, an hour: FX quotes made, payments declined
+     * (0: no limit). More answer 429 rate_limited with Retry-After. */
+    uint32_t quotes_per_customer_per_hour, declines_per_customer_per_hour;
 };
 
 struct mopay_api_options {

@@ -52,6 +52,7 @@ struct mopay_config {
     long outbox_events_max, outbox_events_per_merchant_max;
     long connections_max;
     long idempotency_records_max;
+    long quotes_per_customer_max, declines_per_customer_max; /* an hour; 0: off */
 };
 
 /* Which options a command takes. */

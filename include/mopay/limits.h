@@ -89,6 +89,11 @@
 #define MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT 10000 /* one merchant's undelivered events */
 #define MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT 10000       /* open client connections; more are closed */
 #define MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT 10000000 /* stored Idempotency-Key answers (kept 24 h) */
+/* One customer's share of the quotes and payments kept in memory: without it, one customer
+ * making quotes, or payments declined for want of money, would fill --quotes-max or
+ * --payments-max for everyone. */
+#define MOPAY_QUOTES_PER_CUSTOMER_PER_HOUR 120
+#define MOPAY_DECLINES_PER_CUSTOMER_PER_HOUR 60
 #define MOPAY_HTTP_FDS_RESERVED 64                     /* descriptors kept besides connections */
 
 /* Payments */

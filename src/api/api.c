@@ -182,8 +182,9 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
     }
     api->keys = keys;
     api->backend = store->backend;
-    api_capacity_init(api, &options->capacity);
     auth_init(&api->auth);
+    if (!api_capacity_init(api, &options->capacity, err, err_cap))
+        goto fail;
     enum mopay_err e = store->admin_keys_load(store, load_admin_key, api);
     if (e != MOPAY_OK) {
         snprintf(err, err_cap, "loading admin keys: %s", mopay_err_code(e));
@@ -220,6 +221,7 @@ void mopay_api_free(struct mopay_api *api)
         return;
     auth_deinit(&api->auth);
     api_signup_limits_free(api);
+    api_capacity_deinit(api);
     api_commerce_free(api);
     mopay_wallet_free(api->wallet);
     if (api->connector != NULL)

@@ -4,16 +4,28 @@
  * webhook events): all of it fits, or the command answers 503 capacity_exhausted, naming the
  * resource, before it changes anything. The periodic tick asks api_events_room before each
  * change that makes an event and puts the change off when there is no room. */
+#include <stdio.h>
+
 #include "internal.h"
 #include "mopay/ledger_service.h"
+#include "mopay/ratelimit.h"
 
 static size_t or_default(size_t v, size_t fallback)
 {
     return v > 0 ? v : fallback;
 }
 
-void api_capacity_init(struct mopay_api *api, const struct mopay_api_capacity *in)
+bool api_capacity_init(struct mopay_api *api, const struct mopay_api_capacity *in, char *err, size_t err_cap)
 {
+    int64_t hour_ns = 3600 * INT64_C(1000000000);
+    api->quote_share = mopay_ratelimit_new(in->quotes_per_customer_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, false);
+    api->decline_share =
+        mopay_ratelimit_new(in->declines_per_customer_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, false);
+    if ((in->quotes_per_customer_per_hour > 0 && api->quote_share == NULL) ||
+        (in->declines_per_customer_per_hour > 0 && api->decline_share == NULL)) {
+        snprintf(err, err_cap, "out of memory for the per-customer shares");
+        return false;
+    }
     api->capacity = (struct mopay_api_capacity){
         .customers_max = or_default(in->customers_max, MOPAY_CUSTOMERS_MAX_DEFAULT),
         .wallets_max = or_default(in->wallets_max, MOPAY_WALLETS_MAX_DEFAULT),
@@ -24,7 +36,34 @@ void api_capacity_init(struct mopay_api *api, const struct mopay_api_capacity *i
         .outbox_events_max = or_default(in->outbox_events_max, MOPAY_OUTBOX_EVENTS_MAX_DEFAULT),
         .outbox_events_per_merchant_max =
             or_default(in->outbox_events_per_merchant_max, MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT),
+        .quotes_per_customer_per_hour = in->quotes_per_customer_per_hour,
+        .declines_per_customer_per_hour = in->declines_per_customer_per_hour,
     };
+    return true;
+}
+
+void api_capacity_deinit(struct mopay_api *api)
+{
+    mopay_ratelimit_free(api->quote_share);
+    mopay_ratelimit_free(api->decline_share);
+    api->quote_share = api->decline_share = NULL;
+}
+
+enum mopay_err api_share_check(struct mopay_api *api, struct mopay_ratelimit *share, const struct mopay_customer *c,
+                               struct mopay_http_command *cmd, int64_t now_ns, const char *detail)
+{
+    int64_t retry_s = 0;
+    if (mopay_ratelimit_check(share, c->id.bytes, sizeof(c->id.bytes), now_ns, &retry_s))
+        return MOPAY_OK;
+    atomic_fetch_add(&api->capacity_refused, 1);
+    cmd->retry_after_s = retry_s;
+    cmd->err_detail = detail;
+    return MOPAY_ERR_rate_limited;
+}
+
+void api_share_take(struct mopay_ratelimit *share, const struct mopay_customer *c, int64_t now_ns)
+{
+    mopay_ratelimit_take(share, c->id.bytes, sizeof(c->id.bytes), now_ns, NULL);
 }
 
 static bool fits(size_t held, size_t more, size_t max)

@@ -181,10 +181,16 @@ static enum mopay_err quote_create_apply(struct mopay_http_command *cmd, struct 
     MOPAY_ASSERT(customer != NULL);
     struct api_need need = {.quotes = 1};
     enum mopay_err err = api_admit(api, cmd, &need);
+    if (err == MOPAY_OK)
+        err = api_share_check(api, api->quote_share, customer, cmd, now_ns,
+                              "this customer made too many quotes in the last hour (--quotes-per-customer-max)");
     if (err != MOPAY_OK)
         return err;
-    return mopay_quote_create(api->quotes, store, now_ns, customer, c->sell, c->buy, c->sell_minor, c->buy_minor,
-                              c->lock_s, &c->quote);
+    err = mopay_quote_create(api->quotes, store, now_ns, customer, c->sell, c->buy, c->sell_minor, c->buy_minor,
+                             c->lock_s, &c->quote);
+    if (err == MOPAY_OK)
+        api_share_take(api->quote_share, customer, now_ns);
+    return err;
 }
 
 static enum mopay_err quote_get_apply(struct mopay_http_command *cmd, struct mopay_store *store, int64_t now_ns)

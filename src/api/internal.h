@@ -53,6 +53,7 @@ struct mopay_api {
     struct mopay_api_capacity capacity; /* defaults filled in */
     _Atomic uint64_t capacity_refused;  /* commands answered capacity_exhausted */
     uint64_t idem_records;              /* stored Idempotency-Key answers at start */
+    struct mopay_ratelimit *quote_share, *decline_share; /* per customer, on the sequencer; NULL: off */
 };
 
 /* customers.c: the sign-up throttles (per client address, per phone prefix). */
@@ -67,7 +68,13 @@ struct api_need {
     size_t events;
     const struct mopay_merchant *merchant;
 };
-void api_capacity_init(struct mopay_api *api, const struct mopay_api_capacity *in);
+bool api_capacity_init(struct mopay_api *api, const struct mopay_api_capacity *in, char *err, size_t err_cap);
+void api_capacity_deinit(struct mopay_api *api);
+/* A customer's share (quote_share or decline_share): MOPAY_OK while it has room, else
+ * rate_limited with cmd's Retry-After and detail set. _take counts one. */
+enum mopay_err api_share_check(struct mopay_api *api, struct mopay_ratelimit *share, const struct mopay_customer *c,
+                               struct mopay_http_command *cmd, int64_t now_ns, const char *detail);
+void api_share_take(struct mopay_ratelimit *share, const struct mopay_customer *c, int64_t now_ns);
 /* First thing in an apply: MOPAY_OK when everything `need` names fits, otherwise
  * capacity_exhausted with cmd->err_detail naming the resource (cmd may be NULL). */
 enum mopay_err api_admit(struct mopay_api *api, struct mopay_http_command *cmd, const struct api_need *need);

@@ -305,11 +305,17 @@ static enum mopay_err payment_apply(struct mopay_http_command *cmd, struct mopay
                             .quotes = c->quote == NULL && req.wallet->currency != req.merchant->currency};
     if ((err = api_admit(api, cmd, &need)) != MOPAY_OK)
         return err;
+    if ((err = api_share_check(api, api->decline_share, req.customer, cmd, now_ns,
+                               "too many of this customer's payments were declined in the last hour "
+                               "(--declines-per-customer-max)")) != MOPAY_OK)
+        return err;
     if (c->coupon_given && (err = coupon_apply(api, c, now_ns, &req)) != MOPAY_OK)
         return err;
     if ((err = fx_apply(api, store, c, now_ns, &req)) != MOPAY_OK)
         return err;
     err = mopay_pay_execute(api->pay, store, now_ns, &req, &c->payment);
+    if (err == MOPAY_OK && c->payment->status == MOPAY_PAYMENT_DECLINED) /* kept in memory, moved nothing */
+        api_share_take(api->decline_share, req.customer, now_ns);
     if (err == MOPAY_OK && c->quote != NULL && c->payment->status != MOPAY_PAYMENT_DECLINED)
         err = mopay_quote_use(api->quotes, store, now_ns, c->quote, &c->payment->id);
     return err == MOPAY_OK ? spend_instrument(api, store, c, now_ns) : err;

@@ -139,6 +139,13 @@ static const struct option_spec option_specs[] = {
                 "MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX", MOPAY_STR(MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT),
                 MOPAY_CONFIG_STORE,
                 "undelivered webhook events of one merchant (a merchant whose webhook is down fills only this)"),
+    LONG_OPTION(quotes_per_customer_max, "quotes-per-customer-max", "MOPAY_QUOTES_PER_CUSTOMER_MAX",
+                MOPAY_STR(MOPAY_QUOTES_PER_CUSTOMER_PER_HOUR), MOPAY_CONFIG_STORE,
+                "FX quotes one customer may make an hour (they stay in memory); more: 429 (0: no limit)"),
+    LONG_OPTION(declines_per_customer_max, "declines-per-customer-max", "MOPAY_DECLINES_PER_CUSTOMER_MAX",
+                MOPAY_STR(MOPAY_DECLINES_PER_CUSTOMER_PER_HOUR), MOPAY_CONFIG_STORE,
+                "declined payments one customer may make an hour (they stay in memory); then its payments: 429 "
+                "(0: no limit)"),
     LONG_OPTION(idempotency_records_max, "idempotency-records-max", "MOPAY_IDEMPOTENCY_RECORDS_MAX",
                 MOPAY_STR(MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT), MOPAY_CONFIG_SERVER,
                 "stored Idempotency-Key answers (each kept 24 hours); a write with a new key past it: 503"),

@@ -511,6 +511,58 @@ static void commerce_limits(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* --- one customer's share --- */
+
+/* One customer making quotes, or payments declined for want of money, fills only its own hourly
+ * share of what stays in memory (429 with Retry-After), never --quotes-max or --payments-max for
+ * everyone: another customer goes on quoting and paying, and the hour gives the share back. */
+static void customer_shares(void **state)
+{
+    (void)state;
+    static const char *const limits[] = {"--quotes-per-customer-max", "3", "--declines-per-customer-max", "2",
+                                         "--quotes-max", "100", "--payments-max", "100", NULL};
+    static const char quote[] =
+        "{\"sell_currency\":\"CNY\",\"buy_currency\":\"USD\",\"buy_amount\":\"1.00\",\"lock\":\"1m\"}";
+    struct server s;
+    start(&s, NULL, limits);
+    char body[512], broke_wallet[48], wallet[48];
+    snprintf(body, sizeof(body),
+             "{\"rates\":[{\"pair\":\"USD/CNY\",\"rate\":\"7.1234\",\"source\":\"test feed\",\"time\":\"%s\"}]}",
+             TEST_CLOCK_START);
+    api_expect(&s, "PUT", "/v1/fx/rates", s.admin_key, body, 200, NULL, NULL);
+    struct merchant shop;
+    merchant_create(&s, &shop, "Noodle House", "");
+    struct person broke, payer;
+    person_signup(&s, &broke, "+8613300133100", "Broke Bo", "CN");
+    person_login(&s, &broke, TEST_CLOCK_START_S);
+    wallet_open(&s, &broke, broke_wallet);
+    payer_make(&s, &payer, "+8613300133101", wallet);
+    struct response r;
+    for (int i = 0; i < 3; i++)
+        api_expect(&s, "POST", "/v1/fx/quotes", broke.token, quote, 201, NULL, NULL);
+    api_expect(&s, "POST", "/v1/fx/quotes", broke.token, quote, 429, "rate_limited", &r);
+    char retry[16];
+    assert_true(response_header(&r, "retry-after", retry, sizeof retry) && atoi(retry) >= 1);
+    response_free(&r);
+    api_expect(&s, "POST", "/v1/fx/quotes", payer.token, quote, 201, NULL, NULL);
+    static_qr_body(&s, &shop, "100.00", body, sizeof body);
+    for (int i = 0; i < 2; i++) {
+        api_expect(&s, "POST", "/v1/payments", broke.token, body, 201, NULL, &r);
+        assert_string_equal(jstr(r.json, "status"), "declined");
+        response_free(&r);
+    }
+    api_expect(&s, "POST", "/v1/payments", broke.token, body, 429, "rate_limited", NULL);
+    api_expect(&s, "POST", "/v1/payments", payer.token, body, 201, NULL, &r);
+    assert_string_equal(jstr(r.json, "status"), "succeeded");
+    response_free(&r);
+    int64_t clock_s = TEST_CLOCK_START_S;
+    test_clock_advance(&s, &clock_s, 3600);
+    api_expect(&s, "POST", "/v1/fx/quotes", broke.token, quote, 201, NULL, NULL);
+    api_expect(&s, "POST", "/v1/payments", broke.token, body, 201, NULL, NULL);
+    ledger_check_ok(&s);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 /* --- connections --- */
 
 static int connect_to(const struct server *s)
@@ -580,7 +632,7 @@ int main(int argc, char **argv)
     harness_init(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_ledger),     cmocka_unit_test(webhook_down),    cmocka_unit_test(customers_wallets),
-        cmocka_unit_test(commerce_limits), cmocka_unit_test(connections),
+        cmocka_unit_test(commerce_limits), cmocka_unit_test(connections),      cmocka_unit_test(customer_shares),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
