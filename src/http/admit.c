@@ -161,6 +161,25 @@ const char *mopay_http_client_address(struct mopay_http_request *r)
     return r->client_addr;
 }
 
+const char *mopay_http_client_network(struct mopay_http_request *r)
+{
+    if (r->client_net[0] != '\0')
+        return r->client_net;
+    const char *addr = mopay_http_client_address(r);
+    uint8_t a[16];
+    if (!addr_parse(addr, strlen(addr), a) || addr_is_v4(a)) {
+        snprintf(r->client_net, sizeof r->client_net, "%s", addr);
+        return r->client_net;
+    }
+    memset(a + 8, 0, 8);
+    char text[MOPAY_HTTP_CLIENT_ADDR_BYTES];
+    addr_format(a, text); /* at most "ffff:ffff:ffff:ffff::" */
+    size_t len = strnlen(text, sizeof r->client_net - 4);
+    memcpy(r->client_net, text, len);
+    memcpy(r->client_net + len, "/64", 4);
+    return r->client_net;
+}
+
 /* --- the limits --- */
 
 bool http_limits_init(struct mopay_http_server *s, char *err, size_t err_cap)
@@ -209,14 +228,14 @@ bool http_admit_anonymous(struct mopay_http_request *r, const struct mopay_route
 {
     if (route->principals != 0 || strcmp(route->method, "GET") == 0 || r->thread->server->anonymous_limit == NULL)
         return true;
-    return admit_take(r, r->thread->server->anonymous_limit, mopay_http_client_address(r), true,
+    return admit_take(r, r->thread->server->anonymous_limit, mopay_http_client_network(r), true,
                       "too many requests from this address");
 }
 
 bool http_admit_bad_token(struct mopay_http_request *r)
 {
     struct mopay_ratelimit *rl = r->thread->server->bad_token_limit;
-    return rl == NULL || admit_take(r, rl, mopay_http_client_address(r), true,
+    return rl == NULL || admit_take(r, rl, mopay_http_client_network(r), true,
                                     "too many unknown or revoked credentials from this address");
 }
 

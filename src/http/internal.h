@@ -69,6 +69,7 @@ struct mopay_http_request {
     struct mopay_str idem_key;
     int64_t retry_after_s; /* > 0: a 429 says Retry-After */
     char client_addr[MOPAY_HTTP_CLIENT_ADDR_BYTES]; /* "" until mopay_http_client_address */
+    char client_net[MOPAY_HTTP_CLIENT_ADDR_BYTES];  /* "" until mopay_http_client_network */
     int64_t started_ns;
     char request_id[MOPAY_ID_TEXT_BYTES];
     struct mopay_arena arena;
