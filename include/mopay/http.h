@@ -68,6 +68,8 @@ struct mopay_http_limits {
     uint32_t anonymous_per_min; /* per client address, on anonymous routes other than GET */
     uint32_t bad_token_per_min; /* per client address, bearer credentials that are unknown or revoked */
     uint32_t principal_per_min; /* per merchant key or customer session (operator keys: no limit) */
+    uint32_t idem_records_per_principal_per_day; /* new Idempotency-Key answers per merchant key or
+                                                    customer (operator, anonymous: no limit) */
     const char *trusted_proxies; /* "CIDR[,CIDR]": peers whose X-Forwarded-For is believed */
 };
 

@@ -89,6 +89,7 @@
 #define MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT 10000 /* one merchant's undelivered events */
 #define MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT 10000       /* open client connections; more are closed */
 #define MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT 10000000 /* stored Idempotency-Key answers (kept 24 h) */
+#define MOPAY_IDEMPOTENCY_RECORDS_PER_PRINCIPAL_MAX_DEFAULT 100000 /* new ones a day, one merchant key or customer */
 #define MOPAY_HTTP_FDS_RESERVED 64                     /* descriptors kept besides connections */
 
 /* Payments */

@@ -188,9 +188,12 @@ bool http_limits_init(struct mopay_http_server *s, char *err, size_t err_cap)
     s->anonymous_limit = mopay_ratelimit_new(l->anonymous_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
     s->bad_token_limit = mopay_ratelimit_new(l->bad_token_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
     s->principal_limit = mopay_ratelimit_new(l->principal_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
+    s->idem_principal_limit = mopay_ratelimit_new(l->idem_records_per_principal_per_day, 24 * 60 * NS_PER_MIN,
+                                                  MOPAY_RATELIMIT_KEYS_MAX, false);
     if ((l->anonymous_per_min > 0 && s->anonymous_limit == NULL) ||
         (l->bad_token_per_min > 0 && s->bad_token_limit == NULL) ||
-        (l->principal_per_min > 0 && s->principal_limit == NULL)) {
+        (l->principal_per_min > 0 && s->principal_limit == NULL) ||
+        (l->idem_records_per_principal_per_day > 0 && s->idem_principal_limit == NULL)) {
         snprintf(err, err_cap, "out of memory for the rate limiters");
         return false;
     }
@@ -202,6 +205,8 @@ void http_limits_deinit(struct mopay_http_server *s)
     mopay_ratelimit_free(s->anonymous_limit);
     mopay_ratelimit_free(s->bad_token_limit);
     mopay_ratelimit_free(s->principal_limit);
+    mopay_ratelimit_free(s->idem_principal_limit);
+    s->idem_principal_limit = NULL;
     s->anonymous_limit = s->bad_token_limit = s->principal_limit = NULL;
 }
 

@@ -132,6 +132,7 @@ struct mopay_http_server {
     struct http_cidr trusted[MOPAY_HTTP_TRUSTED_PROXIES_MAX];
     size_t trusted_count;
     struct mopay_ratelimit *anonymous_limit, *bad_token_limit, *principal_limit; /* NULL: off */
+    struct mopay_ratelimit *idem_principal_limit; /* the sequencer thread's alone; NULL: off */
     struct http_workers workers;
     struct compiled_route *routes;
     h2o_globalconf_t globalconf;

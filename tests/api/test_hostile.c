@@ -321,6 +321,46 @@ static void idempotency_records_are_bounded(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* One customer (sign-up is free) filled --idempotency-records-max with keyed writes that failed
+ * (409 wallet_exists), and from then on every other client's write with a new key was 503
+ * capacity_exhausted, for the 24 hours the records are kept. Each merchant key or customer now
+ * has a share a day: past it 429, and the others are served. */
+static void one_principal_cannot_fill_the_idempotency_store(void **state)
+{
+    (void)state;
+    struct server s;
+    const char *args[] = {"--test-clock", TEST_CLOCK_START, "--risk=false", "--idempotency-records-max", "6",
+                          "--idempotency-records-per-principal-max", "3", NULL};
+    server_start(&s, NULL, args);
+    struct person mallory, alice;
+    person_signup(&s, &mallory, "+8613700000011", "Mallory Ma", "CN");
+    person_login(&s, &mallory, TEST_CLOCK_START_S);
+    person_signup(&s, &alice, "+8613700000012", "Alice Al", "CN");
+    person_login(&s, &alice, TEST_CLOCK_START_S);
+    struct response r;
+    char key[64];
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "Idempotency-Key: junk-%d", i);
+        const char *h[] = {key, NULL};
+        http_call(&s, "POST", "/v1/wallets", mallory.token, "{\"currency\":\"CNY\"}", h, &r);
+        if (i < 3)
+            assert_true(r.status == 201 || r.status == 409);
+        else
+            expect_problem(&r, 429, "rate_limited", NULL);
+        response_free(&r);
+    }
+    const char *old[] = {"Idempotency-Key: junk-0", NULL}; /* a stored answer is still replayed */
+    http_call(&s, "POST", "/v1/wallets", mallory.token, "{\"currency\":\"CNY\"}", old, &r);
+    assert_int_equal(r.status, 201);
+    response_free(&r);
+    const char *mine[] = {"Idempotency-Key: alice-1", NULL};
+    http_call(&s, "POST", "/v1/wallets", alice.token, "{\"currency\":\"CNY\"}", mine, &r);
+    assert_int_equal(r.status, 201);
+    response_free(&r);
+    expect_alive_at(&s);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(argc, argv);
@@ -334,6 +374,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(no_http2_in_clear_text),
         cmocka_unit_test(second_server_on_one_sqlite_file_refuses),
         cmocka_unit_test(idempotency_records_are_bounded),
+        cmocka_unit_test(one_principal_cannot_fill_the_idempotency_store),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
