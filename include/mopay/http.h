@@ -68,6 +68,8 @@ struct mopay_http_limits {
     uint32_t anonymous_per_min; /* per client address, on anonymous routes other than GET */
     uint32_t bad_token_per_min; /* per client address, bearer credentials that are unknown or revoked */
     uint32_t principal_per_min; /* per merchant key or customer session (operator keys: no limit) */
+    uint32_t idem_records_per_principal_per_day; /* new Idempotency-Key answers per merchant key or
+                                                    customer (operator, anonymous: no limit) */
     const char *trusted_proxies; /* "CIDR[,CIDR]": peers whose X-Forwarded-For is believed */
 };
 
@@ -120,6 +122,9 @@ const struct mopay_principal *mopay_http_principal(struct mopay_http_request *re
  * peer is a trusted proxy, the right-most address of X-Forwarded-For that is not one. */
 #define MOPAY_HTTP_CLIENT_ADDR_BYTES 48
 const char *mopay_http_client_address(struct mopay_http_request *req);
+/* What the per-address limits count: an IPv4 client's address, an IPv6 client's /64
+ * ("2001:db8:1:2::/64"): one IPv6 subscriber is given a /64 at least, and every address in it. */
+const char *mopay_http_client_network(struct mopay_http_request *req);
 /* The n-th {param} of the route's pattern, NUL-terminated, and its length. */
 const char *mopay_http_param(struct mopay_http_request *req, size_t n, size_t *len);
 /* The query parameter `name`, percent-decoded, NUL-terminated, in the request's arena; NULL when

@@ -94,6 +94,7 @@
  * --payments-max for everyone. */
 #define MOPAY_QUOTES_PER_CUSTOMER_PER_HOUR 120
 #define MOPAY_DECLINES_PER_CUSTOMER_PER_HOUR 60
+#define MOPAY_IDEMPOTENCY_RECORDS_PER_PRINCIPAL_MAX_DEFAULT 100000 /* new ones a day, one merchant key or customer */
 #define MOPAY_HTTP_FDS_RESERVED 64                     /* descriptors kept besides connections */
 
 /* Payments */

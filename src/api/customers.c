@@ -166,7 +166,7 @@ static bool signup_admit(struct mopay_http_request *req, struct signup *s)
 {
     struct mopay_api *api = mopay_http_app(req);
     int64_t now_ns = mopay_clock_monotonic_ns(), retry_s = 0;
-    const char *addr = mopay_http_client_address(req);
+    const char *addr = mopay_http_client_network(req);
     if (!mopay_ratelimit_take(api->signup_address_limit, addr, strlen(addr), now_ns, &retry_s)) {
         mopay_http_reply_rate_limited(req, retry_s, "too many sign-ups from this address");
         return false;

@@ -180,6 +180,8 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
                                      .limits = {.anonymous_per_min = limit_u32(cfg->rate_anonymous_max),
                                                 .bad_token_per_min = limit_u32(cfg->rate_bad_token_max),
                                                 .principal_per_min = limit_u32(cfg->rate_principal_max),
+                                                .idem_records_per_principal_per_day =
+                                                    limit_u32(cfg->idempotency_records_per_principal_max),
                                                 .trusted_proxies = cfg->trusted_proxies},
                                      .connections_max = (size_t)cfg->connections_max,
                                      .idempotency_records_max = (uint64_t)cfg->idempotency_records_max};

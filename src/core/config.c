@@ -149,6 +149,11 @@ static const struct option_spec option_specs[] = {
     LONG_OPTION(idempotency_records_max, "idempotency-records-max", "MOPAY_IDEMPOTENCY_RECORDS_MAX",
                 MOPAY_STR(MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT), MOPAY_CONFIG_SERVER,
                 "stored Idempotency-Key answers (each kept 24 hours); a write with a new key past it: 503"),
+    LONG_OPTION(idempotency_records_per_principal_max, "idempotency-records-per-principal-max",
+                "MOPAY_IDEMPOTENCY_RECORDS_PER_PRINCIPAL_MAX", MOPAY_STR(MOPAY_IDEMPOTENCY_RECORDS_PER_PRINCIPAL_MAX_DEFAULT),
+                MOPAY_CONFIG_SERVER,
+                "new Idempotency-Key answers one merchant key or customer may have stored in 24 hours (its share of "
+                "--idempotency-records-max); more: 429 (operator keys and anonymous routes not counted; 0: no limit)"),
     LONG_OPTION(connections_max, "connections-max", "MOPAY_CONNECTIONS_MAX",
                 MOPAY_STR(MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT), MOPAY_CONFIG_SERVER,
                 "open client connections; one more is closed at once"),

@@ -161,6 +161,25 @@ const char *mopay_http_client_address(struct mopay_http_request *r)
     return r->client_addr;
 }
 
+const char *mopay_http_client_network(struct mopay_http_request *r)
+{
+    if (r->client_net[0] != '\0')
+        return r->client_net;
+    const char *addr = mopay_http_client_address(r);
+    uint8_t a[16];
+    if (!addr_parse(addr, strlen(addr), a) || addr_is_v4(a)) {
+        snprintf(r->client_net, sizeof r->client_net, "%s", addr);
+        return r->client_net;
+    }
+    memset(a + 8, 0, 8);
+    char text[MOPAY_HTTP_CLIENT_ADDR_BYTES];
+    addr_format(a, text); /* at most "ffff:ffff:ffff:ffff::" */
+    size_t len = strnlen(text, sizeof r->client_net - 4);
+    memcpy(r->client_net, text, len);
+    memcpy(r->client_net + len, "/64", 4);
+    return r->client_net;
+}
+
 /* --- the limits --- */
 
 bool http_limits_init(struct mopay_http_server *s, char *err, size_t err_cap)
@@ -169,9 +188,12 @@ bool http_limits_init(struct mopay_http_server *s, char *err, size_t err_cap)
     s->anonymous_limit = mopay_ratelimit_new(l->anonymous_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
     s->bad_token_limit = mopay_ratelimit_new(l->bad_token_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
     s->principal_limit = mopay_ratelimit_new(l->principal_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
+    s->idem_principal_limit = mopay_ratelimit_new(l->idem_records_per_principal_per_day, 24 * 60 * NS_PER_MIN,
+                                                  MOPAY_RATELIMIT_KEYS_MAX, false);
     if ((l->anonymous_per_min > 0 && s->anonymous_limit == NULL) ||
         (l->bad_token_per_min > 0 && s->bad_token_limit == NULL) ||
-        (l->principal_per_min > 0 && s->principal_limit == NULL)) {
+        (l->principal_per_min > 0 && s->principal_limit == NULL) ||
+        (l->idem_records_per_principal_per_day > 0 && s->idem_principal_limit == NULL)) {
         snprintf(err, err_cap, "out of memory for the rate limiters");
         return false;
     }
@@ -183,6 +205,8 @@ void http_limits_deinit(struct mopay_http_server *s)
     mopay_ratelimit_free(s->anonymous_limit);
     mopay_ratelimit_free(s->bad_token_limit);
     mopay_ratelimit_free(s->principal_limit);
+    mopay_ratelimit_free(s->idem_principal_limit);
+    s->idem_principal_limit = NULL;
     s->anonymous_limit = s->bad_token_limit = s->principal_limit = NULL;
 }
 
@@ -209,14 +233,14 @@ bool http_admit_anonymous(struct mopay_http_request *r, const struct mopay_route
 {
     if (route->principals != 0 || strcmp(route->method, "GET") == 0 || r->thread->server->anonymous_limit == NULL)
         return true;
-    return admit_take(r, r->thread->server->anonymous_limit, mopay_http_client_address(r), true,
+    return admit_take(r, r->thread->server->anonymous_limit, mopay_http_client_network(r), true,
                       "too many requests from this address");
 }
 
 bool http_admit_bad_token(struct mopay_http_request *r)
 {
     struct mopay_ratelimit *rl = r->thread->server->bad_token_limit;
-    return rl == NULL || admit_take(r, rl, mopay_http_client_address(r), true,
+    return rl == NULL || admit_take(r, rl, mopay_http_client_network(r), true,
                                     "too many unknown or revoked credentials from this address");
 }
 

@@ -154,15 +154,32 @@ static enum mopay_err command_remember(struct mopay_http_command *cmd, struct mo
 
 /* Whether a new Idempotency-Key answer may be stored; if not, the reply says so and the command
  * is not applied. */
-static bool command_idem_room(struct mopay_http_command *cmd)
+static enum mopay_err command_idem_room(struct mopay_http_command *cmd)
 {
     struct mopay_http_server *s = cmd->req->thread->server;
-    if (atomic_load(&s->idem_records) < s->idem_records_max)
-        return true;
-    command_set_problem(cmd, MOPAY_ERR_capacity_exhausted, NULL,
-                        "no room for more idempotency records (--idempotency-records-max); they expire after 24 "
-                        "hours, or send the request without an Idempotency-Key");
-    return false;
+    if (atomic_load(&s->idem_records) >= s->idem_records_max) {
+        command_set_problem(cmd, MOPAY_ERR_capacity_exhausted, NULL,
+                            "no room for more idempotency records (--idempotency-records-max); they expire after 24 "
+                            "hours, or send the request without an Idempotency-Key");
+        return MOPAY_ERR_capacity_exhausted;
+    }
+    /* One merchant key or customer gets its share, so that no one principal (a customer can sign
+     * up for free) fills the store and turns every other client's keyed write into a 503 for a
+     * day. Counted on this thread alone; a 5xx or 429 answer that is not stored still counts. */
+    const struct mopay_principal *p = &cmd->req->principal;
+    if (s->idem_principal_limit != NULL &&
+        (p->kind == MOPAY_PRINCIPAL_MERCHANT || p->kind == MOPAY_PRINCIPAL_CUSTOMER)) {
+        int64_t retry_s = 0;
+        if (!mopay_ratelimit_take(s->idem_principal_limit, p->id, strlen(p->id), mopay_clock_monotonic_ns(),
+                                  &retry_s)) {
+            cmd->retry_after_s = retry_s;
+            command_set_problem(cmd, MOPAY_ERR_rate_limited, NULL,
+                                "too many new Idempotency-Keys for this credential "
+                                "(--idempotency-records-per-principal-max a day)");
+            return MOPAY_ERR_rate_limited;
+        }
+    }
+    return MOPAY_OK;
 }
 
 void mopay_http_idem_forgotten(struct mopay_http_server *server, int64_t count)
@@ -205,8 +222,9 @@ static enum mopay_err command_seq_apply(struct mopay_seq_cmd *seq_cmd, struct mo
             return err;
         if (found)
             return command_replay(cmd, &rec);
-        if (!command_idem_room(cmd))
-            return MOPAY_ERR_capacity_exhausted;
+        enum mopay_err room = command_idem_room(cmd);
+        if (room != MOPAY_OK)
+            return room;
     }
     enum mopay_err result = cmd->apply(cmd, store, now_ns);
     if (mopay_store_err_fatal(result))

@@ -69,6 +69,7 @@ struct mopay_http_request {
     struct mopay_str idem_key;
     int64_t retry_after_s; /* > 0: a 429 says Retry-After */
     char client_addr[MOPAY_HTTP_CLIENT_ADDR_BYTES]; /* "" until mopay_http_client_address */
+    char client_net[MOPAY_HTTP_CLIENT_ADDR_BYTES];  /* "" until mopay_http_client_network */
     int64_t started_ns;
     char request_id[MOPAY_ID_TEXT_BYTES];
     struct mopay_arena arena;
@@ -131,6 +132,7 @@ struct mopay_http_server {
     struct http_cidr trusted[MOPAY_HTTP_TRUSTED_PROXIES_MAX];
     size_t trusted_count;
     struct mopay_ratelimit *anonymous_limit, *bad_token_limit, *principal_limit; /* NULL: off */
+    struct mopay_ratelimit *idem_principal_limit; /* the sequencer thread's alone; NULL: off */
     struct http_workers workers;
     struct compiled_route *routes;
     h2o_globalconf_t globalconf;

@@ -359,6 +359,11 @@ static void server_configure_h2o(struct mopay_http_server *s)
     s->globalconf.max_request_entity_size = MOPAY_HTTP_ENTITY_BYTES_MAX;
     s->globalconf.http1.req_timeout = MOPAY_HTTP_IDLE_TIMEOUT_MS;
     s->globalconf.http2.idle_timeout = MOPAY_HTTP_IDLE_TIMEOUT_MS;
+    /* HTTP/2 only by ALPN over TLS (docs/api.md). h2o would otherwise take it in clear text too,
+     * by the "PRI * HTTP/2.0" preface or "Upgrade: h2c": there no request timeout applies to a
+     * stream still receiving its body, so one connection trickling a byte now and then held 100
+     * streams of 4 MiB each (400 MB) for as long as it liked. */
+    s->globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));

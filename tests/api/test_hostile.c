@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -216,6 +221,45 @@ static void body_over_the_bulk_cap_is_problem_json(void **state)
     expect_alive();
 }
 
+/* Sends `req` on a new loopback connection and reads what comes back (at most cap - 1 bytes, 2 s). */
+static size_t raw_exchange(const struct server *s, const char *req, size_t req_len, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(write(fd, req, req_len), (ssize_t)req_len);
+    size_t got = 0;
+    for (ssize_t n; got + 1 < cap && (n = read(fd, out + got, cap - 1 - got)) > 0;)
+        got += (size_t)n;
+    out[got] = '\0';
+    close(fd);
+    return got;
+}
+
+/* HTTP/2 is spoken over TLS only (ALPN). In clear text h2o took it too, by the preface or by
+ * "Upgrade: h2c", and there a stream still receiving its body has no request timeout: one
+ * connection trickling a byte every few seconds held 100 bodies of 4 MiB (400 MB) for good. */
+static void no_http2_in_clear_text(void **state)
+{
+    (void)state;
+    char buf[4096];
+    /* the connection preface and an empty SETTINGS frame */
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    size_t n = raw_exchange(&srv, preface, sizeof preface - 1, buf, sizeof buf);
+    if (n >= 9 && buf[3] == 0x04) /* a SETTINGS frame back: the server speaks HTTP/2 */
+        fail_msg("the server answered the HTTP/2 preface in clear text with a SETTINGS frame");
+    static const char upgrade[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                                  "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+    raw_exchange(&srv, upgrade, sizeof upgrade - 1, buf, sizeof buf);
+    if (strncmp(buf, "HTTP/1.1 200", 12) != 0)
+        fail_msg("Upgrade: h2c was not answered as HTTP/1.1: %.60s", buf);
+    expect_alive();
+}
+
 /* Finding 12: a second server on the same SQLite file refuses to start and says why; the first
  * goes on serving. (PostgreSQL's single writer is the lease of the high-availability work.) */
 static void second_server_on_one_sqlite_file_refuses(void **state)
@@ -379,6 +423,46 @@ static void idempotency_records_are_bounded(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* One customer (sign-up is free) filled --idempotency-records-max with keyed writes that failed
+ * (409 wallet_exists), and from then on every other client's write with a new key was 503
+ * capacity_exhausted, for the 24 hours the records are kept. Each merchant key or customer now
+ * has a share a day: past it 429, and the others are served. */
+static void one_principal_cannot_fill_the_idempotency_store(void **state)
+{
+    (void)state;
+    struct server s;
+    const char *args[] = {"--test-clock", TEST_CLOCK_START, "--risk=false", "--idempotency-records-max", "6",
+                          "--idempotency-records-per-principal-max", "3", NULL};
+    server_start(&s, NULL, args);
+    struct person mallory, alice;
+    person_signup(&s, &mallory, "+8613700000011", "Mallory Ma", "CN");
+    person_login(&s, &mallory, TEST_CLOCK_START_S);
+    person_signup(&s, &alice, "+8613700000012", "Alice Al", "CN");
+    person_login(&s, &alice, TEST_CLOCK_START_S);
+    struct response r;
+    char key[64];
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "Idempotency-Key: junk-%d", i);
+        const char *h[] = {key, NULL};
+        http_call(&s, "POST", "/v1/wallets", mallory.token, "{\"currency\":\"CNY\"}", h, &r);
+        if (i < 3)
+            assert_true(r.status == 201 || r.status == 409);
+        else
+            expect_problem(&r, 429, "rate_limited", NULL);
+        response_free(&r);
+    }
+    const char *old[] = {"Idempotency-Key: junk-0", NULL}; /* a stored answer is still replayed */
+    http_call(&s, "POST", "/v1/wallets", mallory.token, "{\"currency\":\"CNY\"}", old, &r);
+    assert_int_equal(r.status, 201);
+    response_free(&r);
+    const char *mine[] = {"Idempotency-Key: alice-1", NULL};
+    http_call(&s, "POST", "/v1/wallets", alice.token, "{\"currency\":\"CNY\"}", mine, &r);
+    assert_int_equal(r.status, 201);
+    response_free(&r);
+    expect_alive_at(&s);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(argc, argv);
@@ -389,10 +473,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(login_is_never_replayed),
         cmocka_unit_test(get_with_idempotency_key_stores_nothing),
         cmocka_unit_test(body_over_the_bulk_cap_is_problem_json),
+        cmocka_unit_test(no_http2_in_clear_text),
         cmocka_unit_test(second_server_on_one_sqlite_file_refuses),
         cmocka_unit_test(sqlite_files_are_the_owners_alone),
         cmocka_unit_test(pin_hashes_are_peppered),
         cmocka_unit_test(idempotency_records_are_bounded),
+        cmocka_unit_test(one_principal_cannot_fill_the_idempotency_store),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -294,6 +294,13 @@ static void signup_flood_per_address(void **state)
     assert_int_equal(signup(&srv, "+8613600000001", "198.51.100.7, 203.0.113.1", NULL), 429);
     /* another client behind the proxy still signs up */
     assert_int_equal(signup(&srv, "+8613600000001", "203.0.113.2", NULL), 201);
+    /* an IPv6 subscriber holds a /64 at least: every address in it is one client (each address
+     * counted alone, a flood from fresh addresses of one /64 was never refused) */
+    assert_int_equal(signup(&srv, "+8613500000001", "2001:db8:1:2::1", NULL), 201);
+    assert_int_equal(signup(&srv, "+8613400000001", "2001:db8:1:2::2", NULL), 201);
+    assert_int_equal(signup(&srv, "+8613300000001", "2001:db8:1:2:ffff::3", NULL), 201);
+    assert_int_equal(signup(&srv, "+8613200000001", "2001:db8:1:2:abcd:ef01:2345:6789", NULL), 429);
+    assert_int_equal(signup(&srv, "+8613200000001", "2001:db8:1:3::1", NULL), 201); /* the next /64 */
     assert_int_equal(server_stop(&srv), 0);
 }
 
@@ -358,6 +365,12 @@ static void tokens_principals_and_anonymous(void **state)
         assert_int_equal(call_from(&srv, "POST", "/v1/sessions", NULL, "{}", "203.0.113.7"), 422);
     assert_int_equal(call_from(&srv, "POST", "/v1/sessions", NULL, "{}", "203.0.113.7"), 429);
     assert_int_equal(call_from(&srv, "POST", "/v1/sessions", NULL, "{}", "203.0.113.10"), 422);
+    for (int i = 0; i < 3; i++) { /* one IPv6 /64, a new address each time */
+        char addr[64];
+        snprintf(addr, sizeof addr, "2001:db8:5:6::%x", i + 1);
+        assert_int_equal(call_from(&srv, "POST", "/v1/sessions", NULL, "{}", addr), 422);
+    }
+    assert_int_equal(call_from(&srv, "POST", "/v1/sessions", NULL, "{}", "2001:db8:5:6::99"), 429);
     assert_int_equal(call_from(&srv, "GET", "/healthz", NULL, NULL, "203.0.113.7"), 200);
     assert_int_equal(server_stop(&srv), 0);
 }
