@@ -50,7 +50,7 @@ struct mopay_config {
     /* admission control (mopay/limits.h) */
     long customers_max, wallets_max, merchants_max, orders_max, quotes_max, payments_max;
     long outbox_events_max, outbox_events_per_merchant_max;
-    long connections_max;
+    long connections_max, connections_per_address_max;
     long idempotency_records_max, idempotency_records_per_principal_max;
     long quotes_per_customer_max, declines_per_customer_max; /* an hour; 0: off */
 };

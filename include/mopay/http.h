@@ -89,6 +89,7 @@ struct mopay_http_config {
     struct mopay_http_limits limits;
     size_t connections_max; /* open client connections, all loops together; one more is closed at
                                once (0: MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT) */
+    size_t connections_per_address_max; /* the same from one IPv4 address or IPv6 /64 (0: no limit) */
     /* Stored Idempotency-Key answers: how many the store holds at start, and how many it may
      * (0: MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT). A write with a new key past it is answered
      * 503 capacity_exhausted and changes nothing. */

@@ -88,6 +88,8 @@
 #define MOPAY_OUTBOX_EVENTS_MAX_DEFAULT MOPAY_OUTBOX_PENDING_MAX
 #define MOPAY_OUTBOX_EVENTS_PER_MERCHANT_MAX_DEFAULT 10000 /* one merchant's undelivered events */
 #define MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT 10000       /* open client connections; more are closed */
+/* open connections from one IPv4 address or IPv6 /64 (a carrier's NAT serves many phones) */
+#define MOPAY_HTTP_CONNECTIONS_PER_ADDRESS_MAX_DEFAULT 1000
 #define MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT 10000000 /* stored Idempotency-Key answers (kept 24 h) */
 /* One customer's share of the quotes and payments kept in memory: without it, one customer
  * making quotes, or payments declined for want of money, would fill --quotes-max or

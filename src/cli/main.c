@@ -184,6 +184,7 @@ static int serve_until_signal(const struct mopay_config *cfg, struct mopay_store
                                                     limit_u32(cfg->idempotency_records_per_principal_max),
                                                 .trusted_proxies = cfg->trusted_proxies},
                                      .connections_max = (size_t)cfg->connections_max,
+                                     .connections_per_address_max = (size_t)cfg->connections_per_address_max,
                                      .idempotency_records_max = (uint64_t)cfg->idempotency_records_max};
     mopay_api_http_config(api, &http);
     char err[512];

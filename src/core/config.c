@@ -154,6 +154,9 @@ static const struct option_spec option_specs[] = {
                 MOPAY_CONFIG_SERVER,
                 "new Idempotency-Key answers one merchant key or customer may have stored in 24 hours (its share of "
                 "--idempotency-records-max); more: 429 (operator keys and anonymous routes not counted; 0: no limit)"),
+    LONG_OPTION(connections_per_address_max, "connections-per-address-max", "MOPAY_CONNECTIONS_PER_ADDRESS_MAX",
+                MOPAY_STR(MOPAY_HTTP_CONNECTIONS_PER_ADDRESS_MAX_DEFAULT), MOPAY_CONFIG_SERVER,
+                "open connections from one client address (an IPv6 /64); one more is closed at once (0: no limit)"),
     LONG_OPTION(connections_max, "connections-max", "MOPAY_CONNECTIONS_MAX",
                 MOPAY_STR(MOPAY_HTTP_CONNECTIONS_MAX_DEFAULT), MOPAY_CONFIG_SERVER,
                 "open client connections; one more is closed at once"),

@@ -146,6 +146,7 @@ struct mopay_http_server {
     size_t connections_max;
     _Atomic size_t connections;          /* open client connections, all loops */
     _Atomic uint64_t connections_refused; /* closed at accept: connections_max were open */
+    struct http_peer_counts *peers;       /* open connections per peer network; NULL: no limit */
     _Atomic uint64_t idem_records;        /* stored Idempotency-Key answers, counted on the sequencer */
     uint64_t idem_records_max;
 };
@@ -153,6 +154,16 @@ struct mopay_http_server {
 /* request.c */
 json_t *http_problem_new(enum mopay_err err, const char *field, const char *detail, const char *request_id);
 void http_request_unref(struct mopay_http_request *r);
+
+/* peers.c: open connections per peer network (an IPv4 address, an IPv6 /64), in a table sized
+ * at start: a network's count is kept while it has connections. Thread-safe (one lock). */
+struct http_peer_counts;
+struct http_peer_counts *http_peer_counts_new(size_t per_peer_max, size_t connections_max);
+void http_peer_counts_free(struct http_peer_counts *pc);
+/* One more connection from `addr`'s network: false when it has per_peer_max already. *out_key
+ * is what http_peer_release takes back. */
+bool http_peer_take(struct http_peer_counts *pc, const struct sockaddr *addr, uint64_t *out_key);
+void http_peer_release(struct http_peer_counts *pc, uint64_t key);
 
 /* admit.c: the rate limits checked before a handler runs. Each refusing call has replied 429
  * rate_limited with Retry-After. */

@@ -117,13 +117,41 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* What a connection's close gives back: its place in all, and its peer network's. */
+struct http_conn_hold {
+    struct mopay_http_server *server;
+    uint64_t peer; /* 0: not counted per peer */
+};
+
 static void on_connection_close(void *data)
 {
-    struct mopay_http_server *s = data;
-    atomic_fetch_sub_explicit(&s->connections, 1, memory_order_relaxed);
+    struct http_conn_hold *hold = data;
+    atomic_fetch_sub_explicit(&hold->server->connections, 1, memory_order_relaxed);
+    if (hold->peer != 0)
+        http_peer_release(hold->server->peers, hold->peer);
+    free(hold);
 }
 
-/* A connection beyond connections_max is closed before h2o reads a byte of it: the open ones
+/* Takes a place for a new connection: in all, and for its peer's network. false: no room. */
+static bool connection_admit(struct mopay_http_server *s, h2o_socket_t *sock, struct http_conn_hold *hold)
+{
+    if (atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed) >= s->connections_max) {
+        atomic_fetch_sub_explicit(&s->connections, 1, memory_order_relaxed);
+        return false;
+    }
+    hold->server = s;
+    hold->peer = 0;
+    struct sockaddr_storage ss;
+    socklen_t len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    if (s->peers != NULL && len > 0 && !http_peer_take(s->peers, (struct sockaddr *)&ss, &hold->peer)) {
+        atomic_fetch_sub_explicit(&s->connections, 1, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+/* A connection beyond connections_max, or beyond connections_per_address_max from its peer's
+ * network, is closed before h2o reads a byte of it: the open ones
  * keep their memory and their loops' time (SPEC section 6; counted in /metrics). */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
@@ -135,14 +163,15 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             break;
-        if (atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed) >= s->connections_max) {
-            atomic_fetch_sub_explicit(&s->connections, 1, memory_order_relaxed);
+        struct http_conn_hold *hold = malloc(sizeof(*hold));
+        if (hold == NULL || !connection_admit(s, sock, hold)) {
+            free(hold);
             atomic_fetch_add_explicit(&s->connections_refused, 1, memory_order_relaxed);
             h2o_socket_close(sock);
             continue;
         }
         sock->on_close.cb = on_connection_close;
-        sock->on_close.data = s;
+        sock->on_close.data = hold;
         h2o_accept(&t->accept_ctx, sock);
     }
 }
@@ -438,6 +467,11 @@ struct mopay_http_server *mopay_http_start(const struct mopay_http_config *confi
         return NULL;
     s->config = *config;
     s->connections_max = connections_max_for(config->connections_max);
+    if (config->connections_per_address_max > 0 &&
+        (s->peers = http_peer_counts_new(config->connections_per_address_max, s->connections_max)) == NULL) {
+        free(s);
+        return NULL;
+    }
     atomic_store(&s->idem_records, config->idempotency_records);
     s->idem_records_max =
         config->idempotency_records_max > 0 ? config->idempotency_records_max : MOPAY_IDEMPOTENCY_RECORDS_MAX_DEFAULT;
@@ -583,6 +617,7 @@ void mopay_http_free(struct mopay_http_server *server)
     h2o_config_dispose(&server->globalconf);
     SSL_CTX_free(server->ssl_ctx);
     http_limits_deinit(server);
+    http_peer_counts_free(server->peers);
     pthread_barrier_destroy(&server->started);
     free(server->routes);
     free(server->threads);

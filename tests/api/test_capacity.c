@@ -565,14 +565,23 @@ static void customer_shares(void **state)
 
 /* --- connections --- */
 
-static int connect_to(const struct server *s)
+/* A connection to the server from `from`, a loopback address of this machine (127.x.y.z). */
+static int connect_from(const struct server *s, const char *from)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    assert_int_equal(inet_pton(AF_INET, from, &src.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     return fd;
+}
+
+static int connect_to(const struct server *s)
+{
+    return connect_from(s, "127.0.0.1");
 }
 
 /* One keep-alive request on `fd`: true when the server answered 200 (the connection stays open),
@@ -627,12 +636,48 @@ static void connections(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* One address cannot take every connection: past --connections-per-address-max its new ones are
+ * closed at accept, while another address is served. */
+static void connections_per_address(void **state)
+{
+    (void)state;
+    static const char *const limits[] = {"--connections-max", "20", "--connections-per-address-max", "3", NULL};
+    struct server s;
+    start(&s, NULL, limits);
+    int fds[8];
+    size_t kept = 0;
+    for (; kept < 8; kept++) {
+        fds[kept] = connect_from(&s, "127.0.0.9");
+        if (!keepalive_ok(fds[kept])) {
+            close(fds[kept]);
+            break;
+        }
+    }
+    assert_int_equal(kept, 3);
+    int other = connect_from(&s, "127.0.0.10");
+    assert_true(keepalive_ok(other));
+    close(other);
+    for (size_t i = 0; i < kept; i++)
+        close(fds[i]);
+    bool served = false; /* and the first address is served again once its connections are gone */
+    for (int i = 0; i < 400 && !served; i++) {
+        int fd = connect_from(&s, "127.0.0.9");
+        served = keepalive_ok(fd);
+        close(fd);
+        if (!served)
+            usleep(25 * 1000);
+    }
+    assert_true(served);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_ledger),     cmocka_unit_test(webhook_down),    cmocka_unit_test(customers_wallets),
         cmocka_unit_test(commerce_limits), cmocka_unit_test(connections),      cmocka_unit_test(customer_shares),
+        cmocka_unit_test(connections_per_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
