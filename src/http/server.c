@@ -529,6 +529,7 @@ fail:
         close(s->access_log_fd);
     SSL_CTX_free(s->ssl_ctx);
     http_limits_deinit(s);
+    http_peer_counts_free(s->peers);
     free(s->routes);
     free(s->threads);
     free(s);
