@@ -29,6 +29,9 @@ struct mopay_ratelimit;
  * out of memory: check `limit` to tell them apart. */
 struct mopay_ratelimit *mopay_ratelimit_new(uint32_t limit, int64_t window_ns, size_t entries, bool shared);
 void mopay_ratelimit_free(struct mopay_ratelimit *rl);
+/* mopay_ratelimit_new into *out (NULL for limit 0); false only when out of memory. */
+bool mopay_ratelimit_make(uint32_t limit, int64_t window_ns, size_t entries, bool shared,
+                          struct mopay_ratelimit **out);
 
 /* Counts one event for `key`. true when it is within the limit; false when over (nothing is
  * counted) and *retry_after_s, if not NULL, is the whole seconds (>= 1) until one is allowed. */

@@ -18,11 +18,11 @@ static size_t or_default(size_t v, size_t fallback)
 bool api_capacity_init(struct mopay_api *api, const struct mopay_api_capacity *in, char *err, size_t err_cap)
 {
     int64_t hour_ns = 3600 * INT64_C(1000000000);
-    api->quote_share = mopay_ratelimit_new(in->quotes_per_customer_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, false);
-    api->decline_share =
-        mopay_ratelimit_new(in->declines_per_customer_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, false);
-    if ((in->quotes_per_customer_per_hour > 0 && api->quote_share == NULL) ||
-        (in->declines_per_customer_per_hour > 0 && api->decline_share == NULL)) {
+    bool ok = mopay_ratelimit_make(in->quotes_per_customer_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, false,
+                                   &api->quote_share);
+    ok &= mopay_ratelimit_make(in->declines_per_customer_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, false,
+                               &api->decline_share);
+    if (!ok) {
         snprintf(err, err_cap, "out of memory for the per-customer shares");
         return false;
     }

@@ -142,12 +142,11 @@ bool api_signup_limits_init(struct mopay_api *api, const struct mopay_api_option
                             size_t err_cap)
 {
     int64_t hour_ns = 3600 * INT64_C(1000000000);
-    api->signup_address_limit =
-        mopay_ratelimit_new(options->signup_address_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, true);
-    api->signup_prefix_limit =
-        mopay_ratelimit_new(options->signup_prefix_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, true);
-    if ((options->signup_address_per_hour > 0 && api->signup_address_limit == NULL) ||
-        (options->signup_prefix_per_hour > 0 && api->signup_prefix_limit == NULL)) {
+    bool ok = mopay_ratelimit_make(options->signup_address_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, true,
+                                   &api->signup_address_limit);
+    ok &= mopay_ratelimit_make(options->signup_prefix_per_hour, hour_ns, MOPAY_RATELIMIT_KEYS_MAX, true,
+                               &api->signup_prefix_limit);
+    if (!ok) {
         snprintf(err, err_cap, "out of memory for the sign-up limiters");
         return false;
     }

@@ -57,6 +57,13 @@ struct mopay_ratelimit *mopay_ratelimit_new(uint32_t limit, int64_t window_ns, s
     return rl;
 }
 
+bool mopay_ratelimit_make(uint32_t limit, int64_t window_ns, size_t entries, bool shared,
+                          struct mopay_ratelimit **out)
+{
+    *out = mopay_ratelimit_new(limit, window_ns, entries, shared);
+    return limit == 0 || *out != NULL;
+}
+
 void mopay_ratelimit_free(struct mopay_ratelimit *rl)
 {
     if (rl == NULL)

@@ -17,6 +17,14 @@
 
 /* --- addresses and trusted proxies --- */
 
+/* An IPv4 address as IPv4-mapped IPv6. */
+static void addr_map_v4(const void *v4, uint8_t out[16])
+{
+    memset(out, 0, 10);
+    out[10] = out[11] = 0xff;
+    memcpy(out + 12, v4, 4);
+}
+
 /* A text address into 16 bytes (IPv4 as IPv4-mapped IPv6); false when it is not one. */
 static bool addr_parse(const char *s, size_t len, uint8_t out[16])
 {
@@ -27,9 +35,7 @@ static bool addr_parse(const char *s, size_t len, uint8_t out[16])
     buf[len] = '\0';
     struct in_addr v4;
     if (inet_pton(AF_INET, buf, &v4) == 1) {
-        memset(out, 0, 10);
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &v4, 4);
+        addr_map_v4(&v4, out);
         return true;
     }
     return inet_pton(AF_INET6, buf, out) == 1;
@@ -39,6 +45,25 @@ static bool addr_is_v4(const uint8_t a[16])
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     return memcmp(a, mapped, sizeof(mapped)) == 0;
+}
+
+bool http_sockaddr_bytes(const struct sockaddr *sa, uint8_t out[16])
+{
+    if (sa->sa_family == AF_INET) {
+        addr_map_v4(&((const struct sockaddr_in *)sa)->sin_addr, out);
+        return true;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return true;
+    }
+    return false;
+}
+
+void http_addr_network(uint8_t a[16])
+{
+    if (!addr_is_v4(a))
+        memset(a + 8, 0, 8);
 }
 
 static void addr_format(const uint8_t a[16], char out[MOPAY_HTTP_CLIENT_ADDR_BYTES])
@@ -98,20 +123,9 @@ bool http_trusted_proxies_parse(struct mopay_http_server *s, const char *list, c
 static bool peer_address(h2o_req_t *req, uint8_t out[16])
 {
     struct sockaddr_storage ss;
-    if (req->conn->callbacks->get_peername == NULL ||
-        req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
-        return false;
-    if (ss.ss_family == AF_INET) {
-        memset(out, 0, 10);
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-        return true;
-    }
-    if (ss.ss_family == AF_INET6) {
-        memcpy(out, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-        return true;
-    }
-    return false;
+    return req->conn->callbacks->get_peername != NULL &&
+           req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) != 0 &&
+           http_sockaddr_bytes((struct sockaddr *)&ss, out);
 }
 
 /* Walks X-Forwarded-For from the right (the last header first): the first address that is not
@@ -171,7 +185,7 @@ const char *mopay_http_client_network(struct mopay_http_request *r)
         snprintf(r->client_net, sizeof r->client_net, "%s", addr);
         return r->client_net;
     }
-    memset(a + 8, 0, 8);
+    http_addr_network(a);
     char text[MOPAY_HTTP_CLIENT_ADDR_BYTES];
     addr_format(a, text); /* at most "ffff:ffff:ffff:ffff::" */
     size_t len = strnlen(text, sizeof r->client_net - 4);
@@ -185,15 +199,13 @@ const char *mopay_http_client_network(struct mopay_http_request *r)
 bool http_limits_init(struct mopay_http_server *s, char *err, size_t err_cap)
 {
     const struct mopay_http_limits *l = &s->config.limits;
-    s->anonymous_limit = mopay_ratelimit_new(l->anonymous_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
-    s->bad_token_limit = mopay_ratelimit_new(l->bad_token_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
-    s->principal_limit = mopay_ratelimit_new(l->principal_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true);
-    s->idem_principal_limit = mopay_ratelimit_new(l->idem_records_per_principal_per_day, 24 * 60 * NS_PER_MIN,
-                                                  MOPAY_RATELIMIT_KEYS_MAX, false);
-    if ((l->anonymous_per_min > 0 && s->anonymous_limit == NULL) ||
-        (l->bad_token_per_min > 0 && s->bad_token_limit == NULL) ||
-        (l->principal_per_min > 0 && s->principal_limit == NULL) ||
-        (l->idem_records_per_principal_per_day > 0 && s->idem_principal_limit == NULL)) {
+    bool ok =
+        mopay_ratelimit_make(l->anonymous_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true, &s->anonymous_limit);
+    ok &= mopay_ratelimit_make(l->bad_token_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true, &s->bad_token_limit);
+    ok &= mopay_ratelimit_make(l->principal_per_min, NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX, true, &s->principal_limit);
+    ok &= mopay_ratelimit_make(l->idem_records_per_principal_per_day, 24 * 60 * NS_PER_MIN, MOPAY_RATELIMIT_KEYS_MAX,
+                               false, &s->idem_principal_limit);
+    if (!ok) {
         snprintf(err, err_cap, "out of memory for the rate limiters");
         return false;
     }

@@ -155,6 +155,11 @@ struct mopay_http_server {
 json_t *http_problem_new(enum mopay_err err, const char *field, const char *detail, const char *request_id);
 void http_request_unref(struct mopay_http_request *r);
 
+/* admit.c: a socket address as 16 bytes (IPv4 as IPv4-mapped IPv6; false for other families),
+ * and an address's network in place: an IPv4 address whole, an IPv6 one's /64 (a subscriber's). */
+bool http_sockaddr_bytes(const struct sockaddr *sa, uint8_t out[16]);
+void http_addr_network(uint8_t a[16]);
+
 /* peers.c: open connections per peer network (an IPv4 address, an IPv6 /64), in a table sized
  * at start: a network's count is kept while it has connections. Thread-safe (one lock). */
 struct http_peer_counts;

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
 #include <sodium.h>
 
 #include "internal.h"
@@ -51,24 +50,14 @@ void http_peer_counts_free(struct http_peer_counts *pc)
     free(pc);
 }
 
-/* The network's key: SipHash of the family and the address (an IPv6 one's first 64 bits). */
+/* The network's key: SipHash of its 16 bytes, the same network the per-address rate limits
+ * count (admit.c); every address of another family is one network. */
 static uint64_t peer_key(const struct http_peer_counts *pc, const struct sockaddr *addr)
 {
-    uint8_t net[1 + 8] = {0}, out[crypto_shorthash_BYTES];
-    size_t len = 1;
-    if (addr->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)addr;
-        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        bool mapped = memcmp(a6->sin6_addr.s6_addr, v4mapped, sizeof v4mapped) == 0;
-        net[0] = mapped ? 4 : 6;
-        memcpy(net + 1, a6->sin6_addr.s6_addr + (mapped ? 12 : 0), mapped ? 4 : 8);
-        len += mapped ? 4 : 8;
-    } else if (addr->sa_family == AF_INET) {
-        net[0] = 4;
-        memcpy(net + 1, &((const struct sockaddr_in *)addr)->sin_addr, 4);
-        len += 4;
-    }
-    crypto_shorthash(out, net, len, pc->hash_key);
+    uint8_t net[16] = {0}, out[crypto_shorthash_BYTES];
+    if (http_sockaddr_bytes(addr, net))
+        http_addr_network(net);
+    crypto_shorthash(out, net, sizeof net, pc->hash_key);
     uint64_t key;
     memcpy(&key, out, sizeof key);
     return key != 0 ? key : 1;

@@ -80,6 +80,13 @@ static void request_pool_disposed(void *p)
     http_request_unref(r);
 }
 
+/* The port of an IPv4 or IPv6 socket address. */
+static int sockaddr_port(const struct sockaddr_storage *sa)
+{
+    return ntohs(sa->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+                                           : ((const struct sockaddr_in *)sa)->sin_port);
+}
+
 /* The two listeners never share a port (mopay_http_start refuses it), so the local port tells
  * them apart, whatever address the metrics listener is bound to. */
 static bool request_on_metrics_listener(struct mopay_http_server *s, h2o_req_t *req)
@@ -88,11 +95,7 @@ static bool request_on_metrics_listener(struct mopay_http_server *s, h2o_req_t *
         return false;
     struct sockaddr_storage sa;
     socklen_t len = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&sa);
-    if (len == 0)
-        return false;
-    int port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                               : ((struct sockaddr_in *)&sa)->sin_port);
-    return port == s->metrics_port;
+    return len != 0 && sockaddr_port(&sa) == s->metrics_port;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -319,8 +322,7 @@ static int bound_port(int fd)
     struct sockaddr_storage addr;
     socklen_t addr_len = sizeof(addr);
     getsockname(fd, (struct sockaddr *)&addr, &addr_len);
-    return ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                                            : ((struct sockaddr_in *)&addr)->sin_port);
+    return sockaddr_port(&addr);
 }
 
 /* The metrics listener: one socket, on the first loop, on a port of its own. */
@@ -355,9 +357,9 @@ static bool server_bind(struct mopay_http_server *s, char *err, size_t err_cap)
         if (fd < 0)
             return false;
         s->threads[i].listen_fd = fd;
-        if (i == 0) {
+        if (i == 0) { /* port 0 picked one: the other loops' listeners join it */
             getsockname(fd, (struct sockaddr *)&addr, &addr_len);
-            s->port = bound_port(fd);
+            s->port = sockaddr_port(&addr);
         }
     }
     bool metrics = s->config.metrics_listen != NULL && s->config.metrics_listen[0] != '\0';
