@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "mopay/err.h"
+#include "mopay/journal.h"
 #include "mopay/ledger.h"
 #include "mopay/store.h"
 
@@ -19,11 +20,16 @@
  * for byte. Everything but _new, _free and _recover runs on the sequencer thread. */
 struct mopay_ledger_service;
 
+/* The ledger's events go to `journal`; NULL: a journal of its own (tools and tests that run the
+ * ledger alone), which mopay_ledger_service_journal returns. */
 struct mopay_ledger_service *mopay_ledger_service_new(const struct mopay_ledger_limits *limits,
-                                                      bool check_invariants);
+                                                      bool check_invariants, struct mopay_journal *journal);
+struct mopay_journal *mopay_ledger_service_journal(struct mopay_ledger_service *service);
 void mopay_ledger_service_free(struct mopay_ledger_service *service);
 
-/* Replays the store's ledger log into the (empty) ledger. On failure a reason goes to `err`. */
+/* Replays the journal (mopay_journal_replay) into the (empty) ledger and every record kind
+ * registered with the journal, then checks the ledger's invariants when asked to. On failure a
+ * reason goes to `err`. */
 enum mopay_err mopay_ledger_service_recover(struct mopay_ledger_service *service, struct mopay_store *store,
                                             uint64_t *out_records, char *err, size_t err_cap);
 

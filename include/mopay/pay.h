@@ -153,6 +153,7 @@ struct mopay_pay_risk {
 };
 
 struct mopay_pay_options {
+    struct mopay_journal *journal; /* where payments, refunds and NFC tokens are recorded */
     struct mopay_offers_state *offers;
     struct mopay_wallet_state *wallet;
     struct mopay_merchant_state *merchant;
@@ -171,7 +172,7 @@ struct mopay_pay_state;
 
 struct mopay_pay_state *mopay_pay_new(const struct mopay_pay_options *options);
 void mopay_pay_free(struct mopay_pay_state *p);
-/* After the wallet and merchant modules loaded. */
+/* Records written before the journal, after the wallet and merchant modules loaded theirs. */
 enum mopay_err mopay_pay_load(struct mopay_pay_state *p, struct mopay_store *store, char *err, size_t err_cap);
 
 struct mopay_pay_request {

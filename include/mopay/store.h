@@ -98,6 +98,8 @@ struct mopay_store {
     enum mopay_err (*record_put)(struct mopay_store *store, const char *kind, const char *id, const char *json,
                                  size_t len, int64_t updated_at_ns);
     enum mopay_err (*record_delete)(struct mopay_store *store, const char *kind, const char *id, bool *found);
+    /* Deletes every record of `kind`; reports how many (the move of a kind into the journal). */
+    enum mopay_err (*records_clear)(struct mopay_store *store, const char *kind, int64_t *out_deleted);
     enum mopay_err (*records_load)(struct mopay_store *store, const char *kind,
                                    bool (*each)(void *ctx, const char *id, const char *json, size_t len),
                                    void *ctx);

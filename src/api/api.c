@@ -114,9 +114,9 @@ static bool load_admin_key(void *ctx, const struct mopay_admin_key *key)
     return auth_insert(&api->auth, key->hash, &p, key->revoked_at_ns != 0);
 }
 
-/* The consumers' side: the network connector and the wallet state, loaded from its records. */
-static bool api_wallet_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
-                             char *err, size_t err_cap)
+/* The consumers' side: the network connector and the wallet state (api_recover fills it). */
+static bool api_wallet_start(struct mopay_api *api, const struct mopay_api_options *options, char *err,
+                             size_t err_cap)
 {
     struct mopay_connector_sim_options sim = {.callback_delay_s = options->sim_callback_delay_s};
     api->connector = mopay_connector_sim_new(&sim);
@@ -139,7 +139,7 @@ static bool api_wallet_start(struct mopay_api *api, struct mopay_store *store, c
         snprintf(err, err_cap, "out of memory");
         return false;
     }
-    return mopay_wallet_load(api->wallet, store, err, err_cap) == MOPAY_OK;
+    return true;
 }
 
 static void idem_rekey_one(void *ctx, const uint8_t in[32], uint8_t out[32])
@@ -172,6 +172,49 @@ static bool api_idem_rekey(struct mopay_store *store, const struct mopay_keys *k
     return true;
 }
 
+/* Records written before the journal (a database from before it) are loaded by their modules,
+ * then moved into the journal in one transaction: from then on the journal alone holds them. */
+static bool api_absorb_records(struct mopay_api *api, struct mopay_store *store, char *err, size_t err_cap)
+{
+    if (mopay_wallet_load(api->wallet, store, err, err_cap) != MOPAY_OK ||
+        !api_commerce_load(api, store, err, err_cap))
+        return false;
+    int64_t moved = 0;
+    enum mopay_err e = store->begin(store);
+    if (e == MOPAY_OK)
+        e = mopay_journal_absorb_records(api->journal, store, mopay_clock_now_ns(), &moved);
+    if (e == MOPAY_OK && moved > 0)
+        e = mopay_journal_commit(api->journal, store);
+    if (e == MOPAY_OK)
+        e = moved > 0 ? store->commit(store) : store->rollback(store);
+    else
+        store->rollback(store);
+    mopay_journal_discard(api->journal);
+    if (e != MOPAY_OK) {
+        snprintf(err, err_cap, "moving records into the log: %s", store->last_error);
+        return false;
+    }
+    if (moved > 0)
+        MOPAY_LOG_INFO("moved the records written before the log into it", "records=%lld", (long long)moved);
+    return true;
+}
+
+/* Every module's state back into memory: the log replayed in order (the ledger's events and the
+ * domain's record images), then what a database from before the log holds apart. */
+static bool api_recover(struct mopay_api *api, struct mopay_store *store, char *err, size_t err_cap)
+{
+    int64_t t0 = mopay_clock_monotonic_ns();
+    uint64_t records = 0;
+    if (mopay_ledger_service_recover(api->ledger, store, &records, err, err_cap) != MOPAY_OK)
+        return false;
+    struct mopay_ledger *ledger = mopay_ledger_service_ledger(api->ledger);
+    MOPAY_LOG_INFO("log replayed", "log_records=%llu accounts=%u transfers=%u payments=%zu ms=%lld",
+                   (unsigned long long)records, mopay_ledger_account_count(ledger),
+                   mopay_ledger_transfer_count(ledger), mopay_pay_payment_count(api->pay),
+                   (long long)((mopay_clock_monotonic_ns() - t0) / 1000000));
+    return api_absorb_records(api, store, err, err_cap);
+}
+
 struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_keys *keys,
                                 const struct mopay_api_options *options, char *err, size_t err_cap)
 {
@@ -192,22 +235,18 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
     }
     if (!api_idem_rekey(store, keys, &api->idem_records, err, err_cap))
         goto fail;
-    api->ledger = mopay_ledger_service_new(&options->ledger_limits, options->check_invariants);
+    api->journal = mopay_journal_new();
+    api->ledger = api->journal != NULL ? mopay_ledger_service_new(&options->ledger_limits, options->check_invariants,
+                                                                  api->journal)
+                                       : NULL;
     if (api->ledger == NULL) {
         snprintf(err, err_cap, "cannot reserve memory for %u accounts and %u transfers",
                  options->ledger_limits.accounts_max, options->ledger_limits.transfers_max);
         goto fail;
     }
-    int64_t t0 = mopay_clock_monotonic_ns();
-    uint64_t records = 0;
-    if (mopay_ledger_service_recover(api->ledger, store, &records, err, err_cap) != MOPAY_OK)
-        goto fail;
-    struct mopay_ledger *ledger = mopay_ledger_service_ledger(api->ledger);
-    MOPAY_LOG_INFO("ledger recovered", "log_records=%llu accounts=%u transfers=%u ms=%lld",
-                   (unsigned long long)records, mopay_ledger_account_count(ledger),
-                   mopay_ledger_transfer_count(ledger), (long long)((mopay_clock_monotonic_ns() - t0) / 1000000));
-    if (!api_wallet_start(api, store, options, err, err_cap) ||
-        !api_commerce_start(api, store, options, err, err_cap) || !api_signup_limits_init(api, options, err, err_cap))
+    if (!api_wallet_start(api, options, err, err_cap) ||
+        !api_commerce_start(api, store, options, err, err_cap) || !api_recover(api, store, err, err_cap) ||
+        !api_signup_limits_init(api, options, err, err_cap))
         goto fail;
     return api;
 fail:
@@ -227,6 +266,7 @@ void mopay_api_free(struct mopay_api *api)
     if (api->connector != NULL)
         api->connector->free(api->connector);
     mopay_ledger_service_free(api->ledger);
+    mopay_journal_free(api->journal);
     free(api);
 }
 

@@ -99,7 +99,8 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
         snprintf(err, err_cap, "out of memory");
         return false;
     }
-    struct mopay_pay_options po = {.offers = api->offers,
+    struct mopay_pay_options po = {.journal = api->journal,
+                                   .offers = api->offers,
                                    .wallet = api->wallet,
                                    .merchant = api->merchant,
                                    .ledger = api->ledger,
@@ -135,6 +136,11 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
         snprintf(err, err_cap, "out of memory");
         return false;
     }
+    return true;
+}
+
+bool api_commerce_load(struct mopay_api *api, struct mopay_store *store, char *err, size_t err_cap)
+{
     return mopay_merchant_load(api->merchant, store, err, err_cap) == MOPAY_OK &&
            mopay_offers_load(api->offers, store, err, err_cap) == MOPAY_OK &&
            mopay_quotes_load(api->quotes, store, err, err_cap) == MOPAY_OK &&

@@ -38,6 +38,7 @@ struct mopay_api {
     struct mopay_seq *seq;
     struct mopay_http_server *server;
     const char *backend;
+    struct mopay_journal *journal;
     struct mopay_ledger_service *ledger;
     struct mopay_connector *connector;
     struct mopay_wallet_state *wallet;
@@ -209,6 +210,8 @@ json_t *api_coupon_json(const struct mopay_coupon *c);
 /* commerce.c: merchants, payments and their webhooks */
 bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
                         char *err, size_t err_cap);
+/* Records written before the journal, once the journal is replayed. */
+bool api_commerce_load(struct mopay_api *api, struct mopay_store *store, char *err, size_t err_cap);
 void api_commerce_free(struct mopay_api *api);
 enum mopay_err api_order_created(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
                                  const struct mopay_order *o);

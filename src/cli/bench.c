@@ -180,7 +180,7 @@ static bool bench_run_init(struct bench_run *r, struct mopay_store *store, uint6
     struct mopay_ledger_limits limits = {.accounts_max = (uint32_t)accounts,
                                          .transfers_max = (uint32_t)(2 * transfers + 2 * BENCH_BATCH),
                                          .prefault = true};
-    r->service = mopay_ledger_service_new(&limits, false);
+    r->service = mopay_ledger_service_new(&limits, false, NULL);
     r->seq = r->service ? mopay_seq_start(store, 4 * BENCH_WINDOW) : NULL;
     if (r->seq == NULL)
         return false;

@@ -76,7 +76,7 @@ bool nfc_add(struct mopay_pay_state *p, struct mopay_nfc_token *t)
     return mopay_index_put(&p->nfc_tokens, key, t);
 }
 
-static struct mopay_nfc_token *nfc_find(struct mopay_pay_state *p, const char *token)
+struct mopay_nfc_token *nfc_find(struct mopay_pay_state *p, const char *token)
 {
     uint8_t key[16];
     token_key(token, key);
@@ -119,6 +119,7 @@ enum mopay_err mopay_pay_nfc_provision(struct mopay_pay_state *p, struct mopay_s
                                        struct mopay_device *device, uint32_t keys_count, uint32_t taps_per_key,
                                        int64_t ttl_s, struct mopay_nfc_token **out)
 {
+    (void)store; /* the token's record goes to the journal */
     MOPAY_ASSERT(keys_count > 0 && taps_per_key > 0 && ttl_s > 0);
     if (device->revoked_at_ns != 0)
         return MOPAY_ERR_device_revoked;
@@ -136,7 +137,7 @@ enum mopay_err mopay_pay_nfc_provision(struct mopay_pay_state *p, struct mopay_s
     t->provisioned_at_ns = now_ns;
     t->expires_at_ns = now_ns + ttl_s * NS_PER_S;
     *out = t;
-    return nfc_record(store, now_ns, t);
+    return nfc_record(p, now_ns, t);
 }
 
 enum mopay_err mopay_pay_nfc_check(struct mopay_pay_state *p, int64_t now_ns, struct mopay_pay_terminal *who,
@@ -174,20 +175,8 @@ enum mopay_err mopay_pay_nfc_check(struct mopay_pay_state *p, int64_t now_ns, st
 enum mopay_err mopay_pay_nfc_spend(struct mopay_pay_state *p, struct mopay_store *store, int64_t now_ns,
                                    struct mopay_nfc_token *t, uint16_t atc)
 {
-    (void)p;
+    (void)store; /* the token's record goes to the journal */
     MOPAY_ASSERT(atc > t->atc_last);
     t->atc_last = atc;
-    return nfc_record(store, now_ns, t);
-}
-
-enum mopay_err nfc_record(struct mopay_store *store, int64_t now_ns, const struct mopay_nfc_token *t)
-{
-    char device[MOPAY_ID_TEXT_BYTES];
-    mopay_id_format(MOPAY_ID_DEVICE, &t->device->id, device);
-    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "token", t->token, "device_id", device,
-                          "key_first", (json_int_t)t->key_first, "key_count", (json_int_t)t->key_count,
-                          "taps_per_key", (json_int_t)t->taps_per_key, "atc_base", (json_int_t)t->atc_base,
-                          "atc_last", (json_int_t)t->atc_last, "provisioned_at_ns", (json_int_t)t->provisioned_at_ns,
-                          "expires_at_ns", (json_int_t)t->expires_at_ns);
-    return mopay_store_record_put_json(store, "nfc", t->token, j, now_ns);
+    return nfc_record(p, now_ns, t);
 }

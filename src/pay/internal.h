@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "mopay/index.h"
+#include "mopay/journal.h"
 #include "mopay/pay.h"
 #include "mopay/risk.h"
 #include "mopay/text.h"
@@ -35,11 +36,15 @@ enum mopay_err chain_post(struct mopay_pay_state *p, struct chain *c, int64_t no
 enum mopay_err platform_account(struct mopay_pay_state *p, enum mopay_ledger_kind kind,
                                 const struct mopay_currency *c, int64_t now_ns, struct mopay_id *out);
 
-enum mopay_err nfc_record(struct mopay_store *store, int64_t now_ns, const struct mopay_nfc_token *t);
 bool nfc_add(struct mopay_pay_state *p, struct mopay_nfc_token *t);
+struct mopay_nfc_token *nfc_find(struct mopay_pay_state *p, const char *token);
 
-enum mopay_err payment_record(struct mopay_store *store, int64_t now_ns, const struct mopay_payment *payment);
-enum mopay_err refund_record(struct mopay_store *store, int64_t now_ns, const struct mopay_refund *refund);
+/* records.c: the journal's record kinds, and the record of a change in this batch. */
+extern const struct mopay_record_kind mopay_pay_payment_kind, mopay_pay_refund_kind, mopay_pay_nfc_kind;
+void pay_records_register(struct mopay_pay_state *p);
+enum mopay_err payment_record(struct mopay_pay_state *p, int64_t now_ns, const struct mopay_payment *payment);
+enum mopay_err refund_record(struct mopay_pay_state *p, int64_t now_ns, const struct mopay_refund *refund);
+enum mopay_err nfc_record(struct mopay_pay_state *p, int64_t now_ns, const struct mopay_nfc_token *t);
 bool payment_add(struct mopay_pay_state *p, struct mopay_payment *payment);
 void payment_unconfirmed_unlink(struct mopay_pay_state *p, struct mopay_payment *payment);
 

@@ -182,7 +182,7 @@ static enum mopay_err settle(struct mopay_pay_state *p, struct mopay_store *stor
     if (err == MOPAY_OK && decline == MOPAY_ERR_insufficient_funds)
         err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer, MOPAY_TRUST_SHORT);
     if (err == MOPAY_OK)
-        err = payment_record(store, now_ns, x);
+        err = payment_record(p, now_ns, x);
     if (err == MOPAY_OK && p->options.events.payment != NULL)
         err = p->options.events.payment(p->options.events.ctx, store, now_ns, x);
     return err;
@@ -280,7 +280,7 @@ enum mopay_err mopay_pay_tick(struct mopay_pay_state *p, struct mopay_store *sto
         x->status = MOPAY_PAYMENT_DECLINED;
         mopay_text_copy(x->decline_code, sizeof(x->decline_code), "confirmation_timeout");
         atomic_fetch_add(&p->made[x->method][x->status], 1);
-        enum mopay_err err = payment_record(store, now_ns, x);
+        enum mopay_err err = payment_record(p, now_ns, x);
         if (err == MOPAY_OK && p->options.events.payment != NULL)
             err = p->options.events.payment(p->options.events.ctx, store, now_ns, x);
         if (err != MOPAY_OK)

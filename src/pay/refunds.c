@@ -80,9 +80,9 @@ static enum mopay_err refund_bookkeeping(struct mopay_pay_state *p, struct mopay
     if (err == MOPAY_OK)
         err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer, MOPAY_TRUST_REFUND);
     if (err == MOPAY_OK)
-        err = refund_record(store, now_ns, r);
+        err = refund_record(p, now_ns, r);
     if (err == MOPAY_OK)
-        err = payment_record(store, now_ns, x);
+        err = payment_record(p, now_ns, x);
     if (err == MOPAY_OK && p->options.events.refund != NULL)
         err = p->options.events.refund(p->options.events.ctx, store, now_ns, r);
     return err;

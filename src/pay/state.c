@@ -27,7 +27,8 @@ const char *mopay_payment_status_name(enum mopay_payment_status status)
 
 struct mopay_pay_state *mopay_pay_new(const struct mopay_pay_options *options)
 {
-    MOPAY_ASSERT(options->wallet != NULL && options->merchant != NULL && options->ledger != NULL);
+    MOPAY_ASSERT(options->wallet != NULL && options->merchant != NULL && options->ledger != NULL &&
+                 options->journal != NULL);
     struct mopay_pay_state *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
@@ -38,6 +39,7 @@ struct mopay_pay_state *mopay_pay_new(const struct mopay_pay_options *options)
         mopay_pay_free(p);
         return NULL;
     }
+    pay_records_register(p);
     return p;
 }
 
@@ -89,57 +91,6 @@ void payment_unconfirmed_unlink(struct mopay_pay_state *p, struct mopay_payment 
         }
 }
 
-/* The parts of a payment only some payments have: a coupon, a conversion, a bill. */
-static json_t *payment_extras_json(const struct mopay_payment *x)
-{
-    char coupon[MOPAY_ID_TEXT_BYTES], quote[MOPAY_ID_TEXT_BYTES], bill[MOPAY_ID_TEXT_BYTES];
-    struct mopay_id none = {{0}};
-    mopay_id_format(MOPAY_ID_COUPON, x->coupon != NULL ? &x->coupon->id : &none, coupon);
-    mopay_id_format(MOPAY_ID_QUOTE, &x->fx.quote_id, quote);
-    mopay_id_format(MOPAY_ID_BILL, &x->bill_id, bill);
-    json_t *reasons = json_array();
-    for (size_t i = 0; i < x->risk.reason_count; i++)
-        json_array_append_new(reasons, json_string(x->risk.reasons[i]));
-    return json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:i, s:I, s:o, s:i}", "coupon_id", coupon,
-                     "discount_minor", (json_int_t)x->discount_minor, "quote_id", quote, "rate_units",
-                     (json_int_t)x->fx.rate_units, "wallet_minor", (json_int_t)x->fx.wallet_minor, "fx_fee_minor",
-                     (json_int_t)x->fx.fx_fee_minor, "wallet_refunded_minor", (json_int_t)x->wallet_refunded_minor,
-                     "bill_id", bill, "risk_action", (int)x->risk.action, "risk_score_ppm",
-                     (json_int_t)x->risk.score_ppm, "risk_reasons", reasons, "review", (int)x->review);
-}
-
-enum mopay_err payment_record(struct mopay_store *store, int64_t now_ns, const struct mopay_payment *x)
-{
-    char id[MOPAY_ID_TEXT_BYTES], merchant[MOPAY_ID_TEXT_BYTES], customer[MOPAY_ID_TEXT_BYTES],
-        wallet[MOPAY_ID_TEXT_BYTES], order[MOPAY_ID_TEXT_BYTES];
-    struct mopay_id none = {{0}};
-    mopay_id_format(MOPAY_ID_PAYMENT, &x->id, id);
-    mopay_id_format(MOPAY_ID_MERCHANT, &x->merchant->id, merchant);
-    mopay_id_format(MOPAY_ID_CUSTOMER, &x->customer->id, customer);
-    mopay_id_format(MOPAY_ID_WALLET, x->wallet != NULL ? &x->wallet->id : &none, wallet);
-    mopay_id_format(MOPAY_ID_ORDER, x->order != NULL ? &x->order->id : &none, order);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:o}",
-                          "id", id, "merchant_id", merchant, "customer_id", customer, "wallet_id", wallet, "order_id",
-                          order, "method", (int)x->method, "status", (int)x->status, "decline_code", x->decline_code,
-                          "amount_minor", (json_int_t)x->amount_minor, "tip_minor", (json_int_t)x->tip_minor,
-                          "fee_minor", (json_int_t)x->fee_minor, "refunded_minor", (json_int_t)x->refunded_minor,
-                          "fee_refunded_minor", (json_int_t)x->fee_refunded_minor, "reference", x->reference,
-                          "created_at_ns", (json_int_t)x->created_at_ns, "confirm_by_ns",
-                          (json_int_t)x->confirm_by_ns, "extras", payment_extras_json(x));
-    return mopay_store_record_put_json(store, "payment", id, j, now_ns);
-}
-
-enum mopay_err refund_record(struct mopay_store *store, int64_t now_ns, const struct mopay_refund *r)
-{
-    char id[MOPAY_ID_TEXT_BYTES], payment[MOPAY_ID_TEXT_BYTES];
-    mopay_id_format(MOPAY_ID_REFUND, &r->id, id);
-    mopay_id_format(MOPAY_ID_PAYMENT, &r->payment->id, payment);
-    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:s, s:I}", "id", id, "payment_id", payment, "amount_minor",
-                          (json_int_t)r->amount_minor, "fee_returned_minor", (json_int_t)r->fee_returned_minor,
-                          "reason", r->reason, "created_at_ns", (json_int_t)r->created_at_ns);
-    return mopay_store_record_put_json(store, "refund", id, j, now_ns);
-}
-
 void mopay_pay_stats(const struct mopay_pay_state *p, struct mopay_pay_stats *out)
 {
     for (int m = 0; m < MOPAY_PAY_METHODS; m++)
@@ -178,7 +129,7 @@ enum mopay_err mopay_pay_review(struct mopay_pay_state *p, struct mopay_store *s
     if (x->review != MOPAY_REVIEW_OPEN)
         return MOPAY_ERR_review_not_open;
     x->review = fraud ? MOPAY_REVIEW_FRAUD : MOPAY_REVIEW_LEGITIMATE;
-    enum mopay_err err = payment_record(store, now_ns, x);
+    enum mopay_err err = payment_record(p, now_ns, x);
     if (err == MOPAY_OK && fraud)
         err = mopay_wallet_trust_note(p->options.wallet, store, now_ns, x->customer, MOPAY_TRUST_FRAUD);
     return err;

@@ -37,6 +37,7 @@ enum pg_stmt {
     STMT_LEDGER_LOG_LOAD,
     STMT_RECORD_PUT,
     STMT_RECORD_DELETE,
+    STMT_RECORDS_CLEAR,
     STMT_RECORDS_LOAD,
     STMT_ENTRY_APPEND,
     STMT_ENTRIES_FIRST,
@@ -89,6 +90,7 @@ static const struct pg_statement pg_statements[STMT_COUNT] = {
                          "updated_at_ns = excluded.updated_at_ns",
                          4},
     [STMT_RECORD_DELETE] = {"mopay_record_delete", "DELETE FROM records WHERE kind = $1 AND id = $2", 2},
+    [STMT_RECORDS_CLEAR] = {"mopay_records_clear", "DELETE FROM records WHERE kind = $1", 1},
     /* Ids compare as bytes (COLLATE "C"), as SQLite's do, whatever the database's default
      * collation: both backends then load records and page entries in the same order. */
     [STMT_RECORDS_LOAD] = {"mopay_records_load",
@@ -748,6 +750,20 @@ static enum mopay_err pg_record_delete(struct mopay_store *store, const char *ki
     return MOPAY_OK;
 }
 
+static enum mopay_err pg_records_clear(struct mopay_store *store, const char *kind, int64_t *out_deleted)
+{
+    struct pg_store *s = pg_of(store);
+    MOPAY_ASSERT(kind != NULL && out_deleted != NULL);
+    const char *values[1] = {kind};
+    enum mopay_err result;
+    PGresult *res = pg_run(s, STMT_RECORDS_CLEAR, values, NULL, NULL, &result);
+    if (res == NULL)
+        return result;
+    *out_deleted = pg_parse_int64(PQcmdTuples(res));
+    PQclear(res);
+    return MOPAY_OK;
+}
+
 struct records_load_ctx {
     bool (*each)(void *ctx, const char *id, const char *json, size_t len);
     void *ctx;
@@ -892,6 +908,7 @@ static void pg_set_ops(struct pg_store *s)
     s->base.ledger_log_load = pg_ledger_log_load;
     s->base.record_put = pg_record_put;
     s->base.record_delete = pg_record_delete;
+    s->base.records_clear = pg_records_clear;
     s->base.records_load = pg_records_load;
     s->base.entry_append = pg_entry_append;
     s->base.entries_page = pg_entries_page;

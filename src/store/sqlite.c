@@ -40,6 +40,7 @@ enum sqlite_stmt {
     STMT_LEDGER_LOG_LOAD,
     STMT_RECORD_PUT,
     STMT_RECORD_DELETE,
+    STMT_RECORDS_CLEAR,
     STMT_RECORDS_LOAD,
     STMT_ENTRY_APPEND,
     STMT_ENTRIES_FIRST,
@@ -74,6 +75,7 @@ static const char *const sqlite_sql[STMT_COUNT] = {
                         "ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, "
                         "updated_at_ns = excluded.updated_at_ns",
     [STMT_RECORD_DELETE] = "DELETE FROM records WHERE kind = ?1 AND id = ?2",
+    [STMT_RECORDS_CLEAR] = "DELETE FROM records WHERE kind = ?1",
     [STMT_RECORDS_LOAD] = "SELECT id, data FROM records WHERE kind = ?1 ORDER BY id",
     [STMT_ENTRY_APPEND] = "INSERT INTO entries (owner, at_ns, id, data) VALUES (?1, ?2, ?3, ?4)",
     /* Both fetch one row more than the page holds, to tell whether older entries remain. */
@@ -619,6 +621,23 @@ static enum mopay_err sqlite_record_delete(struct mopay_store *store, const char
     return result;
 }
 
+static enum mopay_err sqlite_records_clear(struct mopay_store *store, const char *kind, int64_t *out_deleted)
+{
+    struct sqlite_store *s = sqlite_of(store);
+    MOPAY_ASSERT(kind != NULL && out_deleted != NULL);
+    sqlite3_stmt *st = s->stmts[STMT_RECORDS_CLEAR];
+    int rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        enum mopay_err result = sqlite_fail(s, rc, "records_clear");
+        stmt_done(st);
+        return result;
+    }
+    enum mopay_err result = stmt_run(s, st, "records_clear");
+    if (result == MOPAY_OK)
+        *out_deleted = sqlite3_changes(s->db);
+    return result;
+}
+
 static enum mopay_err sqlite_records_load(struct mopay_store *store, const char *kind,
                                           bool (*each)(void *ctx, const char *id, const char *json, size_t len),
                                           void *ctx)
@@ -917,6 +936,7 @@ static void sqlite_set_ops(struct sqlite_store *s)
     s->base.ledger_log_load = sqlite_ledger_log_load;
     s->base.record_put = sqlite_record_put;
     s->base.record_delete = sqlite_record_delete;
+    s->base.records_clear = sqlite_records_clear;
     s->base.records_load = sqlite_records_load;
     s->base.entry_append = sqlite_entry_append;
     s->base.entries_page = sqlite_entries_page;

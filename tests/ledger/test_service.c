@@ -78,7 +78,7 @@ static void replay_gives_the_same_digest(void **state)
 {
     (void)state;
     struct mopay_store *store = open_store();
-    struct mopay_ledger_service *svc = mopay_ledger_service_new(&limits, true);
+    struct mopay_ledger_service *svc = mopay_ledger_service_new(&limits, true, NULL);
     assert_non_null(svc);
     uint64_t records = 0;
     char err[256];
@@ -121,7 +121,7 @@ static void replay_gives_the_same_digest(void **state)
     mopay_ledger_digest(mopay_ledger_service_ledger(svc), digest);
 
     struct mopay_store *other = open_store();
-    shadow = mopay_ledger_service_new(&limits, true);
+    shadow = mopay_ledger_service_new(&limits, true, NULL);
     assert_int_equal(mopay_ledger_service_recover(shadow, other, &records, err, sizeof(err)), MOPAY_OK);
     assert_int_equal(records, 61);
     mopay_ledger_digest(mopay_ledger_service_ledger(shadow), recovered);
@@ -135,7 +135,7 @@ static void replay_gives_the_same_digest(void **state)
     mopay_ledger_service_create_transfers(svc, transfers, n, now + 1000, results);
     assert_int_equal(mopay_ledger_service_before_commit(svc, store, now + 1000), MOPAY_OK);
     assert_int_equal(store->rollback(store), MOPAY_OK);
-    shadow = mopay_ledger_service_new(&limits, true);
+    shadow = mopay_ledger_service_new(&limits, true, NULL);
     assert_int_equal(mopay_ledger_service_recover(shadow, other, &records, err, sizeof(err)), MOPAY_OK);
     mopay_ledger_digest(mopay_ledger_service_ledger(shadow), recovered);
     assert_memory_equal(digest, recovered, 32); /* the rolled-back batch is not in the log */

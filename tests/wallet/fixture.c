@@ -69,7 +69,7 @@ enum mopay_err wt_world_try(struct wt *t, struct wt_world *out, bool recover, ch
 {
     uint64_t records = 0;
     memset(out, 0, sizeof(*out));
-    out->ledger = mopay_ledger_service_new(&wt_ledger_limits, true);
+    out->ledger = mopay_ledger_service_new(&wt_ledger_limits, true, NULL);
     assert_non_null(out->ledger);
     if (recover && mopay_ledger_service_recover(out->ledger, t->store, &records, err, err_cap) != MOPAY_OK)
         fail_msg("ledger recovery: %s", err);
