@@ -11,6 +11,7 @@ packages=(
   libqrencode-dev libpng-dev libcurl4-openssl-dev
   libcmocka-dev                               # unit tests
   curl openssl zbar-tools wrk prometheus      # scenario tests, QR decoding, load, promtool
+  python3                                     # tests/layering (the map of the code)
 )
 
 # `make fuzz` also needs clang and its libFuzzer runtime.
