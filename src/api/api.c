@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "internal.h"
+#include "mopay/journal.h"
 #include "mopay/ledger_service.h"
 #include "mopay/clock.h"
 #include "mopay/log.h"
