@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Payments over HTTP on loopback: POST /v1/payments of CNY 0.01 scanning merchants' static QR
-# codes, from wrk on the same machine, against Release `mopay serve`s on SQLite. Three cases:
+# codes, each with an Idempotency-Key of its own, from wrk on the same machine, against Release
+# `mopay serve`s on SQLite. Four cases:
+#   healthz   GET /healthz on the same server by the same wrk: the server's own HTTP ceiling
 #   uniform   a random customer pays a random merchant (PAY_CUSTOMERS x PAY_MERCHANTS)
 #   hot       a random customer pays merchant 0: every payment credits the same account
 #   risk      uniform, on a second server whose risk step scores every payment with the model
@@ -9,7 +11,7 @@
 #             run with --risk=false, and the ratio is the cost of scoring
 # bench/payments_setup makes the merchants and funded customers and writes the wrk script. The
 # cases alternate ROUNDS times; each line is the median rate and the median p99 of its rounds:
-#   bench: payments uniform sqlite N payments/s p99 X ms (errors E)
+#   bench: payments uniform sqlite N payments/s p99 X ms (errors E), H of /healthz (M req/s)
 #   bench: payments hot sqlite N payments/s p99 X ms (errors E), R of uniform
 #   bench: payments uniform sqlite risk-scored N payments/s p99 X ms (errors E), R of uniform
 # The rate counts 201 answers only. Any other answer or socket error is counted in E, the answers
@@ -38,6 +40,7 @@ serve() {
     shift 2
     "$build/mopay" serve --db "sqlite:$work/$name.db" --master-key-file "$work/master.key" --listen "127.0.0.1:$p" \
         --access-log off --log-level warn --rate-anonymous-max 0 --signup-address-max 0 --signup-prefix-max 0 \
+        --rate-principal-max 0 --idempotency-records-max 100000000 --idempotency-records-per-principal-max 0 \
         "$@" >"$work/$name.out" 2>"$work/$name.log" &
     pids+=($!)
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.1; done
@@ -53,6 +56,14 @@ grep -q "no risk model" "$work/risk.log" && { echo "payments_http.sh: the risk s
 # errors" on stdout, the error detail in $work/errors.
 run_wrk() {
     local server=plain p=$port mode=$1
+    if [ "$1" = healthz ]; then
+        wrk -t"$wrk_threads" -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$p/healthz" >"$work/wrk.txt"
+        awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; p99=v}
+             $1 == "Requests/sec:" {rps=$2}
+             /Non-2xx/ {errors=$NF}
+             END {if (rps == 0) exit 1; printf "%d %s %d\n", rps, p99, errors}' "$work/wrk.txt"
+        return
+    fi
     [ "$1" = risk ] && server=risk p=$risk_port mode=uniform
     wrk -t"$wrk_threads" -c"$conns" -d"${seconds}s" --latency -s "$work/$server.lua" "http://127.0.0.1:$p" \
         -- "$mode" >"$work/wrk.txt"
@@ -66,8 +77,9 @@ run_wrk() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-: >"$work/uniform"; : >"$work/hot"; : >"$work/risk"; : >"$work/errors"
+: >"$work/healthz"; : >"$work/uniform"; : >"$work/hot"; : >"$work/risk"; : >"$work/errors"
 for _ in $(seq 1 "$rounds"); do
+    run_wrk healthz >>"$work/healthz"
     run_wrk uniform >>"$work/uniform"
     run_wrk hot >>"$work/hot"
     run_wrk risk >>"$work/risk"
@@ -77,10 +89,12 @@ h_rps=$(cut -d' ' -f1 "$work/hot" | median) h_p99=$(cut -d' ' -f2 "$work/hot" | 
 u_err=$(awk '{s+=$3} END {print s+0}' "$work/uniform") h_err=$(awk '{s+=$3} END {print s+0}' "$work/hot")
 r_rps=$(cut -d' ' -f1 "$work/risk" | median) r_p99=$(cut -d' ' -f2 "$work/risk" | median)
 r_err=$(awk '{s+=$3} END {print s+0}' "$work/risk")
+z_rps=$(cut -d' ' -f1 "$work/healthz" | median)
+z_ratio=$(awk -v a="$u_rps" -v b="$z_rps" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')
 ratio=$(awk -v a="$h_rps" -v b="$u_rps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 r_ratio=$(awk -v a="$r_rps" -v b="$u_rps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 how="median of ${rounds}x${seconds}s, wrk -t${wrk_threads} -c${conns}, ${customers} customers, ${merchants} merchants, $(nproc) cores"
-echo "bench: payments uniform sqlite ${u_rps} payments/s p99 ${u_p99} ms (errors ${u_err}); ${how}"
+echo "bench: payments uniform sqlite ${u_rps} payments/s p99 ${u_p99} ms (errors ${u_err}), ${z_ratio} of /healthz (${z_rps} req/s); ${how}"
 echo "bench: payments hot sqlite ${h_rps} payments/s p99 ${h_p99} ms (errors ${h_err}), ${ratio} of uniform"
 echo "bench: payments uniform sqlite risk-scored ${r_rps} payments/s p99 ${r_p99} ms (errors ${r_err}), ${r_ratio} of uniform"
 

@@ -23,11 +23,15 @@ void fuzz_world_remember(struct fuzz_world *w, const char *kind, const char *val
 {
     if (value == NULL || value[0] == '\0' || w->owned_count == FUZZ_OWNED_MAX)
         return;
-    struct fuzz_owned *o = &w->owned[w->owned_count++];
-    memset(o, 0, sizeof(*o));
-    snprintf(o->kind, sizeof(o->kind), "%s", kind);
-    snprintf(o->value, sizeof(o->value), "%s", value);
-    o->owner = owner;
+    /* value may be another remembered one's: copied by length, cut to fit */
+    size_t kind_len = strnlen(kind, sizeof(w->owned[0].kind) - 1);
+    size_t value_len = strnlen(value, sizeof(w->owned[0].value) - 1);
+    struct fuzz_owned o;
+    memset(&o, 0, sizeof(o));
+    memcpy(o.kind, kind, kind_len);
+    memcpy(o.value, value, value_len);
+    o.owner = owner;
+    w->owned[w->owned_count++] = o;
 }
 
 const struct fuzz_owned *fuzz_world_pick_owned(const struct fuzz_world *w, const char *kind, int owner, unsigned nth)
