@@ -10,4 +10,5 @@ bash bench/payments_http.sh "$build" # POST /v1/payments over loopback, uniform 
 "$build/bench/risk_score"            # risk score+commit per event, 100k customers, in memory
 "$build/bench/transfers_parse_bench" # the transfers body reader against jansson
 bash bench/ledger.sh "$build"        # in process durable, over HTTP, crash test (long mode)
+bash bench/payments_crash.sh "$build" # the payments crash test (long mode)
 bash bench/ledger_pg_baseline.sh "$build"

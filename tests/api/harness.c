@@ -280,7 +280,13 @@ void http_call(const struct server *s, const char *method, const char *path, con
 bool http_try(const struct server *s, const char *method, const char *path, const char *token, const char *body,
               struct response *out)
 {
-    bool ok = http_perform(s, method, path, token, body, NULL, out);
+    return http_try_with(s, method, path, token, body, NULL, out);
+}
+
+bool http_try_with(const struct server *s, const char *method, const char *path, const char *token, const char *body,
+                   const char *const *headers, struct response *out)
+{
+    bool ok = http_perform(s, method, path, token, body, headers, out);
     if (!ok)
         response_free(out);
     return ok;

@@ -49,6 +49,9 @@ void response_free(struct response *r);
  * for clients of a server that may be killed under them. */
 bool http_try(const struct server *s, const char *method, const char *path, const char *token, const char *body,
               struct response *out);
+/* http_try with extra headers, as http_call takes them (an Idempotency-Key, say). */
+bool http_try_with(const struct server *s, const char *method, const char *path, const char *token, const char *body,
+                   const char *const *headers, struct response *out);
 /* The response header's value (case-insensitive name), copied into buf; false when absent. */
 bool response_header(const struct response *r, const char *name, char *buf, size_t cap);
 
