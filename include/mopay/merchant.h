@@ -15,9 +15,11 @@
 
 /* Merchants and their orders: who money is paid to.
  *
- * Like the wallet module: state in memory, changed only on the sequencer thread inside the
- * batch's transaction, each change written as the object's JSON record in the same transaction,
- * everything loaded at start after the ledger's recovery. Every merchant has a ledger account
+ * State in memory, changed only on the sequencer thread inside the batch's transaction, each
+ * change written as the record's image in the batch's journal record (mopay/journal.h), which
+ * start-up replays; mopay_merchant_load reads the JSON records of a database from before the
+ * journal. A merchant's webhook secret is sealed in its image, its API keys are keyed hashes
+ * there. Every merchant has a ledger account
  * (kind merchant) in its currency that payments credit; its fee goes to the platform's revenue
  * account in that currency. mopay_merchant_key_find is the one call made from event-loop
  * threads (to authenticate merchant API keys); the key table has its own lock. */
@@ -54,7 +56,7 @@ struct mopay_merchant {
     int fee_bps;
     char settlement_account[64];
     char webhook_url[MOPAY_URL_BYTES_MAX + 1];
-    uint8_t webhook_secret[MOPAY_WEBHOOK_SECRET_BYTES]; /* sealed in its record */
+    uint8_t webhook_secret[MOPAY_WEBHOOK_SECRET_BYTES]; /* sealed in its image */
     /* The secret's form. true: shown as "whsec_..." and the HMAC key is that text's bytes, as
      * Stripe's libraries use it. false (merchants made before, until they rotate): shown as 64
      * hex digits, and the key is the 32 bytes they spell. */
@@ -84,6 +86,7 @@ struct mopay_order {
 struct mopay_merchant_options {
     const struct mopay_keys *keys;
     struct mopay_ledger_service *ledger;
+    struct mopay_journal *journal; /* where merchants, orders and bills are recorded */
     /* Called on the sequencer for each order the tick expires, in its transaction (the API
      * tells the merchant); NULL for none. */
     enum mopay_err (*order_expired)(void *ctx, struct mopay_store *store, int64_t now_ns,
@@ -99,6 +102,7 @@ struct mopay_merchant_state;
 
 struct mopay_merchant_state *mopay_merchant_state_new(const struct mopay_merchant_options *options);
 void mopay_merchant_state_free(struct mopay_merchant_state *m);
+/* Records written before the journal, after it was replayed (a database from before it). */
 enum mopay_err mopay_merchant_load(struct mopay_merchant_state *m, struct mopay_store *store, char *err,
                                    size_t err_cap);
 

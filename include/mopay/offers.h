@@ -7,6 +7,7 @@
 
 #include "mopay/err.h"
 #include "mopay/id.h"
+#include "mopay/journal.h"
 #include "mopay/merchant.h"
 #include "mopay/store.h"
 #include "mopay/wallet.h"
@@ -23,7 +24,8 @@
  * back to its funder and to the budget.
  *
  * Like the other domain modules: in memory, changed on the sequencer only, each change written
- * as a record in the batch's transaction, loaded at start. */
+ * as the record's image in the batch's journal record (mopay/journal.h), replayed at start;
+ * mopay_offers_load reads the JSON records of a database from before the journal. */
 
 #define MOPAY_OFFER_NAME_BYTES_MAX 64
 #define MOPAY_OFFER_PER_CUSTOMER_MAX 100
@@ -61,8 +63,11 @@ struct mopay_coupon {
 
 struct mopay_offers_state;
 
-struct mopay_offers_state *mopay_offers_new(struct mopay_merchant_state *merchants, struct mopay_wallet_state *wallets);
+/* Offers and coupons are recorded in `journal`. */
+struct mopay_offers_state *mopay_offers_new(struct mopay_merchant_state *merchants, struct mopay_wallet_state *wallets,
+                                            struct mopay_journal *journal);
 void mopay_offers_free(struct mopay_offers_state *o);
+/* Records written before the journal, after it was replayed (a database from before it). */
 enum mopay_err mopay_offers_load(struct mopay_offers_state *o, struct mopay_store *store, char *err, size_t err_cap);
 
 struct mopay_offer_input {

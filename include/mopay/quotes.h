@@ -8,6 +8,7 @@
 #include "mopay/err.h"
 #include "mopay/fx.h"
 #include "mopay/id.h"
+#include "mopay/journal.h"
 #include "mopay/store.h"
 #include "mopay/wallet.h"
 
@@ -15,8 +16,9 @@
  * and quotes that lock a rate for a while and are used at most once (mopay/fx.h does the
  * arithmetic and states the rounding rule).
  *
- * Like the domain modules: in memory, changed on the sequencer, each change written as a record
- * in the batch's transaction, loaded at start. */
+ * Like the domain modules: in memory, changed on the sequencer, each change written as the
+ * record's image in the batch's journal record (mopay/journal.h), replayed at start;
+ * mopay_quotes_load reads the JSON records of a database from before the journal. */
 
 #define MOPAY_FX_PAIRS_MAX 4096
 #define MOPAY_FX_SPREADS_MAX 256
@@ -56,9 +58,11 @@ enum mopay_err mopay_quotes_spreads_parse(const char *text, struct mopay_quotes_
 
 struct mopay_quotes_state;
 
+/* Rates and quotes are recorded in `journal`. */
 struct mopay_quotes_state *mopay_quotes_new(const struct mopay_quotes_options *options,
-                                            struct mopay_wallet_state *wallets);
+                                            struct mopay_wallet_state *wallets, struct mopay_journal *journal);
 void mopay_quotes_free(struct mopay_quotes_state *s);
+/* Records written before the journal, after it was replayed (a database from before it). */
 enum mopay_err mopay_quotes_load(struct mopay_quotes_state *s, struct mopay_store *store, char *err, size_t err_cap);
 
 /* Sets (or replaces) a pair's mid rate. */
@@ -80,7 +84,7 @@ struct mopay_quote *mopay_quote_get(struct mopay_quotes_state *s, const struct m
 size_t mopay_quotes_count(const struct mopay_quotes_state *s);
 /* The sequencer's tick: forgets quotes whose lock ended (used or not) at least
  * MOPAY_QUOTE_RETENTION_S ago, looking at MOPAY_QUOTES_SWEEP_SLOTS slots of the index per call,
- * going round. Memory only: their records stay in the store (and are loaded again at a start,
+ * going round. Memory only: their images stay in the journal (and are replayed at a start,
  * until the first ticks forget them); a GET of a forgotten quote answers 404. Returns how many
  * it forgot. Commands hold a quote only within their apply and render, before the next tick. */
 #define MOPAY_QUOTE_RETENTION_S 3600

@@ -81,13 +81,14 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
     oo.policy = api->webhook_policy;
     oo.pending_max = api->capacity.outbox_events_max;
     oo.per_merchant_max = api->capacity.outbox_events_per_merchant_max;
-    struct mopay_merchant_options mo = {.keys = api->keys, .ledger = api->ledger, .order_expired = on_order_expired,
-                                        .order_expiry_room = order_expiry_room, .ctx = api};
+    struct mopay_merchant_options mo = {.keys = api->keys, .ledger = api->ledger, .journal = api->journal,
+                                        .order_expired = on_order_expired, .order_expiry_room = order_expiry_room,
+                                        .ctx = api};
     if ((api->outbox = mopay_outbox_new(&oo)) == NULL || (api->merchant = mopay_merchant_state_new(&mo)) == NULL) {
         snprintf(err, err_cap, "out of memory");
         return false;
     }
-    if ((api->offers = mopay_offers_new(api->merchant, api->wallet)) == NULL) {
+    if ((api->offers = mopay_offers_new(api->merchant, api->wallet, api->journal)) == NULL) {
         snprintf(err, err_cap, "out of memory");
         return false;
     }
@@ -95,7 +96,7 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
     if (mopay_quotes_spreads_parse(options->fx_spreads != NULL ? options->fx_spreads : "50", &qo, err, err_cap) !=
         MOPAY_OK)
         return false;
-    if ((api->quotes = mopay_quotes_new(&qo, api->wallet)) == NULL) {
+    if ((api->quotes = mopay_quotes_new(&qo, api->wallet, api->journal)) == NULL) {
         snprintf(err, err_cap, "out of memory");
         return false;
     }

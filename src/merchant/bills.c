@@ -57,6 +57,7 @@ enum mopay_err mopay_bill_create(struct mopay_merchant_state *m, struct mopay_st
                                  struct mopay_merchant *biller, const char *reference, int64_t amount_minor,
                                  int64_t due_at_ns, bool partial_allowed, struct mopay_bill **out)
 {
+    (void)store; /* the bill's record goes to the journal */
     MOPAY_ASSERT(biller->kind == MOPAY_MERCHANT_BILLER && amount_minor > 0);
     struct mopay_bill *current = mopay_bill_find(m, biller, reference);
     if (current != NULL && current->status == MOPAY_BILL_OPEN)
@@ -76,7 +77,7 @@ enum mopay_err mopay_bill_create(struct mopay_merchant_state *m, struct mopay_st
         return MOPAY_ERR_internal;
     }
     *out = b;
-    return bill_record(store, now_ns, b);
+    return bill_record(m, now_ns, b);
 }
 
 enum mopay_err mopay_bill_payable(const struct mopay_bill *b, int64_t amount_minor)
@@ -91,27 +92,14 @@ enum mopay_err mopay_bill_payable(const struct mopay_bill *b, int64_t amount_min
 enum mopay_err mopay_bill_pay(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                               struct mopay_bill *b, int64_t amount_minor)
 {
-    (void)m;
+    (void)store; /* the bill's record goes to the journal */
     MOPAY_ASSERT(mopay_bill_payable(b, amount_minor) == MOPAY_OK);
     b->due_minor -= amount_minor;
     if (b->due_minor == 0) {
         b->status = MOPAY_BILL_PAID;
         b->paid_at_ns = now_ns;
     }
-    return bill_record(store, now_ns, b);
-}
-
-enum mopay_err bill_record(struct mopay_store *store, int64_t now_ns, const struct mopay_bill *b)
-{
-    char id[MOPAY_ID_TEXT_BYTES], biller[MOPAY_ID_TEXT_BYTES];
-    mopay_id_format(MOPAY_ID_BILL, &b->id, id);
-    mopay_id_format(MOPAY_ID_MERCHANT, &b->biller->id, biller);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:i, s:I, s:I}", "id", id, "biller_id", biller,
-                          "reference", b->reference, "amount_minor", (json_int_t)b->amount_minor, "due_minor",
-                          (json_int_t)b->due_minor, "due_at_ns", (json_int_t)b->due_at_ns, "partial_allowed",
-                          b->partial_allowed, "status", (int)b->status, "created_at_ns", (json_int_t)b->created_at_ns,
-                          "paid_at_ns", (json_int_t)b->paid_at_ns);
-    return mopay_store_record_put_json(store, "bill", id, j, now_ns);
+    return bill_record(m, now_ns, b);
 }
 
 bool bill_read(struct mopay_merchant_state *m, json_t *j, struct mopay_bill *b)

@@ -36,6 +36,7 @@ static void key_set(struct mopay_merchant_key *k, const char *key, const uint8_t
 enum mopay_err mopay_merchant_create(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                      const struct mopay_merchant_input *in, struct mopay_merchant **out)
 {
+    (void)store; /* the merchant's record goes to the journal */
     /* the caller's admission check makes this unreachable; checked before anything changes */
     if (mopay_ledger_service_accounts_room(m->options.ledger, 1) != MOPAY_OK)
         return MOPAY_ERR_capacity_exhausted;
@@ -69,13 +70,14 @@ enum mopay_err mopay_merchant_create(struct mopay_merchant_state *m, struct mopa
         return MOPAY_ERR_internal;
     }
     *out = merchant;
-    return merchant_record(m, store, now_ns, merchant);
+    return merchant_record(m, now_ns, merchant);
 }
 
 enum mopay_err mopay_merchant_key_add(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                       struct mopay_merchant *merchant, const char *key, const uint8_t hash[32],
                                       bool revoke_others)
 {
+    (void)store; /* the merchant's record goes to the journal */
     size_t slot = merchant->key_count;
     if (slot == MOPAY_MERCHANT_KEYS_MAX) { /* reuse the oldest revoked slot, or refuse */
         for (slot = 0; slot < merchant->key_count && merchant->keys[slot].revoked_at_ns == 0; slot++)
@@ -97,7 +99,7 @@ enum mopay_err mopay_merchant_key_add(struct mopay_merchant_state *m, struct mop
     bool ok = mopay_index_put(&m->keys, hash, merchant);
     pthread_rwlock_unlock(&m->keys_lock);
     MOPAY_ASSERT(ok);
-    return merchant_record(m, store, now_ns, merchant);
+    return merchant_record(m, now_ns, merchant);
 }
 
 void mopay_merchant_webhook_secret_format(const uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES],
@@ -136,9 +138,10 @@ enum mopay_err mopay_merchant_webhook_secret_set(struct mopay_merchant_state *m,
                                                  int64_t now_ns, struct mopay_merchant *merchant,
                                                  const uint8_t secret[MOPAY_WEBHOOK_SECRET_BYTES])
 {
+    (void)store; /* the merchant's record goes to the journal */
     memcpy(merchant->webhook_secret, secret, MOPAY_WEBHOOK_SECRET_BYTES);
     merchant->webhook_secret_text = true;
-    return merchant_record(m, store, now_ns, merchant);
+    return merchant_record(m, now_ns, merchant);
 }
 
 int64_t mopay_merchant_fee(const struct mopay_merchant *merchant, int64_t amount_minor)

@@ -16,6 +16,7 @@ enum mopay_err mopay_order_create(struct mopay_merchant_state *m, struct mopay_s
                                   struct mopay_merchant *merchant, const struct mopay_order_input *in,
                                   struct mopay_order **out)
 {
+    (void)store; /* the order's record goes to the journal */
     MOPAY_ASSERT(in->amount_minor > 0 && in->expires_in_s > 0 && in->expires_in_s <= MOPAY_ORDER_TTL_S_MAX);
     MOPAY_ASSERT(!in->tax_free || (in->vat_minor > 0 && in->vat_minor < in->amount_minor));
     struct mopay_order *o = calloc(1, sizeof(*o));
@@ -36,7 +37,7 @@ enum mopay_err mopay_order_create(struct mopay_merchant_state *m, struct mopay_s
         return MOPAY_ERR_internal;
     }
     *out = o;
-    return order_record(store, now_ns, o);
+    return order_record(m, now_ns, o);
 }
 
 enum mopay_err mopay_order_payable(const struct mopay_order *order, int64_t now_ns)
@@ -48,7 +49,7 @@ enum mopay_err mopay_order_payable(const struct mopay_order *order, int64_t now_
     return MOPAY_OK;
 }
 
-static void open_unlink(struct mopay_merchant_state *m, struct mopay_order *order)
+void order_open_unlink(struct mopay_merchant_state *m, struct mopay_order *order)
 {
     for (struct mopay_order **link = &m->open_orders; *link != NULL; link = &(*link)->next_open)
         if (*link == order) {
@@ -61,12 +62,13 @@ static void open_unlink(struct mopay_merchant_state *m, struct mopay_order *orde
 enum mopay_err mopay_order_mark_paid(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
                                      struct mopay_order *order, const struct mopay_id *payment_id)
 {
+    (void)store; /* the order's record goes to the journal */
     MOPAY_ASSERT(mopay_order_payable(order, now_ns) == MOPAY_OK);
     order->status = MOPAY_ORDER_PAID;
     order->payment_id = *payment_id;
     order->paid_at_ns = now_ns;
-    open_unlink(m, order);
-    return order_record(store, now_ns, order);
+    order_open_unlink(m, order);
+    return order_record(m, now_ns, order);
 }
 
 enum mopay_err mopay_merchant_tick(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns)
@@ -88,7 +90,7 @@ enum mopay_err mopay_merchant_tick(struct mopay_merchant_state *m, struct mopay_
         o->status = MOPAY_ORDER_EXPIRED;
         *link = o->next_open;
         o->next_open = NULL;
-        enum mopay_err err = order_record(store, now_ns, o);
+        enum mopay_err err = order_record(m, now_ns, o);
         if (err == MOPAY_OK && m->options.order_expired != NULL)
             err = m->options.order_expired(m->options.ctx, store, now_ns, o);
         if (err != MOPAY_OK)

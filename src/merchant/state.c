@@ -1,4 +1,4 @@
-/* Merchants and orders in memory, and their records. */
+/* Merchants and orders in memory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,11 +7,10 @@
 
 #include "internal.h"
 #include "mopay/assert.h"
-#include "mopay/json.h"
 
 struct mopay_merchant_state *mopay_merchant_state_new(const struct mopay_merchant_options *options)
 {
-    MOPAY_ASSERT(options->keys != NULL && options->ledger != NULL);
+    MOPAY_ASSERT(options->keys != NULL && options->ledger != NULL && options->journal != NULL);
     struct mopay_merchant_state *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return NULL;
@@ -23,6 +22,7 @@ struct mopay_merchant_state *mopay_merchant_state_new(const struct mopay_merchan
         mopay_merchant_state_free(m);
         return NULL;
     }
+    merchant_records_register(m);
     return m;
 }
 
@@ -55,16 +55,45 @@ struct mopay_order *mopay_order_get(struct mopay_merchant_state *m, const struct
     return mopay_index_get(&m->orders, id->bytes);
 }
 
-/* Indexes a merchant and its live keys. */
+/* The key index's entries for the merchant's live keys: in (put) or out. Under keys_lock. */
+static bool keys_index(struct mopay_merchant_state *m, struct mopay_merchant *merchant)
+{
+    for (size_t i = 0; i < merchant->key_count; i++)
+        if (merchant->keys[i].revoked_at_ns == 0 && !mopay_index_put(&m->keys, merchant->keys[i].hash, merchant))
+            return false;
+    return true;
+}
+
+static void keys_unindex(struct mopay_merchant_state *m, const struct mopay_merchant *merchant)
+{
+    for (size_t i = 0; i < merchant->key_count; i++)
+        if (mopay_index_get(&m->keys, merchant->keys[i].hash) == merchant)
+            mopay_index_remove(&m->keys, merchant->keys[i].hash);
+}
+
+/* Indexes a merchant and its live keys; out of memory, it is left in neither index. */
 bool merchant_add(struct mopay_merchant_state *m, struct mopay_merchant *merchant)
 {
     if (!mopay_index_put(&m->merchants, merchant->id.bytes, merchant))
         return false;
-    bool ok = true;
     pthread_rwlock_wrlock(&m->keys_lock);
-    for (size_t i = 0; ok && i < merchant->key_count; i++)
-        if (merchant->keys[i].revoked_at_ns == 0)
-            ok = mopay_index_put(&m->keys, merchant->keys[i].hash, merchant);
+    bool ok = keys_index(m, merchant);
+    if (!ok)
+        keys_unindex(m, merchant);
+    pthread_rwlock_unlock(&m->keys_lock);
+    if (!ok)
+        mopay_index_remove(&m->merchants, merchant->id.bytes);
+    return ok;
+}
+
+bool merchant_replace(struct mopay_merchant_state *m, struct mopay_merchant *merchant,
+                      const struct mopay_merchant *image)
+{
+    /* under the lock: event-loop threads read the keys of the merchant they find */
+    pthread_rwlock_wrlock(&m->keys_lock);
+    keys_unindex(m, merchant);
+    mopay_codec_copy(&mopay_merchant_merchant_kind, merchant, image);
+    bool ok = keys_index(m, merchant);
     pthread_rwlock_unlock(&m->keys_lock);
     return ok;
 }
@@ -91,56 +120,6 @@ bool mopay_merchant_key_find(struct mopay_merchant_state *m, const uint8_t hash[
         *out = merchant->id;
     pthread_rwlock_unlock(&m->keys_lock);
     return live;
-}
-
-/* --- records --- */
-
-static json_t *keys_json(const struct mopay_merchant *merchant)
-{
-    json_t *keys = json_array();
-    for (size_t i = 0; i < merchant->key_count; i++) {
-        const struct mopay_merchant_key *k = &merchant->keys[i];
-        char hash[65];
-        sodium_bin2hex(hash, sizeof(hash), k->hash, 32);
-        json_array_append_new(keys, json_pack("{s:s, s:s, s:I, s:I}", "hash", hash, "last4", k->last4, "created_at_ns",
-                                              (json_int_t)k->created_at_ns, "revoked_at_ns",
-                                              (json_int_t)k->revoked_at_ns));
-    }
-    return keys;
-}
-
-enum mopay_err merchant_record(struct mopay_merchant_state *m, struct mopay_store *store, int64_t now_ns,
-                               const struct mopay_merchant *merchant)
-{
-    char id[MOPAY_ID_TEXT_BYTES], secret[MOPAY_SEALED_B64_BYTES], ad[MOPAY_SEAL_AD_BYTES];
-    mopay_id_format(MOPAY_ID_MERCHANT, &merchant->id, id);
-    mopay_seal_ad(ad, "merchant", id, "webhook_secret");
-    mopay_seal_b64(m->options.keys->secret_seal, ad, merchant->webhook_secret, MOPAY_WEBHOOK_SECRET_BYTES, secret);
-    json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:I}", "id", id, "kind",
-                          (int)merchant->kind, "name",
-                          merchant->name, "mcc", merchant->mcc, "country", merchant->country, "city", merchant->city,
-                          "currency", merchant->currency->alpha, "fee_bps", merchant->fee_bps,
-                          "settlement_account", merchant->settlement_account, "webhook_url", merchant->webhook_url,
-                          "webhook_secret_sealed", secret, "keys", keys_json(merchant), "created_at_ns",
-                          (json_int_t)merchant->created_at_ns);
-    if (merchant->webhook_secret_text) /* absent in records made before: 64 hex digits */
-        json_object_set_new(j, "webhook_secret_form", json_string("whsec"));
-    return mopay_store_record_put_json(store, "merchant", id, j, now_ns);
-}
-
-enum mopay_err order_record(struct mopay_store *store, int64_t now_ns, const struct mopay_order *order)
-{
-    char id[MOPAY_ID_TEXT_BYTES], merchant[MOPAY_ID_TEXT_BYTES], payment[MOPAY_ID_TEXT_BYTES];
-    mopay_id_format(MOPAY_ID_ORDER, &order->id, id);
-    mopay_id_format(MOPAY_ID_MERCHANT, &order->merchant->id, merchant);
-    mopay_id_format(MOPAY_ID_PAYMENT, &order->payment_id, payment);
-    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:I, s:i, s:s, s:I, s:I, s:I}", "id", id, "merchant_id",
-                          merchant, "amount_minor", (json_int_t)order->amount_minor, "reference", order->reference,
-                          "description", order->description, "tax_free", order->tax_free, "vat_minor",
-                          (json_int_t)order->vat_minor, "status", (int)order->status, "payment_id", payment,
-                          "created_at_ns", (json_int_t)order->created_at_ns, "expires_at_ns",
-                          (json_int_t)order->expires_at_ns, "paid_at_ns", (json_int_t)order->paid_at_ns);
-    return mopay_store_record_put_json(store, "order", id, j, now_ns);
 }
 
 size_t mopay_merchant_count(const struct mopay_merchant_state *m)

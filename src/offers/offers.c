@@ -8,17 +8,21 @@
 #include "internal.h"
 #include "mopay/assert.h"
 
-struct mopay_offers_state *mopay_offers_new(struct mopay_merchant_state *merchants, struct mopay_wallet_state *wallets)
+struct mopay_offers_state *mopay_offers_new(struct mopay_merchant_state *merchants, struct mopay_wallet_state *wallets,
+                                            struct mopay_journal *journal)
 {
+    MOPAY_ASSERT(merchants != NULL && wallets != NULL && journal != NULL);
     struct mopay_offers_state *o = calloc(1, sizeof(*o));
     if (o == NULL)
         return NULL;
     o->merchants = merchants;
     o->wallets = wallets;
+    o->journal = journal;
     if (!mopay_index_init(&o->offers, 64) || !mopay_index_init(&o->coupons, 256) || !mopay_index_init(&o->claims, 256)) {
         mopay_offers_free(o);
         return NULL;
     }
+    offers_records_register(o);
     return o;
 }
 
@@ -80,6 +84,7 @@ enum mopay_err mopay_offer_create(struct mopay_offers_state *o, struct mopay_sto
                                   struct mopay_merchant *merchant, const struct mopay_offer_input *in,
                                   struct mopay_offer **out)
 {
+    (void)store; /* the offer's record goes to the journal */
     MOPAY_ASSERT(in->valid_until_ns > in->valid_from_ns && in->budget_minor > 0 && in->per_customer_limit > 0);
     MOPAY_ASSERT(in->kind == MOPAY_OFFER_FIXED ? in->fixed_minor > 0 && in->fixed_minor < in->min_spend_minor
                                                : in->percent_bps > 0 && in->percent_bps < 10000);
@@ -105,7 +110,7 @@ enum mopay_err mopay_offer_create(struct mopay_offers_state *o, struct mopay_sto
         return MOPAY_ERR_internal;
     }
     *out = x;
-    return offer_record(store, now_ns, x);
+    return offer_record(o, now_ns, x);
 }
 
 static bool offer_active(const struct mopay_offer *x, int64_t now_ns)
@@ -116,6 +121,7 @@ static bool offer_active(const struct mopay_offer *x, int64_t now_ns)
 enum mopay_err mopay_offer_claim(struct mopay_offers_state *o, struct mopay_store *store, int64_t now_ns,
                                  struct mopay_offer *x, struct mopay_customer *customer, struct mopay_coupon **out)
 {
+    (void)store; /* the records go to the journal */
     if (!offer_active(x, now_ns))
         return MOPAY_ERR_offer_not_active;
     if (x->spent_minor >= x->budget_minor)
@@ -137,8 +143,9 @@ enum mopay_err mopay_offer_claim(struct mopay_offers_state *o, struct mopay_stor
     }
     x->claimed++;
     *out = c;
-    enum mopay_err err = coupon_record(store, now_ns, c);
-    return err != MOPAY_OK ? err : offer_record(store, now_ns, x);
+    /* the offer existed before: the coupon's image names it, then the offer's counts its claim */
+    enum mopay_err err = coupon_record(o, now_ns, c);
+    return err != MOPAY_OK ? err : offer_record(o, now_ns, x);
 }
 
 size_t mopay_coupons_of(struct mopay_offers_state *o, const struct mopay_customer *c, struct mopay_coupon **out,
@@ -197,7 +204,7 @@ enum mopay_err mopay_coupon_redeem(struct mopay_offers_state *o, struct mopay_st
                                    struct mopay_coupon *coupon, const struct mopay_id *payment_id,
                                    int64_t discount_minor)
 {
-    (void)o;
+    (void)store; /* the records go to the journal */
     struct mopay_offer *x = coupon->offer;
     MOPAY_ASSERT(coupon->status == MOPAY_COUPON_AVAILABLE && discount_minor > 0 &&
                  discount_minor <= x->budget_minor - x->spent_minor);
@@ -206,8 +213,8 @@ enum mopay_err mopay_coupon_redeem(struct mopay_offers_state *o, struct mopay_st
     coupon->discount_minor = discount_minor;
     coupon->payment_id = *payment_id;
     coupon->used_at_ns = now_ns;
-    enum mopay_err err = coupon_record(store, now_ns, coupon);
-    return err != MOPAY_OK ? err : offer_record(store, now_ns, x);
+    enum mopay_err err = coupon_record(o, now_ns, coupon);
+    return err != MOPAY_OK ? err : offer_record(o, now_ns, x);
 }
 
 int64_t mopay_coupon_refund_share(const struct mopay_coupon *coupon, int64_t refund_minor, int64_t refunded_before,
@@ -222,12 +229,12 @@ int64_t mopay_coupon_refund_share(const struct mopay_coupon *coupon, int64_t ref
 enum mopay_err mopay_coupon_refunded(struct mopay_offers_state *o, struct mopay_store *store, int64_t now_ns,
                                      struct mopay_coupon *coupon, int64_t share_minor)
 {
-    (void)o;
+    (void)store; /* the records go to the journal */
     MOPAY_ASSERT(share_minor >= 0 && coupon->refunded_minor + share_minor <= coupon->discount_minor);
     if (share_minor == 0)
         return MOPAY_OK;
     coupon->refunded_minor += share_minor;
     coupon->offer->spent_minor -= share_minor;
-    enum mopay_err err = coupon_record(store, now_ns, coupon);
-    return err != MOPAY_OK ? err : offer_record(store, now_ns, coupon->offer);
+    enum mopay_err err = coupon_record(o, now_ns, coupon);
+    return err != MOPAY_OK ? err : offer_record(o, now_ns, coupon->offer);
 }

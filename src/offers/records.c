@@ -1,140 +1,171 @@
-/* Offers' and coupons' records, and loading them at start. */
-#include <stdio.h>
+/* Offers and coupons in the journal: their tables, and how replay puts them back with the checks
+ * their JSON records were loaded with (load.c, for databases from before). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "mopay/assert.h"
 
-enum mopay_err offer_record(struct mopay_store *store, int64_t now_ns, const struct mopay_offer *x)
+static void *ref_merchant(void *state, const struct mopay_id *id)
 {
-    char id[MOPAY_ID_TEXT_BYTES], merchant[MOPAY_ID_TEXT_BYTES];
-    mopay_id_format(MOPAY_ID_OFFER, &x->id, id);
-    mopay_id_format(MOPAY_ID_MERCHANT, &x->merchant->id, merchant);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I}", "id", id,
-                          "merchant_id", merchant, "name", x->name, "kind", (int)x->kind, "percent_bps",
-                          (json_int_t)x->percent_bps, "fixed_minor", (json_int_t)x->fixed_minor, "min_spend_minor",
-                          (json_int_t)x->min_spend_minor, "cap_minor", (json_int_t)x->cap_minor, "valid_from_ns",
-                          (json_int_t)x->valid_from_ns, "valid_until_ns", (json_int_t)x->valid_until_ns,
-                          "budget_minor", (json_int_t)x->budget_minor, "spent_minor", (json_int_t)x->spent_minor,
-                          "per_customer_limit", (json_int_t)x->per_customer_limit, "funder", (int)x->funder,
-                          "claimed", (json_int_t)x->claimed, "created_at_ns", (json_int_t)x->created_at_ns);
-    return mopay_store_record_put_json(store, "offer", id, j, now_ns);
+    return mopay_merchant_get(((struct mopay_offers_state *)state)->merchants, id);
 }
 
-enum mopay_err coupon_record(struct mopay_store *store, int64_t now_ns, const struct mopay_coupon *c)
+static void *ref_offer(void *state, const struct mopay_id *id)
 {
-    char id[MOPAY_ID_TEXT_BYTES], offer[MOPAY_ID_TEXT_BYTES], customer[MOPAY_ID_TEXT_BYTES], payment[MOPAY_ID_TEXT_BYTES];
-    mopay_id_format(MOPAY_ID_COUPON, &c->id, id);
-    mopay_id_format(MOPAY_ID_OFFER, &c->offer->id, offer);
-    mopay_id_format(MOPAY_ID_CUSTOMER, &c->customer->id, customer);
-    mopay_id_format(MOPAY_ID_PAYMENT, &c->payment_id, payment);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:I, s:I}", "id", id, "offer_id", offer, "customer_id",
-                          customer, "status", (int)c->status, "discount_minor", (json_int_t)c->discount_minor,
-                          "refunded_minor", (json_int_t)c->refunded_minor, "payment_id", payment, "created_at_ns",
-                          (json_int_t)c->created_at_ns, "used_at_ns", (json_int_t)c->used_at_ns);
-    return mopay_store_record_put_json(store, "coupon", id, j, now_ns);
+    return mopay_offer_get(state, id);
 }
 
-struct load_ctx {
-    struct mopay_offers_state *o;
-    char *err;
-    size_t err_cap;
-    bool failed;
+static void *ref_customer(void *state, const struct mopay_id *id)
+{
+    return mopay_wallet_customer(((struct mopay_offers_state *)state)->wallets, id);
+}
+
+static void index_each(struct mopay_index *index, bool (*fn)(void *ctx, const void *record), void *ctx)
+{
+    for (size_t i = 0; i < index->capacity; i++)
+        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
+            return;
+}
+
+/* --- offers --- */
+
+#define X struct mopay_offer
+static const struct mopay_codec_field offer_fields[] = {
+    MOPAY_CODEC_ID_FIELD(X, id),
+    MOPAY_CODEC_REF_FIELD(X, merchant, ref_merchant),
+    MOPAY_CODEC_TEXT_FIELD(X, name),
+    MOPAY_CODEC_INT_FIELD(X, kind),
+    MOPAY_CODEC_UINT_FIELD(X, percent_bps),
+    MOPAY_CODEC_INT_FIELD(X, fixed_minor),
+    MOPAY_CODEC_INT_FIELD(X, min_spend_minor),
+    MOPAY_CODEC_INT_FIELD(X, cap_minor),
+    MOPAY_CODEC_INT_FIELD(X, valid_from_ns),
+    MOPAY_CODEC_INT_FIELD(X, valid_until_ns),
+    MOPAY_CODEC_INT_FIELD(X, budget_minor),
+    MOPAY_CODEC_INT_FIELD(X, spent_minor),
+    MOPAY_CODEC_UINT_FIELD(X, per_customer_limit),
+    MOPAY_CODEC_INT_FIELD(X, funder),
+    MOPAY_CODEC_UINT_FIELD(X, claimed),
+    MOPAY_CODEC_INT_FIELD(X, created_at_ns),
+};
+#undef X
+_Static_assert(offsetof(struct mopay_merchant, id) == 0 && offsetof(struct mopay_offer, id) == 0 &&
+                   offsetof(struct mopay_customer, id) == 0,
+               "a record a REF field names begins with its id");
+
+static enum mopay_err offer_apply(void *state, const void *image, char *why, size_t why_cap)
+{
+    struct mopay_offers_state *o = state;
+    const struct mopay_offer *in = image;
+    if (in->merchant == NULL || (in->kind != MOPAY_OFFER_PERCENT && in->kind != MOPAY_OFFER_FIXED) ||
+        (in->funder != MOPAY_OFFER_MERCHANT_FUNDED && in->funder != MOPAY_OFFER_PLATFORM_FUNDED) ||
+        in->percent_bps >= 10000 || in->budget_minor <= 0 || in->spent_minor < 0 ||
+        in->spent_minor > in->budget_minor || in->per_customer_limit == 0 ||
+        in->per_customer_limit > MOPAY_OFFER_PER_CUSTOMER_MAX)
+        return mopay_codec_refuse(why, why_cap, "offer", "no merchant, or kind, funder, budget or limits out of range");
+    struct mopay_offer *x = mopay_offer_get(o, &in->id);
+    if (x != NULL) { /* its budget and claims are fields: nothing kept beside them */
+        mopay_codec_copy(&mopay_offers_offer_kind, x, in);
+        return MOPAY_OK;
+    }
+    if ((x = malloc(sizeof(*x))) == NULL)
+        return mopay_codec_refuse(why, why_cap, "offer", "out of memory");
+    memcpy(x, in, sizeof(*x));
+    if (!offer_add(o, x)) {
+        free(x);
+        return mopay_codec_refuse(why, why_cap, "offer", "out of memory");
+    }
+    return MOPAY_OK;
+}
+
+static void offer_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
+{
+    index_each(&((struct mopay_offers_state *)state)->offers, fn, ctx);
+}
+
+const struct mopay_record_kind mopay_offers_offer_kind = {
+    .name = "offer",
+    .tag = MOPAY_RECORD_OFFER,
+    .version = 1,
+    .size = sizeof(struct mopay_offer),
+    .fields = offer_fields,
+    .field_count = sizeof(offer_fields) / sizeof(offer_fields[0]),
+    .apply = offer_apply,
+    .each = offer_each,
 };
 
-static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id)
-{
-    snprintf(ctx->err, ctx->err_cap, "%s record %s: malformed, or what it names is missing", kind, id);
-    ctx->failed = true;
-    return false;
-}
+/* --- coupons --- */
 
-static bool offer_read(struct load_ctx *ctx, json_t *j, struct mopay_offer *x)
-{
-    const char *id = NULL, *mid = NULL, *name = NULL;
-    json_int_t v[13] = {0};
-    int kind = 0, funder = 0;
-    struct mopay_id merchant;
-    bool ok = json_unpack(j, "{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I}", "id", &id,
-                          "merchant_id", &mid, "name", &name, "kind", &kind, "percent_bps", &v[0], "fixed_minor", &v[1],
-                          "min_spend_minor", &v[2], "cap_minor", &v[3], "valid_from_ns", &v[4], "valid_until_ns",
-                          &v[5], "budget_minor", &v[6], "spent_minor", &v[7], "per_customer_limit", &v[8], "funder",
-                          &funder, "claimed", &v[9], "created_at_ns", &v[10]) == 0 &&
-              mopay_id_parse_text(MOPAY_ID_OFFER, id, &x->id) && mopay_id_parse_text(MOPAY_ID_MERCHANT, mid, &merchant) &&
-              (x->merchant = mopay_merchant_get(ctx->o->merchants, &merchant)) != NULL &&
-              strlen(name) < sizeof(x->name) && (kind == MOPAY_OFFER_PERCENT || kind == MOPAY_OFFER_FIXED) &&
-              (funder == MOPAY_OFFER_MERCHANT_FUNDED || funder == MOPAY_OFFER_PLATFORM_FUNDED) && v[0] >= 0 &&
-              v[0] < 10000 && v[6] > 0 && v[7] >= 0 && v[7] <= v[6] && v[8] > 0 && v[8] <= MOPAY_OFFER_PER_CUSTOMER_MAX &&
-              v[9] >= 0 && v[9] <= UINT32_MAX;
-    if (!ok)
-        return false;
-    mopay_text_copy(x->name, sizeof(x->name), name);
-    x->kind = (enum mopay_offer_kind)kind;
-    x->funder = (enum mopay_offer_funder)funder;
-    x->percent_bps = (uint32_t)v[0], x->fixed_minor = v[1], x->min_spend_minor = v[2], x->cap_minor = v[3];
-    x->valid_from_ns = v[4], x->valid_until_ns = v[5], x->budget_minor = v[6], x->spent_minor = v[7];
-    x->per_customer_limit = (uint32_t)v[8], x->claimed = (uint32_t)v[9], x->created_at_ns = v[10];
-    return true;
-}
+#define C struct mopay_coupon
+static const struct mopay_codec_field coupon_fields[] = {
+    MOPAY_CODEC_ID_FIELD(C, id),
+    MOPAY_CODEC_REF_FIELD(C, offer, ref_offer),
+    MOPAY_CODEC_REF_FIELD(C, customer, ref_customer),
+    MOPAY_CODEC_INT_FIELD(C, status),
+    MOPAY_CODEC_INT_FIELD(C, discount_minor),
+    MOPAY_CODEC_INT_FIELD(C, refunded_minor),
+    MOPAY_CODEC_ID_FIELD(C, payment_id),
+    MOPAY_CODEC_INT_FIELD(C, created_at_ns),
+    MOPAY_CODEC_INT_FIELD(C, used_at_ns),
+};
+#undef C
 
-static bool load_offer(void *arg, const char *id, const char *text, size_t len)
+static enum mopay_err coupon_apply(void *state, const void *image, char *why, size_t why_cap)
 {
-    struct load_ctx *ctx = arg;
-    json_t *j = json_loadb(text, len, 0, NULL);
-    struct mopay_offer *x = calloc(1, sizeof(*x));
-    bool ok = j != NULL && x != NULL && offer_read(ctx, j, x) && offer_add(ctx->o, x);
-    json_decref(j);
-    if (!ok) {
-        free(x);
-        return load_fail(ctx, "offer", id);
+    struct mopay_offers_state *o = state;
+    const struct mopay_coupon *in = image;
+    if (in->offer == NULL || in->customer == NULL ||
+        (in->status != MOPAY_COUPON_AVAILABLE && in->status != MOPAY_COUPON_USED) || in->discount_minor < 0 ||
+        in->refunded_minor < 0 || in->refunded_minor > in->discount_minor)
+        return mopay_codec_refuse(why, why_cap, "coupon", "no offer or customer, or status or amounts out of range");
+    struct mopay_coupon *c = mopay_coupon_get(o, &in->id);
+    if (c != NULL) {
+        /* the claims count is kept by (offer, customer), which a coupon keeps for life */
+        if (c->offer != in->offer || c->customer != in->customer)
+            return mopay_codec_refuse(why, why_cap, "coupon", "another offer or customer than the coupon's");
+        mopay_codec_copy(&mopay_offers_coupon_kind, c, in);
+        return MOPAY_OK;
     }
-    return true;
-}
-
-static bool coupon_read(struct load_ctx *ctx, json_t *j, struct mopay_coupon *c)
-{
-    const char *id = NULL, *oid = NULL, *cid = NULL, *pid = NULL;
-    int status = 0;
-    json_int_t discount = 0, refunded = 0, created = 0, used = 0;
-    struct mopay_id offer, customer;
-    bool ok = json_unpack(j, "{s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:I, s:I}", "id", &id, "offer_id", &oid,
-                          "customer_id", &cid, "status", &status, "discount_minor", &discount, "refunded_minor",
-                          &refunded, "payment_id", &pid, "created_at_ns", &created, "used_at_ns", &used) == 0 &&
-              mopay_id_parse_text(MOPAY_ID_COUPON, id, &c->id) && mopay_id_parse_text(MOPAY_ID_OFFER, oid, &offer) &&
-              mopay_id_parse_text(MOPAY_ID_CUSTOMER, cid, &customer) && mopay_id_parse_text(MOPAY_ID_PAYMENT, pid, &c->payment_id) &&
-              (c->offer = mopay_offer_get(ctx->o, &offer)) != NULL &&
-              (c->customer = mopay_wallet_customer(ctx->o->wallets, &customer)) != NULL &&
-              (status == MOPAY_COUPON_AVAILABLE || status == MOPAY_COUPON_USED) && discount >= 0 && refunded >= 0 &&
-              refunded <= discount;
-    c->status = (enum mopay_coupon_status)status;
-    c->discount_minor = discount, c->refunded_minor = refunded, c->created_at_ns = created, c->used_at_ns = used;
-    return ok;
-}
-
-static bool load_coupon(void *arg, const char *id, const char *text, size_t len)
-{
-    struct load_ctx *ctx = arg;
-    json_t *j = json_loadb(text, len, 0, NULL);
-    struct mopay_coupon *c = calloc(1, sizeof(*c));
-    bool ok = j != NULL && c != NULL && coupon_read(ctx, j, c) && coupon_add(ctx->o, c);
-    json_decref(j);
-    if (!ok) {
+    if ((c = malloc(sizeof(*c))) == NULL)
+        return mopay_codec_refuse(why, why_cap, "coupon", "out of memory");
+    memcpy(c, in, sizeof(*c));
+    if (!coupon_add(o, c)) {
         free(c);
-        return load_fail(ctx, "coupon", id);
+        return mopay_codec_refuse(why, why_cap, "coupon", "out of memory");
     }
-    return true;
+    return MOPAY_OK;
 }
 
-enum mopay_err mopay_offers_load(struct mopay_offers_state *o, struct mopay_store *store, char *err, size_t err_cap)
+static void coupon_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    struct load_ctx ctx = {o, err, err_cap, false};
-    enum mopay_err e = store->records_load(store, "offer", load_offer, &ctx);
-    if (e == MOPAY_OK && !ctx.failed)
-        e = store->records_load(store, "coupon", load_coupon, &ctx);
-    if (ctx.failed)
-        return MOPAY_ERR_store_failed;
-    if (e != MOPAY_OK)
-        snprintf(err, err_cap, "loading offer records: %s", store->last_error);
-    return e;
+    index_each(&((struct mopay_offers_state *)state)->coupons, fn, ctx);
+}
+
+const struct mopay_record_kind mopay_offers_coupon_kind = {
+    .name = "coupon",
+    .tag = MOPAY_RECORD_COUPON,
+    .version = 1,
+    .size = sizeof(struct mopay_coupon),
+    .fields = coupon_fields,
+    .field_count = sizeof(coupon_fields) / sizeof(coupon_fields[0]),
+    .apply = coupon_apply,
+    .each = coupon_each,
+};
+
+/* Offers first: coupons name them. */
+void offers_records_register(struct mopay_offers_state *o)
+{
+    mopay_journal_register(o->journal, &mopay_offers_offer_kind, o);
+    mopay_journal_register(o->journal, &mopay_offers_coupon_kind, o);
+}
+
+enum mopay_err offer_record(struct mopay_offers_state *o, int64_t now_ns, const struct mopay_offer *x)
+{
+    return mopay_journal_put(o->journal, &mopay_offers_offer_kind, x, now_ns);
+}
+
+enum mopay_err coupon_record(struct mopay_offers_state *o, int64_t now_ns, const struct mopay_coupon *c)
+{
+    return mopay_journal_put(o->journal, &mopay_offers_coupon_kind, c, now_ns);
 }

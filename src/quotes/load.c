@@ -1,13 +1,13 @@
-/* Spreads from the configuration, and rates and quotes from their records at start. */
+/* Spreads from the configuration, and rates and quotes from their JSON records at start (a
+ * database from before the journal). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "internal.h"
 #include "mopay/assert.h"
-#include "mopay/index.h"
-#include "mopay/quotes.h"
 #include "mopay/text.h"
 
 /* One "SELL/BUY:bps" or "*:bps" item. */
@@ -61,8 +61,6 @@ enum mopay_err mopay_quotes_spreads_parse(const char *text, struct mopay_quotes_
 
 struct load_ctx {
     struct mopay_quotes_state *s;
-    struct mopay_wallet_state *wallets;
-    struct mopay_index *quotes;
     char *err;
     size_t err_cap;
     bool failed;
@@ -90,7 +88,7 @@ static bool load_rate(void *arg, const char *id, const char *text, size_t len)
               (quote = mopay_currency_by_alpha(pair + 4, 3)) != NULL && base != quote &&
               mopay_fx_rate_parse(rate_text, strlen(rate_text), &rate) == MOPAY_OK &&
               strlen(source) <= MOPAY_FX_SOURCE_BYTES_MAX &&
-              mopay_fx_rate_set(ctx->s, NULL, updated, base, quote, rate, source, as_of) == MOPAY_OK;
+              pair_set(ctx->s, base, quote, rate, source, as_of, updated) != NULL;
     json_decref(j);
     return ok ? true : load_fail(ctx, "fx rate", id);
 }
@@ -108,7 +106,7 @@ static bool quote_read(struct load_ctx *ctx, json_t *j, struct mopay_quote *x)
               mopay_id_parse(MOPAY_ID_QUOTE, id, strlen(id), &x->id) == MOPAY_OK &&
               mopay_id_parse(MOPAY_ID_CUSTOMER, cid, strlen(cid), &customer) == MOPAY_OK &&
               mopay_id_parse(MOPAY_ID_PAYMENT, pid, strlen(pid), &x->payment_id) == MOPAY_OK &&
-              (x->customer = mopay_wallet_customer(ctx->wallets, &customer)) != NULL &&
+              (x->customer = mopay_wallet_customer(ctx->s->wallets, &customer)) != NULL &&
               (x->q.sell = mopay_currency_by_alpha(sell, strlen(sell))) != NULL &&
               (x->q.buy = mopay_currency_by_alpha(buy, strlen(buy))) != NULL && v[0] > 0 && v[1] >= 0 &&
               v[1] <= MOPAY_FX_SPREAD_BPS_MAX && v[2] > 0 && v[3] >= 0 && v[4] == v[2] + v[3] && v[5] > 0;
@@ -123,7 +121,7 @@ static bool load_quote(void *arg, const char *id, const char *text, size_t len)
     struct load_ctx *ctx = arg;
     json_t *j = json_loadb(text, len, 0, NULL);
     struct mopay_quote *x = calloc(1, sizeof(*x));
-    bool ok = j != NULL && x != NULL && quote_read(ctx, j, x) && mopay_index_put(ctx->quotes, x->id.bytes, x);
+    bool ok = j != NULL && x != NULL && quote_read(ctx, j, x) && mopay_index_put(&ctx->s->quotes, x->id.bytes, x);
     json_decref(j);
     if (!ok) {
         free(x);
@@ -132,10 +130,9 @@ static bool load_quote(void *arg, const char *id, const char *text, size_t len)
     return true;
 }
 
-enum mopay_err quotes_load_into(struct mopay_quotes_state *s, struct mopay_wallet_state *wallets,
-                                struct mopay_index *quotes, struct mopay_store *store, char *err, size_t err_cap)
+enum mopay_err mopay_quotes_load(struct mopay_quotes_state *s, struct mopay_store *store, char *err, size_t err_cap)
 {
-    struct load_ctx ctx = {s, wallets, quotes, err, err_cap, false};
+    struct load_ctx ctx = {s, err, err_cap, false};
     enum mopay_err e = store->records_load(store, "fxrate", load_rate, &ctx);
     if (e == MOPAY_OK && !ctx.failed)
         e = store->records_load(store, "quote", load_quote, &ctx);

@@ -3,20 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
+#include "internal.h"
 #include "mopay/assert.h"
-#include "mopay/index.h"
-#include "mopay/quotes.h"
 #include "mopay/text.h"
-
-struct mopay_quotes_state {
-    struct mopay_quotes_options options;
-    struct mopay_wallet_state *wallets;
-    struct mopay_index pairs;  /* key of (base, quote) -> pair rate */
-    struct mopay_index quotes; /* id -> quote */
-    size_t sweep_slot;         /* where mopay_quotes_tick goes on from */
-};
 
 static void pair_key(uint16_t base, uint16_t quote, uint8_t key[16])
 {
@@ -26,17 +15,20 @@ static void pair_key(uint16_t base, uint16_t quote, uint8_t key[16])
 }
 
 struct mopay_quotes_state *mopay_quotes_new(const struct mopay_quotes_options *options,
-                                            struct mopay_wallet_state *wallets)
+                                            struct mopay_wallet_state *wallets, struct mopay_journal *journal)
 {
+    MOPAY_ASSERT(wallets != NULL && journal != NULL);
     struct mopay_quotes_state *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
     s->options = *options;
     s->wallets = wallets;
+    s->journal = journal;
     if (!mopay_index_init(&s->pairs, 64) || !mopay_index_init(&s->quotes, 256)) {
         mopay_quotes_free(s);
         return NULL;
     }
+    quotes_records_register(s);
     return s;
 }
 
@@ -53,19 +45,8 @@ void mopay_quotes_free(struct mopay_quotes_state *s)
     free(s);
 }
 
-static enum mopay_err pair_record(struct mopay_store *store, int64_t now_ns, const struct mopay_fx_pair_rate *p)
-{
-    char id[16], rate[MOPAY_FX_RATE_TEXT_BYTES];
-    snprintf(id, sizeof(id), "%s/%s", p->base->alpha, p->quote->alpha);
-    mopay_fx_rate_format(p->rate, rate);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I}", "pair", id, "rate", rate, "source", p->source, "as_of_ns",
-                          (json_int_t)p->as_of_ns, "updated_at_ns", (json_int_t)p->updated_at_ns);
-    return mopay_store_record_put_json(store, "fxrate", id, j, now_ns);
-}
-
-/* Puts a pair in memory; NULL when out of memory or the table is full. */
-static struct mopay_fx_pair_rate *pair_put(struct mopay_quotes_state *s, const struct mopay_currency *base,
-                                           const struct mopay_currency *quote)
+struct mopay_fx_pair_rate *pair_put(struct mopay_quotes_state *s, const struct mopay_currency *base,
+                                    const struct mopay_currency *quote)
 {
     uint8_t key[16];
     pair_key(base->numeric, quote->numeric, key);
@@ -83,19 +64,28 @@ static struct mopay_fx_pair_rate *pair_put(struct mopay_quotes_state *s, const s
     return p;
 }
 
+struct mopay_fx_pair_rate *pair_set(struct mopay_quotes_state *s, const struct mopay_currency *base,
+                                    const struct mopay_currency *quote, struct mopay_fx_rate rate, const char *source,
+                                    int64_t as_of_ns, int64_t updated_at_ns)
+{
+    struct mopay_fx_pair_rate *p = pair_put(s, base, quote);
+    if (p == NULL)
+        return NULL;
+    p->rate = rate;
+    mopay_text_copy(p->source, sizeof(p->source), source);
+    p->as_of_ns = as_of_ns;
+    p->updated_at_ns = updated_at_ns;
+    return p;
+}
+
 enum mopay_err mopay_fx_rate_set(struct mopay_quotes_state *s, struct mopay_store *store, int64_t now_ns,
                                  const struct mopay_currency *base, const struct mopay_currency *quote,
                                  struct mopay_fx_rate rate, const char *source, int64_t as_of_ns)
 {
+    (void)store; /* the rate's record goes to the journal */
     MOPAY_ASSERT(base != quote && rate.units > 0 && strlen(source) <= MOPAY_FX_SOURCE_BYTES_MAX);
-    struct mopay_fx_pair_rate *p = pair_put(s, base, quote);
-    if (p == NULL)
-        return MOPAY_ERR_overloaded;
-    p->rate = rate;
-    mopay_text_copy(p->source, sizeof(p->source), source);
-    p->as_of_ns = as_of_ns;
-    p->updated_at_ns = now_ns;
-    return store != NULL ? pair_record(store, now_ns, p) : MOPAY_OK;
+    struct mopay_fx_pair_rate *p = pair_set(s, base, quote, rate, source, as_of_ns, now_ns);
+    return p != NULL ? pair_record(s, now_ns, p) : MOPAY_ERR_overloaded;
 }
 
 size_t mopay_fx_rates(struct mopay_quotes_state *s, const struct mopay_fx_pair_rate **out, size_t cap)
@@ -137,27 +127,12 @@ static uint32_t spread_of(const struct mopay_quotes_state *s, uint16_t sell, uin
     return s->options.spread_default_bps;
 }
 
-static enum mopay_err quote_record(struct mopay_store *store, int64_t now_ns, const struct mopay_quote *x)
-{
-    char id[MOPAY_ID_TEXT_BYTES], customer[MOPAY_ID_TEXT_BYTES], payment[MOPAY_ID_TEXT_BYTES];
-    mopay_id_format(MOPAY_ID_QUOTE, &x->id, id);
-    mopay_id_format(MOPAY_ID_CUSTOMER, &x->customer->id, customer);
-    mopay_id_format(MOPAY_ID_PAYMENT, &x->payment_id, payment);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s}", "id", id,
-                          "customer_id", customer, "sell", x->q.sell->alpha, "buy", x->q.buy->alpha, "rate_units",
-                          (json_int_t)x->q.rate.units, "spread_bps", (json_int_t)x->q.spread_bps, "base_minor",
-                          (json_int_t)x->q.base_minor, "fee_minor", (json_int_t)x->q.fee_minor, "sell_minor",
-                          (json_int_t)x->q.sell_minor, "buy_minor", (json_int_t)x->q.buy_minor, "created_at_ns",
-                          (json_int_t)x->created_at_ns, "expires_at_ns", (json_int_t)x->expires_at_ns, "used", x->used,
-                          "payment_id", payment);
-    return mopay_store_record_put_json(store, "quote", id, j, now_ns);
-}
-
 enum mopay_err mopay_quote_create(struct mopay_quotes_state *s, struct mopay_store *store, int64_t now_ns,
                                   struct mopay_customer *customer, const struct mopay_currency *sell,
                                   const struct mopay_currency *buy, int64_t sell_minor, int64_t buy_minor,
                                   int64_t lock_s, struct mopay_quote **out)
 {
+    (void)store; /* the quote's record goes to the journal */
     MOPAY_ASSERT((sell_minor > 0) != (buy_minor > 0) && sell != buy && lock_s >= 0 &&
                  lock_s <= MOPAY_QUOTE_LOCK_S_MAX);
     struct mopay_fx_rate rate;
@@ -188,7 +163,7 @@ enum mopay_err mopay_quote_create(struct mopay_quotes_state *s, struct mopay_sto
         return MOPAY_ERR_internal;
     }
     *out = x;
-    return quote_record(store, now_ns, x);
+    return quote_record(s, now_ns, x);
 }
 
 struct mopay_quote *mopay_quote_get(struct mopay_quotes_state *s, const struct mopay_id *id)
@@ -213,20 +188,11 @@ enum mopay_err mopay_quote_usable(const struct mopay_quote *x, const struct mopa
 enum mopay_err mopay_quote_use(struct mopay_quotes_state *s, struct mopay_store *store, int64_t now_ns,
                                struct mopay_quote *x, const struct mopay_id *payment_id)
 {
-    (void)s;
+    (void)store; /* the quote's record goes to the journal */
     MOPAY_ASSERT(!x->used);
     x->used = true;
     x->payment_id = *payment_id;
-    return quote_record(store, now_ns, x);
-}
-
-/* load.c */
-enum mopay_err quotes_load_into(struct mopay_quotes_state *s, struct mopay_wallet_state *wallets,
-                                struct mopay_index *quotes, struct mopay_store *store, char *err, size_t err_cap);
-
-enum mopay_err mopay_quotes_load(struct mopay_quotes_state *s, struct mopay_store *store, char *err, size_t err_cap)
-{
-    return quotes_load_into(s, s->wallets, &s->quotes, store, err, err_cap);
+    return quote_record(s, now_ns, x);
 }
 
 size_t mopay_quotes_count(const struct mopay_quotes_state *s)

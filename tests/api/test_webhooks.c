@@ -8,7 +8,8 @@
  *   (stripe.webhooks.constructEvent, tests/node/receiver.js) verifies every event of a new
  *   merchant with the secret exactly as mopay showed it, and after POST
  *   /v1/merchants/{id}/webhook-secret with the new one; a merchant made before secrets were
- *   text keeps its 64 hex digits until it rotates. */
+ *   text (a JSON row of a database from before the journal, which the first start moves into the
+ *   journal) keeps its 64 hex digits, across a restart too, until it rotates. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,7 +28,11 @@
 #include <sodium.h>
 
 #include "consumers.h"
+#include "mopay/journal.h"
+#include "mopay/keys.h"
+#include "mopay/ledger.h"
 #include "mopay/store.h"
+#include "mopay/text.h"
 #include "support/receiver.h"
 
 static const char *const open_flags[] = {"--webhook-allow-private", "--webhook-allow-insecure", NULL};
@@ -85,6 +91,53 @@ static bool count_each(void *ctx, const char *id, const char *json, size_t len)
     return true;
 }
 
+/* The record images of one kind in a log record's groups (mopay/journal.h), counted. */
+struct log_images {
+    uint32_t tag;
+    size_t count;
+    int64_t last_seq;
+};
+
+static bool log_images_each(void *ctx, int64_t seq, const void *data, size_t len)
+{
+    struct log_images *li = ctx;
+    const uint8_t *p = (const uint8_t *)data + 8, *end = (const uint8_t *)data + len;
+    li->last_seq = seq;
+    while (end - p >= 16) {
+        uint32_t type, count;
+        memcpy(&type, p, 4);
+        memcpy(&count, p + 4, 4);
+        p += 16;
+        size_t bytes = type == 1   ? count * sizeof(struct mopay_ledger_account)
+                       : type == 2 ? count * sizeof(struct mopay_ledger_transfer)
+                                   : type == MOPAY_JOURNAL_GROUP_RECORDS ? count : 0;
+        assert_true(bytes <= (size_t)(end - p));
+        for (const uint8_t *q = p; type == MOPAY_JOURNAL_GROUP_RECORDS && q < p + bytes;) {
+            struct mopay_codec_header h;
+            size_t n = mopay_codec_header_read(q, (size_t)(p + bytes - q), &h);
+            assert_true(n > 0);
+            li->count += h.tag == li->tag;
+            q += n + h.payload_len;
+        }
+        p += bytes;
+    }
+    return true;
+}
+
+/* How many images of `tag` a stopped server's log holds; its last record's number. */
+static size_t log_images(const struct server *s, uint32_t tag, int64_t *out_last_seq)
+{
+    char err[256];
+    struct mopay_store *store = mopay_store_open(s->db, err, sizeof(err));
+    assert_non_null(store);
+    struct log_images li = {tag, 0, 0};
+    assert_int_equal(store->ledger_log_load(store, log_images_each, &li), MOPAY_OK);
+    store->close(store);
+    if (out_last_seq != NULL)
+        *out_last_seq = li.last_seq;
+    return li.count;
+}
+
 static bool log_has(const struct server *s, const char *needle)
 {
     FILE *f = fopen(s->log_path, "r");
@@ -131,6 +184,7 @@ static void urls_are_refused_when_set(void **state)
     size_t merchants = 0;
     merchant_records(&s, count_each, &merchants);
     assert_int_equal(merchants, 0); /* nothing stored */
+    assert_int_equal(log_images(&s, MOPAY_RECORD_MERCHANT, NULL), 0);
 
     server_start(&s, &s, NULL);
     /* a public address, and a name that does not resolve (yet: each delivery checks again; a
@@ -359,38 +413,65 @@ static void stripe_verifies_new_and_rotated_secrets(void **state)
     node_stop();
 }
 
-/* A merchant record as written before secrets were text: no webhook_secret_form. */
-static bool make_legacy_each(void *ctx, const char *id, const char *json, size_t len)
+/* A merchant as a database from before the journal holds it, made before secrets were text:
+ * its ledger account in a log record of the ledger's events alone (version 1), and its JSON row
+ * without webhook_secret_form, its secret sealed for its row. m gets its id, API key and secret
+ * (64 hex digits, as mopay showed secrets then). */
+static void merchant_make_legacy(const struct server *s, const char *url, struct merchant *m)
 {
-    json_t **out = ctx;
-    (void)id;
-    if (*out == NULL)
-        *out = json_loadb(json, len, 0, NULL);
-    return true;
-}
+    char keyfile[256], err[256], ad[MOPAY_SEAL_AD_BYTES], sealed[MOPAY_SEALED_B64_BYTES], hash_hex[65];
+    snprintf(keyfile, sizeof(keyfile), "%s/master.key", s->dir);
+    const struct mopay_keys *keys = mopay_keys_load(keyfile, err, sizeof(err));
+    assert_non_null(keys);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    struct mopay_id id;
+    mopay_id_new(now, &id);
+    mopay_id_format(MOPAY_ID_MERCHANT, &id, m->id);
+    uint8_t raw[32], secret[32], hash[32]; /* the webhook secret: 32 bytes */
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(hash_hex, sizeof(hash_hex), raw, sizeof(raw));
+    snprintf(m->key, sizeof(m->key), "sk_%s", hash_hex);
+    mopay_keys_hash_secret(keys, m->key, strlen(m->key), hash);
+    sodium_bin2hex(hash_hex, sizeof(hash_hex), hash, sizeof(hash));
+    randombytes_buf(secret, sizeof(secret));
+    sodium_bin2hex(m->secret, sizeof(m->secret), secret, sizeof(secret));
+    mopay_seal_ad(ad, "merchant", m->id, "webhook_secret");
+    mopay_seal_b64(keys->secret_seal, ad, secret, sizeof(secret), sealed);
+    mopay_keys_free(keys);
 
-static void merchant_make_legacy(const struct server *s, struct merchant *m)
-{
-    json_t *record = NULL;
-    merchant_records(s, make_legacy_each, &record);
-    assert_non_null(record);
-    assert_string_equal(jstr(record, "webhook_secret_form"), "whsec");
-    assert_int_equal(json_object_del(record, "webhook_secret_form"), 0);
-    char err[256];
+    struct mopay_ledger_account a;
+    memset(&a, 0, sizeof(a));
+    a.id = id;
+    a.currency = 156; /* CNY */
+    a.kind = MOPAY_LEDGER_KIND_MERCHANT;
+    a.flags = MOPAY_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS;
+    uint8_t record[8 + 16 + sizeof(a)];
+    uint32_t version = 1, type = 1, count = 1;
+    memcpy(record, "MLG1", 4);
+    memcpy(record + 4, &version, 4);
+    memcpy(record + 8, &type, 4);
+    memcpy(record + 12, &count, 4);
+    memcpy(record + 16, &now, 8);
+    memcpy(record + 24, &a, sizeof(a));
+    int64_t last_seq = 0;
+    log_images(s, MOPAY_RECORD_MERCHANT, &last_seq);
+
+    json_t *row = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:[{s:s, s:s, s:I, s:I}], s:I}",
+                            "id", m->id, "kind", 0, "name", "Old Hook Shop", "mcc", "5812", "country", "CN", "city",
+                            "Shanghai", "currency", "CNY", "fee_bps", 60, "settlement_account", "CN-ACC-001",
+                            "webhook_url", url, "webhook_secret_sealed", sealed, "keys", "hash", hash_hex, "last4",
+                            m->key + strlen(m->key) - 4, "created_at_ns", (json_int_t)now, "revoked_at_ns",
+                            (json_int_t)0, "created_at_ns", (json_int_t)now);
+    assert_non_null(row);
     struct mopay_store *store = mopay_store_open(s->db, err, sizeof(err));
     assert_non_null(store);
     assert_int_equal(store->begin(store), MOPAY_OK);
-    assert_int_equal(mopay_store_record_put_json(store, "merchant", m->id, record, 1), MOPAY_OK);
+    assert_int_equal(store->ledger_log_append(store, last_seq + 1, record, sizeof(record)), MOPAY_OK);
+    assert_int_equal(mopay_store_record_put_json(store, "merchant", m->id, row, now), MOPAY_OK);
     assert_int_equal(store->commit(store), MOPAY_OK);
     store->close(store);
-    /* the 32 bytes the text spelled, shown in hex as mopay showed secrets before */
-    uint8_t raw[32];
-    size_t n = 0;
-    assert_int_equal(sodium_base642bin(raw, sizeof(raw), m->secret + 6, strlen(m->secret + 6), NULL, &n, NULL,
-                                       sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                     0);
-    assert_int_equal(n, 32);
-    sodium_bin2hex(m->secret, sizeof(m->secret), raw, sizeof(raw));
 }
 
 static void old_secrets_keep_working_until_rotated(void **state)
@@ -399,24 +480,32 @@ static void old_secrets_keep_working_until_rotated(void **state)
     static struct server s;
     node_start();
     server_start(&s, NULL, open_flags);
+    assert_int_equal(server_stop(&s), 0);
     char url[96];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/hooks/old", node_port);
     struct merchant m;
-    merchant_make(&s, url, &m);
-    assert_int_equal(server_stop(&s), 0);
-    merchant_make_legacy(&s, &m);
+    merchant_make_legacy(&s, url, &m);
 
-    server_start(&s, &s, open_flags);
+    server_start(&s, &s, open_flags); /* moves the row into the journal */
     /* "hex:": the receiver's own HMAC over the 32 bytes, which no Stripe library does */
     char legacy[96];
     snprintf(legacy, sizeof(legacy), "hex:%s", m.secret);
     node_secret("old", legacy);
     order_make(&s, &m, "O-1");
     wait_verified("old", 1);
-    struct merchant rotated = rotate(&s, &m, m.key);
-    node_secret("old", rotated.secret); /* Stripe's library from now on */
+    assert_int_equal(server_stop(&s), 0);
+    size_t rows = 0;
+    merchant_records(&s, count_each, &rows);
+    assert_int_equal(rows, 0);
+    assert_int_equal(log_images(&s, MOPAY_RECORD_MERCHANT, NULL), 1);
+
+    server_start(&s, &s, open_flags); /* from the journal alone: the old form kept */
     order_make(&s, &m, "O-2");
     wait_verified("old", 2);
+    struct merchant rotated = rotate(&s, &m, m.key);
+    node_secret("old", rotated.secret); /* Stripe's library from now on */
+    order_make(&s, &m, "O-3");
+    wait_verified("old", 3);
     assert_int_equal(server_stop(&s), 0);
     node_stop();
 }
