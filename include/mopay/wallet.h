@@ -9,6 +9,7 @@
 #include "mopay/connector.h"
 #include "mopay/err.h"
 #include "mopay/id.h"
+#include "mopay/journal.h"
 #include "mopay/keys.h"
 #include "mopay/ledger_service.h"
 #include "mopay/money.h"
@@ -21,11 +22,13 @@
  *
  * The state lives in memory and changes only on the sequencer thread, inside the batch's
  * transaction: every operation below checks everything first and then changes memory, the
- * ledger (through the ledger service, so the event is logged) and the store's records together,
- * or returns an operating error having changed nothing. The domain never reads the clock (the
+ * ledger (through the ledger service, so the event is logged) and the journal together, or
+ * returns an operating error having changed nothing. The domain never reads the clock (the
  * sequencer hands it `now_ns`) and does no network I/O (the connector answers at once or later
- * through mopay_wallet_tick). The store's records are the durable image of this state, loaded by
- * mopay_wallet_load at start after the ledger has been recovered.
+ * through mopay_wallet_tick). Each change puts the changed objects' images (mopay/codec.h) into
+ * the batch's journal record: customers, devices, wallets, funding sources, movements and
+ * sessions are rebuilt by replaying the journal at start, in the order they were written.
+ * mopay_wallet_load reads the JSON records of a database from before the journal.
  *
  * The one exception to "sequencer thread only" is mopay_wallet_session_find, which event-loop
  * threads call to authenticate requests; the session table has its own read-write lock. */
@@ -83,6 +86,8 @@ struct mopay_wallet_options {
     const struct mopay_keys *keys;
     struct mopay_ledger_service *ledger;
     struct mopay_connector *connector;
+    struct mopay_journal *journal; /* where customers, devices, wallets, sources, movements and
+                                      sessions are recorded; their kinds are registered with it */
     struct mopay_wallet_risk risk; /* allow NULL: no risk step */
 };
 
@@ -121,7 +126,7 @@ struct mopay_device {
     struct mopay_customer *customer;
     char name[MOPAY_NAME_BYTES_MAX + 1];
     uint8_t public_key[32];                       /* Ed25519 */
-    uint8_t code_secret[MOPAY_DEVICE_SECRET_BYTES]; /* sealed in its record */
+    uint8_t code_secret[MOPAY_DEVICE_SECRET_BYTES]; /* sealed in its image */
     int64_t created_at_ns;
     int64_t revoked_at_ns; /* 0: live */
     int64_t last_signed_ns; /* newest signed session timestamp: older or equal ones are replays */
@@ -219,7 +224,8 @@ struct mopay_wallet_state;
 
 struct mopay_wallet_state *mopay_wallet_new(const struct mopay_wallet_options *options);
 void mopay_wallet_free(struct mopay_wallet_state *w);
-/* Loads every record from the store (after the ledger's recovery). */
+/* Loads the JSON records a database from before the journal holds (after the journal's replay;
+ * the caller then moves them into the journal with mopay_journal_absorb_records). */
 enum mopay_err mopay_wallet_load(struct mopay_wallet_state *w, struct mopay_store *store, char *err,
                                  size_t err_cap);
 const struct mopay_wallet_options *mopay_wallet_options(const struct mopay_wallet_state *w);
@@ -351,14 +357,15 @@ enum mopay_err mopay_wallet_p2p(struct mopay_wallet_state *w, struct mopay_store
 /* For the other modules that move a wallet's money (payments, refunds): the same limit checks
  * and bookkeeping the wallet's own movements use. The checks change nothing; _outflow_count
  * counts `amount` (negative: gives back one made at `made_ns`, which counts only the same UTC
- * day) against today's limit and writes the wallet's record; _history_add appends an entry to
- * its history (amount negative for money out). */
+ * day) against today's limit and puts the wallet's image in the journal; _history_add appends an
+ * entry to its history (amount negative for money out). */
 enum mopay_err mopay_wallet_outflow_check(struct mopay_wallet_state *w, const struct mopay_wallet *wallet,
                                           int64_t amount_minor, int64_t now_ns);
 enum mopay_err mopay_wallet_inflow_check(struct mopay_wallet_state *w, const struct mopay_wallet *wallet,
                                          int64_t amount_minor, int64_t now_ns);
-enum mopay_err mopay_wallet_outflow_count(struct mopay_store *store, struct mopay_wallet *wallet,
-                                          int64_t amount_minor, int64_t made_ns, int64_t now_ns);
+enum mopay_err mopay_wallet_outflow_count(struct mopay_wallet_state *w, struct mopay_store *store,
+                                          struct mopay_wallet *wallet, int64_t amount_minor, int64_t made_ns,
+                                          int64_t now_ns);
 enum mopay_err mopay_wallet_history_add(struct mopay_store *store, const struct mopay_wallet *wallet, int64_t now_ns,
                                         const char *id, const char *type, int64_t amount_minor,
                                         const char *counterparty, const char *note);

@@ -133,7 +133,8 @@ static bool api_wallet_start(struct mopay_api *api, const struct mopay_api_optio
                                       .topup_pending_ttl_s = options->topup_pending_ttl_s,
                                       .keys = api->keys,
                                       .ledger = api->ledger,
-                                      .connector = api->connector};
+                                      .connector = api->connector,
+                                      .journal = api->journal};
     memcpy(wo.tiers, options->tiers, sizeof(wo.tiers));
     api->wallet = mopay_wallet_new(&wo);
     if (api->wallet == NULL) {

@@ -141,7 +141,7 @@ static enum mopay_err bookkeeping(struct mopay_pay_state *p, struct mopay_store 
     char id[MOPAY_ID_TEXT_BYTES];
     mopay_id_format(MOPAY_ID_PAYMENT, &x->id, id);
     int64_t paid = mopay_payment_wallet_amount(x);
-    enum mopay_err err = mopay_wallet_outflow_count(store, x->wallet, paid, now_ns, now_ns);
+    enum mopay_err err = mopay_wallet_outflow_count(p->options.wallet, store, x->wallet, paid, now_ns, now_ns);
     if (err == MOPAY_OK)
         err = mopay_wallet_history_add(store, x->wallet, now_ns, id, x->method == MOPAY_PAY_BILL ? "bill" : "payment",
                                        -paid, x->merchant->name, x->reference);

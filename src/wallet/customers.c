@@ -57,9 +57,10 @@ struct mopay_device *mopay_wallet_device_by_code(struct mopay_wallet_state *w, u
 enum mopay_err mopay_wallet_code_used(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                       struct mopay_device *d, int64_t step)
 {
+    (void)store; /* the images go to the journal */
     MOPAY_ASSERT(step > d->code_last_step);
     d->code_last_step = step;
-    return record_device(w, store, now_ns, d);
+    return record_device(w, now_ns, d);
 }
 
 static struct mopay_device *device_make(struct mopay_wallet_state *w, struct mopay_customer *c, int64_t now_ns,
@@ -84,6 +85,7 @@ enum mopay_err mopay_wallet_signup(struct mopay_wallet_state *w, struct mopay_st
                                    const struct mopay_signup *s, struct mopay_customer **out_customer,
                                    struct mopay_device **out_device)
 {
+    (void)store; /* the images go to the journal */
     if (mopay_wallet_customer_by_phone(w, s->phone) != NULL)
         return MOPAY_ERR_phone_taken;
     struct mopay_customer *c = calloc(1, sizeof(*c));
@@ -111,14 +113,15 @@ enum mopay_err mopay_wallet_signup(struct mopay_wallet_state *w, struct mopay_st
     }
     *out_customer = c;
     *out_device = d;
-    enum mopay_err err = record_customer(w, store, now_ns, c);
-    return err != MOPAY_OK ? err : record_device(w, store, now_ns, d);
+    enum mopay_err err = record_customer(w, now_ns, c);
+    return err != MOPAY_OK ? err : record_device(w, now_ns, d);
 }
 
 enum mopay_err mopay_wallet_kyc_set(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                     struct mopay_customer *c, int tier, const char *document_type,
                                     const char *document_number)
 {
+    (void)store; /* the images go to the journal */
     MOPAY_ASSERT(tier >= 0 && tier < MOPAY_WALLET_TIERS);
     size_t len = strlen(document_number);
     MOPAY_ASSERT(len >= 4 && len <= 32 && strlen(document_type) < sizeof(c->kyc_document_type));
@@ -130,14 +133,15 @@ enum mopay_err mopay_wallet_kyc_set(struct mopay_wallet_state *w, struct mopay_s
     c->kyc_tier = tier;
     mopay_text_copy(c->kyc_document_type, sizeof(c->kyc_document_type), document_type);
     mopay_text_copy(c->kyc_document_last4, sizeof(c->kyc_document_last4), document_number + len - 4);
-    return record_customer(w, store, now_ns, c);
+    return record_customer(w, now_ns, c);
 }
 
 enum mopay_err mopay_wallet_freeze(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                    struct mopay_customer *c, bool frozen)
 {
+    (void)store; /* the images go to the journal */
     c->frozen = frozen;
-    return record_customer(w, store, now_ns, c);
+    return record_customer(w, now_ns, c);
 }
 
 enum mopay_err mopay_wallet_device_add(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
@@ -145,6 +149,7 @@ enum mopay_err mopay_wallet_device_add(struct mopay_wallet_state *w, struct mopa
                                        const uint8_t code_secret[MOPAY_DEVICE_SECRET_BYTES],
                                        struct mopay_device **out)
 {
+    (void)store; /* the images go to the journal */
     if (live_devices(c) >= MOPAY_DEVICES_PER_CUSTOMER_MAX ||
         c->device_count >= sizeof(c->devices) / sizeof(c->devices[0]))
         return MOPAY_ERR_devices_max;
@@ -154,12 +159,13 @@ enum mopay_err mopay_wallet_device_add(struct mopay_wallet_state *w, struct mopa
         return MOPAY_ERR_internal;
     }
     *out = d;
-    return record_device(w, store, now_ns, d);
+    return record_device(w, now_ns, d);
 }
 
 enum mopay_err mopay_wallet_device_revoke(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                           struct mopay_device *d)
 {
+    (void)store; /* the images go to the journal */
     if (d->revoked_at_ns != 0)
         return MOPAY_ERR_device_revoked;
     d->revoked_at_ns = now_ns;
@@ -168,7 +174,7 @@ enum mopay_err mopay_wallet_device_revoke(struct mopay_wallet_state *w, struct m
     sodium_memzero(d->code_secret, sizeof(d->code_secret));
     if (w->options.risk.device_revoked != NULL)
         w->options.risk.device_revoked(w->options.risk.ctx, d->customer, now_ns);
-    return record_device(w, store, now_ns, d);
+    return record_device(w, now_ns, d);
 }
 
 /* --- sessions --- */
@@ -200,6 +206,7 @@ static enum mopay_err pin_wrong(struct mopay_wallet_state *w, struct mopay_custo
 enum mopay_err mopay_wallet_pin_attempt(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                         struct mopay_customer *c, bool pin_ok, enum mopay_err *out_refusal)
 {
+    (void)store; /* the images go to the journal */
     if (c->locked_until_ns > now_ns)
         return MOPAY_ERR_customer_locked;
     *out_refusal = MOPAY_OK;
@@ -210,7 +217,7 @@ enum mopay_err mopay_wallet_pin_attempt(struct mopay_wallet_state *w, struct mop
     } else {
         *out_refusal = pin_wrong(w, c, now_ns);
     }
-    return record_customer(w, store, now_ns, c);
+    return record_customer(w, now_ns, c);
 }
 
 enum mopay_err mopay_wallet_session_open(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
@@ -218,6 +225,7 @@ enum mopay_err mopay_wallet_session_open(struct mopay_wallet_state *w, struct mo
                                          const uint8_t token_hash[32], enum mopay_err *out_refusal,
                                          struct mopay_session **out)
 {
+    (void)store; /* the images go to the journal */
     struct mopay_customer *c = d->customer;
     *out_refusal = MOPAY_OK;
     *out = NULL;
@@ -240,11 +248,11 @@ enum mopay_err mopay_wallet_session_open(struct mopay_wallet_state *w, struct mo
         MOPAY_ASSERT(state_session_add(w, s));
         c->failed_pins = 0;
         *out = s;
-        if ((err = record_session(store, now_ns, s)) != MOPAY_OK)
+        if ((err = record_session(w, now_ns, s)) != MOPAY_OK)
             return err;
     }
-    err = record_customer(w, store, now_ns, c);
-    return err != MOPAY_OK ? err : record_device(w, store, now_ns, d);
+    err = record_customer(w, now_ns, c);
+    return err != MOPAY_OK ? err : record_device(w, now_ns, d);
 }
 
 bool mopay_wallet_session_find(struct mopay_wallet_state *w, const uint8_t token_hash[32], int64_t now_ns,
@@ -260,8 +268,8 @@ bool mopay_wallet_session_find(struct mopay_wallet_state *w, const uint8_t token
     return live;
 }
 
-/* Forgets expired sessions and those of revoked devices, in memory and in the store. */
-enum mopay_err sessions_purge(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns)
+/* Forgets expired sessions and those of revoked devices, in memory and in the journal. */
+enum mopay_err sessions_purge(struct mopay_wallet_state *w, int64_t now_ns)
 {
     struct mopay_session **link = &w->sessions_oldest, *last = NULL;
     while (*link != NULL) {
@@ -271,7 +279,7 @@ enum mopay_err sessions_purge(struct mopay_wallet_state *w, struct mopay_store *
             link = &s->next;
             continue;
         }
-        enum mopay_err err = record_session_delete(store, s);
+        enum mopay_err err = record_session_delete(w, now_ns, s);
         if (err != MOPAY_OK)
             return err;
         pthread_rwlock_wrlock(&w->sessions_lock);

@@ -7,7 +7,9 @@
 
 #include <jansson.h>
 
+#include "mopay/codec.h"
 #include "mopay/index.h"
+#include "mopay/journal.h"
 #include "mopay/text.h"
 #include "mopay/wallet.h"
 
@@ -28,16 +30,19 @@ struct mopay_wallet_state {
     int64_t sessions_purged_ns;
 };
 
-/* state.c: records, the durable image. Each writes the object's whole record. */
-enum mopay_err record_customer(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
-                               const struct mopay_customer *c);
-enum mopay_err record_device(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
-                             const struct mopay_device *d);
-enum mopay_err record_wallet(struct mopay_store *store, int64_t now_ns, const struct mopay_wallet *wallet);
-enum mopay_err record_source(struct mopay_store *store, int64_t now_ns, const struct mopay_funding_source *s);
-enum mopay_err record_movement(struct mopay_store *store, int64_t now_ns, const struct mopay_movement *m);
-enum mopay_err record_session(struct mopay_store *store, int64_t now_ns, const struct mopay_session *s);
-enum mopay_err record_session_delete(struct mopay_store *store, const struct mopay_session *s);
+/* records.c: the journal's record kinds, and the image of a changed object in this batch's
+ * record (each the object's whole image). A new object's image goes before any image that names
+ * it, so that replay finds what every REF field names. */
+extern const struct mopay_record_kind mopay_wallet_customer_kind, mopay_wallet_device_kind, mopay_wallet_wallet_kind,
+    mopay_wallet_source_kind, mopay_wallet_movement_kind, mopay_wallet_session_kind;
+void wallet_records_register(struct mopay_wallet_state *w);
+enum mopay_err record_customer(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_customer *c);
+enum mopay_err record_device(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_device *d);
+enum mopay_err record_wallet(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_wallet *wallet);
+enum mopay_err record_source(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_funding_source *s);
+enum mopay_err record_movement(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_movement *m);
+enum mopay_err record_session(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_session *s);
+enum mopay_err record_session_delete(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_session *s);
 
 /* Adding to memory: false when an index could not grow (out of memory). */
 bool state_customer_add(struct mopay_wallet_state *w, struct mopay_customer *c);
@@ -50,14 +55,18 @@ bool state_wallet_add(struct mopay_wallet_state *w, struct mopay_wallet *wallet)
 void state_wallet_remove(struct mopay_wallet_state *w, struct mopay_wallet *wallet);
 bool state_source_add(struct mopay_wallet_state *w, struct mopay_funding_source *s);
 bool state_movement_add(struct mopay_wallet_state *w, struct mopay_movement *m);
+/* Takes a movement that is no longer pending off the pending list. */
+void state_pending_unlink(struct mopay_wallet_state *w, struct mopay_movement *m);
 bool state_session_add(struct mopay_wallet_state *w, struct mopay_session *s);
+/* Takes a session out of the index and the list, and frees it. */
+void state_session_remove(struct mopay_wallet_state *w, struct mopay_session *s);
 
 /* trust.c */
 int trust_score(const struct mopay_customer *c, int64_t now_ns);
 int trust_bonus_pct(int score);
 
 /* customers.c */
-enum mopay_err sessions_purge(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns);
+enum mopay_err sessions_purge(struct mopay_wallet_state *w, int64_t now_ns);
 
 /* sources.c: the number, opened for the connector; false when the seal does not open. */
 bool source_number(struct mopay_wallet_state *w, const struct mopay_funding_source *s, char out[36]);

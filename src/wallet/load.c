@@ -1,6 +1,8 @@
-/* Start-up: every record back into memory, checked as it is read (the other side of the
- * persistence boundary). A record that does not parse, names an object that is not there, or
- * does not open under the master key stops the start with a reason. */
+/* Start-up, for a database from before the journal: its JSON records back into memory, checked
+ * as they are read (the other side of the persistence boundary), after the journal's replay and
+ * before they are moved into it. A record that does not parse, names an object that is not there,
+ * is in memory already (from the journal), or does not open under the master key stops the start
+ * with a reason. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +70,8 @@ static bool load_customer(void *arg, const char *id, const char *text, size_t le
                           "kyc_document_type", &doc, "kyc_document_last4", &last4, "kyc_document_sealed", &sealed,
                           "frozen", &frozen, "failed_pins", &c->failed_pins, "locked_until_ns", &locked,
                           "created_at_ns", &created, "trust", &t[0], &t[1], &t[2], &t[3], &t[4]) == 0 &&
-              mopay_id_parse_text(MOPAY_ID_CUSTOMER, cid, &c->id) && mopay_text_load(phone, c->phone, sizeof(c->phone)) &&
+              mopay_id_parse_text(MOPAY_ID_CUSTOMER, cid, &c->id) && mopay_wallet_customer(ctx->w, &c->id) == NULL &&
+              mopay_text_load(phone, c->phone, sizeof(c->phone)) &&
               mopay_text_load(name, c->name, sizeof(c->name)) && mopay_text_load(country, c->country, sizeof(c->country)) &&
               mopay_text_load(pin, c->pin_hash, sizeof(c->pin_hash)) &&
               mopay_text_load(doc, c->kyc_document_type, sizeof(c->kyc_document_type)) &&
@@ -87,7 +90,7 @@ static bool load_customer(void *arg, const char *id, const char *text, size_t le
     }
     json_decref(j);
     if (c == NULL)
-        return load_fail(ctx, "customer", id, "malformed");
+        return load_fail(ctx, "customer", id, "malformed, or in the log already");
     if (!kyc_document_opens(ctx, c)) {
         free(c);
         return load_fail(ctx, "customer", id,
@@ -130,7 +133,8 @@ static bool load_device(void *arg, const char *id, const char *text, size_t len)
                           "revoked_at_ns", &revoked, "last_signed_ns", &signed_ns, "code_index", &code_index,
                           "code_last_step", &code_step) == 0 &&
               code_index > 0 && code_index <= MOPAY_PAYCODE_DEVICE_INDEX_MAX &&
-              mopay_id_parse_text(MOPAY_ID_DEVICE, did, &d->id) && (d->customer = customer_of(ctx, cid)) != NULL &&
+              mopay_id_parse_text(MOPAY_ID_DEVICE, did, &d->id) && mopay_wallet_device(ctx->w, &d->id) == NULL &&
+              (d->customer = customer_of(ctx, cid)) != NULL &&
               mopay_text_load(name, d->name, sizeof(d->name)) && mopay_hex_decode(key, d->public_key, 32) &&
               device_secret_open(ctx, did, secret, d) &&
               d->customer->device_count < sizeof(d->customer->devices) / sizeof(d->customer->devices[0]);
@@ -138,8 +142,8 @@ static bool load_device(void *arg, const char *id, const char *text, size_t len)
     if (!ok) {
         free(d);
         return load_fail(ctx, "device", id,
-                         "malformed, its customer missing, or its code secret does not open as this device's "
-                         "(sealed for another row, or under another master key)");
+                         "malformed, in the log already, its customer missing, or its code secret does not open "
+                         "as this device's (sealed for another row, or under another master key)");
     }
     d->created_at_ns = created;
     d->revoked_at_ns = revoked;
@@ -164,14 +168,16 @@ static bool load_wallet(void *arg, const char *id, const char *text, size_t len)
     bool ok = j != NULL && wallet != NULL &&
               json_unpack(j, "{s:s, s:s, s:s, s:I, s:I, s:I}", "id", &wid, "customer_id", &cid, "currency",
                           &currency, "created_at_ns", &created, "outflow_day", &day, "outflow_minor", &outflow) == 0 &&
-              mopay_id_parse_text(MOPAY_ID_WALLET, wid, &wallet->id) && (wallet->customer = customer_of(ctx, cid)) != NULL &&
+              mopay_id_parse_text(MOPAY_ID_WALLET, wid, &wallet->id) && mopay_wallet_get(ctx->w, &wallet->id) == NULL &&
+              (wallet->customer = customer_of(ctx, cid)) != NULL &&
               (wallet->currency = mopay_currency_by_alpha(currency, strlen(currency))) != NULL &&
               wallet->customer->wallet_count < MOPAY_WALLETS_PER_CUSTOMER_MAX &&
               mopay_ledger_account_get(mopay_ledger_service_ledger(ctx->w->options.ledger), &wallet->id) != NULL;
     json_decref(j);
     if (!ok) {
         free(wallet);
-        return load_fail(ctx, "wallet", id, "malformed, or its customer or ledger account is missing");
+        return load_fail(ctx, "wallet", id,
+                         "malformed, in the log already, or its customer or ledger account is missing");
     }
     wallet->created_at_ns = created;
     wallet->outflow_day = day;
@@ -224,7 +230,9 @@ static bool load_source(void *arg, const char *id, const char *text, size_t len)
                           &holder, "primary", &primary, "backup", &backup, "lost", &lost, "number_sealed", &sealed,
                           "fingerprint", &fingerprint, "created_at_ns", &created) == 0 &&
               mopay_hex_decode(fingerprint, s->fingerprint, 16) &&
-              mopay_id_parse_text(MOPAY_ID_FUNDING_SOURCE, sid, &s->id) && (s->customer = customer_of(ctx, cid)) != NULL &&
+              mopay_id_parse_text(MOPAY_ID_FUNDING_SOURCE, sid, &s->id) &&
+              mopay_wallet_source(ctx->w, &s->id) == NULL &&
+              (s->customer = customer_of(ctx, cid)) != NULL &&
               mopay_text_load(bank, s->bank_code, sizeof(s->bank_code)) && mopay_text_load(last4, s->last4, sizeof(s->last4)) &&
               mopay_text_load(holder, s->holder, sizeof(s->holder)) && source_sealed(ctx, sid, s, sealed) &&
               s->customer->source_count < MOPAY_SOURCES_PER_CUSTOMER_MAX;
@@ -234,8 +242,8 @@ static bool load_source(void *arg, const char *id, const char *text, size_t len)
     if (!ok) {
         free(s);
         return load_fail(ctx, "funding source", id,
-                         "malformed, its customer missing, or its number does not open as this source's (sealed for "
-                         "another row, or under another master key)");
+                         "malformed, in the log already, its customer missing, or its number does not open as "
+                         "this source's (sealed for another row, or under another master key)");
     }
     s->brand = (enum mopay_card_brand)brand;
     s->iban = iban, s->primary = primary, s->backup = backup, s->lost = lost;
@@ -263,6 +271,7 @@ static bool load_movement(void *arg, const char *id, const char *text, size_t le
                           "resolved_at_ns", &resolved, "expires_at_ns", &expires) == 0 &&
               (kind == MOPAY_MOVEMENT_TOPUP || kind == MOPAY_MOVEMENT_WITHDRAWAL) &&
               mopay_id_parse_text(kind == MOPAY_MOVEMENT_TOPUP ? MOPAY_ID_TOPUP : MOPAY_ID_WITHDRAWAL, mid, &m->id) &&
+              mopay_wallet_movement(ctx->w, &m->id) == NULL &&
               mopay_id_parse_text(MOPAY_ID_WALLET, wid, &wallet_id) && mopay_id_parse_text(MOPAY_ID_FUNDING_SOURCE, sid, &source_id) &&
               (m->wallet = mopay_wallet_get(ctx->w, &wallet_id)) != NULL &&
               (m->source = mopay_wallet_source(ctx->w, &source_id)) != NULL &&
@@ -272,7 +281,7 @@ static bool load_movement(void *arg, const char *id, const char *text, size_t le
     json_decref(j);
     if (!ok) {
         free(m);
-        return load_fail(ctx, "movement", id, "malformed, or its wallet or source is missing");
+        return load_fail(ctx, "movement", id, "malformed, in the log already, or its wallet or source is missing");
     }
     m->kind = (enum mopay_movement_kind)kind;
     m->status = (enum mopay_movement_status)status;
@@ -296,12 +305,13 @@ static bool load_session(void *arg, const char *id, const char *text, size_t len
     bool ok = j != NULL && s != NULL &&
               json_unpack(j, "{s:s, s:s, s:s, s:I, s:I}", "hash", &hash, "customer_id", &cid, "device_id", &did,
                           "created_at_ns", &created, "expires_at_ns", &expires) == 0 &&
-              mopay_hex_decode(hash, s->hash, 32) && (s->customer = customer_of(ctx, cid)) != NULL &&
+              mopay_hex_decode(hash, s->hash, 32) && mopay_index_get(&ctx->w->sessions, s->hash) == NULL &&
+              (s->customer = customer_of(ctx, cid)) != NULL &&
               mopay_id_parse_text(MOPAY_ID_DEVICE, did, &device_id) && (s->device = mopay_wallet_device(ctx->w, &device_id)) != NULL;
     json_decref(j);
     if (!ok) {
         free(s);
-        return load_fail(ctx, "session", id, "malformed, or its customer or device is missing");
+        return load_fail(ctx, "session", id, "malformed, in the log already, or its customer or device is missing");
     }
     s->created_at_ns = created;
     s->expires_at_ns = expires;

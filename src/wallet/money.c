@@ -63,6 +63,7 @@ enum mopay_err mopay_wallet_open(struct mopay_wallet_state *w, struct mopay_stor
                                  struct mopay_customer *c, const struct mopay_currency *currency,
                                  struct mopay_wallet **out)
 {
+    (void)store; /* the images go to the journal */
     if (mopay_wallet_of(c, currency) != NULL)
         return MOPAY_ERR_wallet_exists;
     if (c->wallet_count >= MOPAY_WALLETS_PER_CUSTOMER_MAX)
@@ -91,7 +92,7 @@ enum mopay_err mopay_wallet_open(struct mopay_wallet_state *w, struct mopay_stor
         return err;
     }
     *out = wallet;
-    return record_wallet(store, now_ns, wallet);
+    return record_wallet(w, now_ns, wallet);
 }
 
 static int64_t major_to_minor(int64_t major, const struct mopay_currency *currency)
@@ -212,14 +213,16 @@ enum mopay_err mopay_wallet_inflow_check(struct mopay_wallet_state *w, const str
     return inflow_check(w, wallet, amount_minor, now_ns);
 }
 
-enum mopay_err mopay_wallet_outflow_count(struct mopay_store *store, struct mopay_wallet *wallet,
-                                          int64_t amount_minor, int64_t made_ns, int64_t now_ns)
+enum mopay_err mopay_wallet_outflow_count(struct mopay_wallet_state *w, struct mopay_store *store,
+                                          struct mopay_wallet *wallet, int64_t amount_minor, int64_t made_ns,
+                                          int64_t now_ns)
 {
+    (void)store; /* the wallet's image goes to the journal */
     if (amount_minor >= 0)
         outflow_count(wallet, amount_minor, now_ns);
     else
         outflow_count_give_back(wallet, -amount_minor, made_ns, now_ns);
-    return record_wallet(store, now_ns, wallet);
+    return record_wallet(w, now_ns, wallet);
 }
 
 enum mopay_err mopay_wallet_history_add(struct mopay_store *store, const struct mopay_wallet *wallet, int64_t now_ns,

@@ -57,16 +57,6 @@ static enum mopay_err movement_settle(struct mopay_wallet_state *w, struct mopay
     return err;
 }
 
-static void pending_unlink(struct mopay_wallet_state *w, struct mopay_movement *m)
-{
-    for (struct mopay_movement **link = &w->pending; *link != NULL; link = &(*link)->next_pending)
-        if (*link == m) {
-            *link = m->next_pending;
-            m->next_pending = NULL;
-            return;
-        }
-}
-
 /* The final answer for a pending movement: approved, or not (declined or expired). */
 static enum mopay_err movement_resolve(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                        struct mopay_movement *m, enum mopay_movement_status status,
@@ -78,11 +68,11 @@ static enum mopay_err movement_resolve(struct mopay_wallet_state *w, struct mopa
     m->status = status;
     m->resolved_at_ns = now_ns;
     mopay_text_copy(m->decline_code, sizeof(m->decline_code), decline_code);
-    pending_unlink(w, m);
+    state_pending_unlink(w, m);
     enum mopay_err err = MOPAY_OK;
     if (m->kind == MOPAY_MOVEMENT_WITHDRAWAL && !approved) {
         outflow_count_give_back(m->wallet, m->amount_minor, m->created_at_ns, now_ns);
-        err = record_wallet(store, now_ns, m->wallet);
+        err = record_wallet(w, now_ns, m->wallet);
     }
     if (err == MOPAY_OK && approved) {
         char id[MOPAY_ID_TEXT_BYTES];
@@ -91,7 +81,7 @@ static enum mopay_err movement_resolve(struct mopay_wallet_state *w, struct mopa
         err = entry_append(store, m->wallet, now_ns, id, topup ? "topup" : "withdrawal",
                            topup ? m->amount_minor : -m->amount_minor, NULL, NULL);
     }
-    return err != MOPAY_OK ? err : record_movement(store, now_ns, m);
+    return err != MOPAY_OK ? err : record_movement(w, now_ns, m);
 }
 
 /* Everything a movement needs before anything changes. */
@@ -178,7 +168,7 @@ enum mopay_err mopay_wallet_movement_start(struct mopay_wallet_state *w, struct 
         w->options.risk.commit(w->options.risk.ctx, &move, now_ns); /* asked for: card testing counts attempts */
     if (kind == MOPAY_MOVEMENT_WITHDRAWAL) {
         outflow_count(wallet, amount_minor, now_ns);
-        if ((err = record_wallet(store, now_ns, wallet)) != MOPAY_OK)
+        if ((err = record_wallet(w, now_ns, wallet)) != MOPAY_OK)
             return err;
     }
     struct mopay_connector_request req;
@@ -189,7 +179,7 @@ enum mopay_err mopay_wallet_movement_start(struct mopay_wallet_state *w, struct 
     mopay_text_copy(m->network_reference, sizeof(m->network_reference), res.network_reference);
     *out = m;
     if (res.outcome == MOPAY_CONNECTOR_PENDING)
-        return record_movement(store, now_ns, m);
+        return record_movement(w, now_ns, m);
     bool approved = res.outcome == MOPAY_CONNECTOR_APPROVED;
     return movement_resolve(w, store, now_ns, m, approved ? MOPAY_MOVEMENT_SUCCEEDED : MOPAY_MOVEMENT_DECLINED,
                             approved ? "" : res.decline_code);
@@ -257,7 +247,7 @@ enum mopay_err mopay_wallet_p2p(struct mopay_wallet_state *w, struct mopay_store
     *out = (struct mopay_p2p){.id = t.id, .from = source, .to = target, .amount_minor = amount_minor, .note = note};
     char id[MOPAY_ID_TEXT_BYTES];
     mopay_id_format(MOPAY_ID_TRANSFER, &t.id, id);
-    if ((err = record_wallet(store, now_ns, source)) != MOPAY_OK ||
+    if ((err = record_wallet(w, now_ns, source)) != MOPAY_OK ||
         (err = entry_append(store, source, now_ns, id, "p2p_out", -amount_minor, to->name, note)) != MOPAY_OK)
         return err;
     return entry_append(store, target, now_ns, id, "p2p_in", amount_minor, from->name, note);
@@ -304,7 +294,7 @@ enum mopay_err mopay_wallet_tick(struct mopay_wallet_state *w, struct mopay_stor
     }
     if (err == MOPAY_OK && now_ns - w->sessions_purged_ns >= 60LL * 1000000000) {
         w->sessions_purged_ns = now_ns;
-        err = sessions_purge(w, store, now_ns);
+        err = sessions_purge(w, now_ns);
     }
     return err;
 }

@@ -23,19 +23,20 @@ static struct mopay_funding_source *source_find(const struct mopay_customer *c, 
 }
 
 /* The changes a new source makes to the others, applied once it is certain to be added. */
-static enum mopay_err source_demote_backup(struct mopay_store *store, int64_t now_ns, struct mopay_customer *c)
+static enum mopay_err source_demote_backup(struct mopay_wallet_state *w, int64_t now_ns, struct mopay_customer *c)
 {
     struct mopay_funding_source *old = source_find(c, false);
     if (old == NULL)
         return MOPAY_OK;
     old->backup = false;
-    return record_source(store, now_ns, old);
+    return record_source(w, now_ns, old);
 }
 
 enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                        struct mopay_customer *c, const struct mopay_source_input *in,
                                        struct mopay_funding_source **out)
 {
+    (void)store; /* the images go to the journal */
     size_t len = strlen(in->number);
     MOPAY_ASSERT(len >= 4 && len + MOPAY_SEAL_AD_OVERHEAD <= sizeof(((struct mopay_funding_source *)0)->sealed_number));
     if (c->source_count >= MOPAY_SOURCES_PER_CUSTOMER_MAX)
@@ -69,16 +70,17 @@ enum mopay_err mopay_wallet_source_add(struct mopay_wallet_state *w, struct mopa
     if (first) {
         s->primary = true; /* a first source is the primary, whatever was asked */
     } else if (in->backup) {
-        err = source_demote_backup(store, now_ns, c);
+        err = source_demote_backup(w, now_ns, c);
         s->backup = true;
     }
     *out = s;
-    return err != MOPAY_OK ? err : record_source(store, now_ns, s);
+    return err != MOPAY_OK ? err : record_source(w, now_ns, s);
 }
 
 enum mopay_err mopay_wallet_source_lost(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                         struct mopay_funding_source *s)
 {
+    (void)store; /* the images go to the journal */
     (void)w;
     if (s->lost)
         return MOPAY_ERR_funding_source_unusable;
@@ -86,12 +88,12 @@ enum mopay_err mopay_wallet_source_lost(struct mopay_wallet_state *w, struct mop
     s->lost = true;
     s->primary = false;
     s->backup = false;
-    enum mopay_err err = record_source(store, now_ns, s);
+    enum mopay_err err = record_source(w, now_ns, s);
     if (err != MOPAY_OK || backup == NULL)
         return err;
     backup->backup = false;
     backup->primary = true;
-    return record_source(store, now_ns, backup);
+    return record_source(w, now_ns, backup);
 }
 
 /* The number, opened for the connector; false when the seal does not open (a wrong master key,

@@ -74,12 +74,13 @@ void mopay_wallet_trust(const struct mopay_customer *c, int64_t now_ns, struct m
 enum mopay_err mopay_wallet_trust_note(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns,
                                        struct mopay_customer *c, enum mopay_trust_event event)
 {
+    (void)store; /* the images go to the journal */
     uint32_t *counters[] = {&c->trust.bills_on_time, &c->trust.bills_late, &c->trust.refunds_received,
                             &c->trust.short_of_funds, &c->trust.fraud_flags};
     MOPAY_ASSERT(event >= 0 && event <= MOPAY_TRUST_FRAUD);
     if (*counters[event] < UINT32_MAX)
         (*counters[event])++;
-    return record_customer(w, store, now_ns, c);
+    return record_customer(w, now_ns, c);
 }
 
 int mopay_wallet_trust_score(const struct mopay_customer *c, int64_t now_ns)

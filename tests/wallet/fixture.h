@@ -2,11 +2,13 @@
 #define MOPAY_TESTS_WALLET_FIXTURE_H
 
 /* The wallet driven in process, as the sequencer drives it: an in-memory SQLite store, keys from
- * MOPAY_MASTER_KEY, a ledger service recovered from the store's log, the network simulator
- * (behind a spy that keeps the last request) and the wallet state loaded from the store's
- * records. Every mutating helper is one batch: begin, the call, the ledger's before_commit hook,
- * commit. A "world" is one server start over the store; a second world over the same store is a
- * restart. */
+ * MOPAY_MASTER_KEY, a ledger service with its own journal, the network simulator (behind a spy
+ * that keeps the last request) and the wallet state, its record kinds registered with the
+ * journal. A world starts as the server does: the journal replayed (the ledger's events and the
+ * wallet's images), then the JSON records of a database from before the journal loaded and moved
+ * into it. Every mutating helper is one batch: begin, the call, the ledger's before_commit hook
+ * (which appends the batch's log record), commit. A "world" is one server start over the store;
+ * a second world over the same store is a restart. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,12 +75,13 @@ struct wt {
 int wt_setup(void **state);
 int wt_teardown(void **state);
 
-/* A new world over t's store: a fresh ledger service recovered from the log, a fresh simulator,
- * a fresh wallet state loaded from the records (with t->options and t->sim as they are now). */
+/* A new world over t's store: a fresh ledger service and wallet state rebuilt from the log and
+ * the records from before it, a fresh simulator (with t->options and t->sim as they are now). */
 void wt_world_start(struct wt *t, struct wt_world *out);
 void wt_world_stop(struct wt_world *world);
-/* The same, returning mopay_wallet_load's result (the world is made either way: stop it); with
- * recover false the ledger is left empty. */
+/* The same, returning the start's result: the log's replay, then mopay_wallet_load's and the
+ * move's (the world is made either way: stop it). With recover false the log is not replayed
+ * (ledger and wallet empty) and nothing is moved: the JSON records are only loaded. */
 enum mopay_err wt_world_try(struct wt *t, struct wt_world *out, bool recover, char *err, size_t err_cap);
 /* Stops the running world and starts another: a restart (the connector's late answers are lost). */
 void wt_restart(struct wt *t);
@@ -119,8 +122,13 @@ bool wt_session_live(struct wt *t, int token, int64_t now_ns, const struct mopay
 struct mopay_wallet_balance wt_balance(struct wt *t, const struct mopay_wallet *wallet, int64_t now_ns);
 void wt_assert_ledger_clean(struct wt *t);
 void wt_digest(struct wt *t, uint8_t out[32]);
-/* How many records of `kind` the store holds. */
+/* How many live records of `kind` ("customer", "device", "wallet", "source", "movement",
+ * "session") the store's log holds: what a replay of it rebuilds. */
 size_t wt_records(struct wt *t, const char *kind);
+/* How many JSON rows of `kind` the store holds (a database from before the journal). */
+size_t wt_rows(struct wt *t, const char *kind);
+/* The number the next log record will have: unchanged when a batch wrote nothing. */
+int64_t wt_log_next(struct wt *t);
 /* How many history entries the wallet has. */
 size_t wt_entries(struct wt *t, const struct mopay_wallet *wallet);
 /* The ledger state of a movement's pending transfer. */

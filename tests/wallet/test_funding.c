@@ -127,6 +127,7 @@ static void lost_source_moves_no_money(void **state)
     uint8_t before[32], after[32];
     wt_digest(t, before);
     size_t submits = t->world.spy->submits, movements = wt_records(t, "movement");
+    int64_t log_next = wt_log_next(t);
     for (int pass = 0; pass < 2; pass++) { /* before and after a restart */
         struct mopay_funding_source *lost[2] = {h.card, h.spare};
         for (int i = 0; i < 2; i++) {
@@ -142,6 +143,7 @@ static void lost_source_moves_no_money(void **state)
         assert_memory_equal(before, after, 32);
         assert_int_equal(t->world.spy->submits, pass == 0 ? submits : 0);
         assert_int_equal(wt_records(t, "movement"), movements);
+        assert_int_equal(wt_log_next(t), log_next); /* nothing written at all */
         assert_int_equal(h.usd->outflow_minor, 0);
         assert_int_equal(wt_balance(t, h.usd, WT_T0 + 2 * WT_S).balance_minor, WT_USD(50));
         restart(t, &h);

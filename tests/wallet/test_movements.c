@@ -227,7 +227,7 @@ struct snap {
     uint8_t digest[32];
     int64_t outflow_day[SNAP_WALLETS], outflow_minor[SNAP_WALLETS], balance[SNAP_WALLETS];
     size_t entries[SNAP_WALLETS];
-    size_t wallet_records;
+    int64_t log_next; /* a refusal writes nothing to the log */
 };
 
 static void snap_take(struct wt *t, struct mopay_wallet *const wallets[SNAP_WALLETS], int64_t now_ns, struct snap *s)
@@ -240,7 +240,7 @@ static void snap_take(struct wt *t, struct mopay_wallet *const wallets[SNAP_WALL
         s->balance[i] = wt_balance(t, wallets[i], now_ns).balance_minor;
         s->entries[i] = wt_entries(t, wallets[i]);
     }
-    s->wallet_records = wt_records(t, "wallet");
+    s->log_next = wt_log_next(t);
 }
 
 /* A P2P refused with `expect`, after which everything is as it was. */

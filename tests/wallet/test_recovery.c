@@ -1,7 +1,9 @@
-/* Recovery: a wallet that did a bit of everything, rebuilt by a fresh ledger service (replaying
- * the log) and a fresh wallet state (loading the records) over the same store, is the same wallet
- * field for field, balance for balance; and the card and account numbers it kept sealed still
- * reach the network as the digits they were. */
+/* Recovery: a wallet that did a bit of everything, rebuilt by a fresh ledger service and a fresh
+ * wallet state replaying the journal over the same store (the ledger's events and the wallet's
+ * record images), is the same wallet field for field, balance for balance; the card and account
+ * numbers it kept sealed still reach the network as the digits they were, and the device secrets
+ * open to the same bytes; no secret is in the log in the clear. A database from before the
+ * journal (JSON records) is moved into it at the first start. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +356,8 @@ static void recovery_numbers_reach_the_network(struct wt *t, const struct scene_
     wt_assert_ledger_clean(t);
 }
 
+static const char *const wallet_kinds[] = {"customer", "device", "wallet", "source", "movement", "session"};
+
 static void recovery_round_trip(void **state)
 {
     struct wt *t = *state;
@@ -371,6 +375,8 @@ static void recovery_round_trip(void **state)
     assert_int_equal(wt_records(t, "source"), 6);
     assert_int_equal(wt_records(t, "movement"), 4);
     assert_int_equal(wt_records(t, "session"), 1);
+    for (size_t i = 0; i < sizeof(wallet_kinds) / sizeof(wallet_kinds[0]); i++)
+        assert_int_equal(wt_rows(t, wallet_kinds[i]), 0); /* the log alone holds them */
 
     struct wt_world old = t->world;
     wt_world_start(t, &t->world); /* the restart: the old world is kept to compare with */
@@ -380,36 +386,410 @@ static void recovery_round_trip(void **state)
     recovery_numbers_reach_the_network(t, &ids, now + WT_S);
 }
 
-/* A start that cannot rebuild the state stops with a reason (and frees what it had loaded). */
+/* --- no secret in the clear --- */
+
+struct log_search {
+    const void *needle;
+    size_t len;
+    size_t records;
+    bool found;
+};
+
+static bool log_search_one(void *ctx, int64_t seq, const void *data, size_t len)
+{
+    struct log_search *s = ctx;
+    (void)seq;
+    s->records++;
+    s->found = s->found || memmem(data, len, s->needle, s->len) != NULL;
+    return true;
+}
+
+/* Whether any record of the store's log holds these bytes. */
+static bool log_holds(struct wt *t, const void *needle, size_t len)
+{
+    struct log_search s = {needle, len, 0, false};
+    assert_int_equal(t->store->ledger_log_load(t->store, log_search_one, &s), MOPAY_OK);
+    assert_true(s.records > 0);
+    return s.found;
+}
+
+/* The scene's whole log: the names are there, the device secrets, card and account numbers and
+ * the identity document number are not (sealed), nor the PIN (hashed). */
+static void log_holds_no_secret_in_the_clear(void **state)
+{
+    struct wt *t = *state;
+    struct scene sc;
+    memset(&sc, 0, sizeof(sc));
+    scene_people(t, &sc);
+    scene_sources(t, &sc);
+    scene_money(t, &sc);
+    assert_true(log_holds(t, "Alice Liddell", strlen("Alice Liddell")));
+    assert_true(log_holds(t, sc.customers[0]->pin_hash, strlen(sc.customers[0]->pin_hash)));
+    const struct mopay_device *devices[] = {sc.alice_phone, sc.bob_phone, sc.carol_phone};
+    for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
+        assert_false(log_holds(t, devices[i]->code_secret, sizeof(devices[i]->code_secret)));
+    static const char *const numbers[] = {WT_CARD_OK, WT_CARD_SHORT, WT_CARD_PENDING, WT_IBAN,
+                                          "6200000000000005", "378282246310005", WT_DOCUMENT, WT_PIN};
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+        assert_false(log_holds(t, numbers[i], strlen(numbers[i])));
+    /* and the replayed devices' secrets open to the same bytes */
+    struct wt_world old = t->world;
+    wt_world_start(t, &t->world);
+    for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+        const struct mopay_device *d = mopay_wallet_device(t->world.w, &devices[i]->id);
+        assert_non_null(d);
+        assert_memory_equal(d->code_secret, devices[i]->code_secret, MOPAY_DEVICE_SECRET_BYTES);
+    }
+    wt_world_stop(&old);
+}
+
+/* --- sealed values stay in their image --- */
+
+#define LOG_RECORDS_MAX 256
+
+/* The store's log, copied to change bytes in it and start a world on the copy. */
+struct log_copy {
+    uint8_t *data[LOG_RECORDS_MAX];
+    size_t len[LOG_RECORDS_MAX];
+    size_t count;
+};
+
+static bool log_copy_one(void *ctx, int64_t seq, const void *data, size_t len)
+{
+    struct log_copy *l = ctx;
+    assert_int_equal(seq, (int64_t)l->count + 1);
+    assert_true(l->count < LOG_RECORDS_MAX);
+    l->data[l->count] = malloc(len);
+    assert_non_null(l->data[l->count]);
+    memcpy(l->data[l->count], data, len);
+    l->len[l->count++] = len;
+    return true;
+}
+
+/* The `len` bytes at `offset` from the first occurrence of `anchor` in the copied log. */
+static uint8_t *log_find(struct log_copy *l, const void *anchor, size_t anchor_len, ptrdiff_t offset, size_t len)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        uint8_t *at = memmem(l->data[i], l->len[i], anchor, anchor_len);
+        if (at == NULL)
+            continue;
+        assert_true(at + offset >= l->data[i] && at + offset + len <= l->data[i] + l->len[i]);
+        return at + offset;
+    }
+    fail_msg("not in the log");
+    return NULL;
+}
+
+static void bytes_swap(uint8_t *a, uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t x = a[i];
+        a[i] = b[i];
+        b[i] = x;
+    }
+}
+
+/* Starts a world on a store holding the copied log: its result, and the reason in err. */
+static enum mopay_err log_copy_start(struct wt *t, const struct log_copy *l, char *err, size_t err_cap)
+{
+    char why[256];
+    struct mopay_store *mine = t->store, *copy = mopay_store_open("sqlite::memory:", why, sizeof(why));
+    if (copy == NULL)
+        fail_msg("store: %s", why);
+    assert_int_equal(copy->begin(copy), MOPAY_OK);
+    for (size_t i = 0; i < l->count; i++)
+        assert_int_equal(copy->ledger_log_append(copy, (int64_t)i + 1, l->data[i], l->len[i]), MOPAY_OK);
+    assert_int_equal(copy->commit(copy), MOPAY_OK);
+    t->store = copy;
+    struct wt_world world;
+    err[0] = '\0';
+    enum mopay_err e = wt_world_try(t, &world, true, err, err_cap);
+    wt_world_stop(&world);
+    t->store = mine;
+    copy->close(copy);
+    return e;
+}
+
+/* A sealed value moved from one record's image into another's does not open there: the start is
+ * refused, naming the field or the record; moved back, the log starts again. Device secrets are
+ * found after their device's public key, card numbers before their fingerprint, document numbers
+ * as their text. */
+static void sealed_values_stay_in_their_image(void **state)
+{
+    struct wt *t = *state;
+    struct scene sc;
+    memset(&sc, 0, sizeof(sc));
+    scene_people(t, &sc);
+    scene_sources(t, &sc);
+    assert_int_equal(wt_kyc(t, WT_T0 + 60 * WT_S, sc.customers[1], 1), MOPAY_OK);
+    struct log_copy l;
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(t->store->ledger_log_load(t->store, log_copy_one, &l), MOPAY_OK);
+    char err[256];
+    assert_int_equal(log_copy_start(t, &l, err, sizeof(err)), MOPAY_OK);
+
+    enum { SECRET_SEALED = MOPAY_DEVICE_SECRET_BYTES + MOPAY_SEAL_AD_OVERHEAD };
+    uint8_t *a = log_find(&l, sc.alice_phone->public_key, 32, 32, 1 + SECRET_SEALED);
+    uint8_t *b = log_find(&l, sc.bob_phone->public_key, 32, 32, 1 + SECRET_SEALED);
+    assert_int_equal(a[0], SECRET_SEALED); /* the field's length, then the sealed secret */
+    bytes_swap(a + 1, b + 1, SECRET_SEALED);
+    assert_int_equal(log_copy_start(t, &l, err, sizeof(err)), MOPAY_ERR_store_failed);
+    assert_non_null(strstr(err, "device image, field code_secret: not a valid value"));
+    bytes_swap(a + 1, b + 1, SECRET_SEALED);
+
+    const struct mopay_funding_source *alice_card = sc.card, *bob_card = sc.bob_card;
+    assert_int_equal(alice_card->sealed_len, bob_card->sealed_len); /* two 16-digit cards */
+    size_t n = alice_card->sealed_len;
+    a = log_find(&l, alice_card->fingerprint, 16, -(ptrdiff_t)n, n);
+    b = log_find(&l, bob_card->fingerprint, 16, -(ptrdiff_t)n, n);
+    assert_memory_equal(a, alice_card->sealed_number, n);
+    bytes_swap(a, b, n);
+    assert_int_equal(log_copy_start(t, &l, err, sizeof(err)), MOPAY_ERR_store_failed);
+    assert_non_null(strstr(err, "source image, field sealed_number: not a valid value"));
+    bytes_swap(a, b, n);
+
+    const char *alice_doc = sc.customers[0]->kyc_document_sealed, *bob_doc = sc.customers[1]->kyc_document_sealed;
+    n = strlen(alice_doc);
+    assert_int_equal(strlen(bob_doc), n);
+    a = log_find(&l, alice_doc, n, 0, n);
+    b = log_find(&l, bob_doc, n, 0, n);
+    bytes_swap(a, b, n);
+    assert_int_equal(log_copy_start(t, &l, err, sizeof(err)), MOPAY_ERR_store_failed);
+    assert_non_null(strstr(err, ": its identity document number does not open as this customer's"));
+    bytes_swap(a, b, n);
+
+    assert_int_equal(log_copy_start(t, &l, err, sizeof(err)), MOPAY_OK);
+    for (size_t i = 0; i < l.count; i++)
+        free(l.data[i]);
+}
+
+/* --- records from before the journal, as they were written then --- */
+
+static void row_put(struct wt *t, const char *kind, const char *id, const char *json)
+{
+    wt_begin(t);
+    assert_int_equal(t->store->record_put(t->store, kind, id, json, strlen(json), WT_T0), MOPAY_OK);
+    wt_commit(t, WT_T0);
+}
+
+static void row_delete(struct wt *t, const char *kind, const char *id)
+{
+    bool found = false;
+    wt_begin(t);
+    assert_int_equal(t->store->record_delete(t->store, kind, id, &found), MOPAY_OK);
+    wt_commit(t, WT_T0);
+    assert_true(found);
+}
+
+/* A value sealed before seals were bound to their row (no associated data), as base64. */
+static void legacy_sealed_b64(const uint8_t key[32], const void *plain, size_t len, char *out, size_t cap)
+{
+    uint8_t sealed[128];
+    assert_true(len + MOPAY_SEAL_OVERHEAD <= sizeof(sealed));
+    mopay_keys_seal(key, plain, len, sealed);
+    sodium_bin2base64(out, cap, sealed, len + MOPAY_SEAL_OVERHEAD, sodium_base64_VARIANT_ORIGINAL);
+}
+
+static void customer_json(struct wt *t, const char *id, const char *phone, const char *document_sealed, char *out,
+                          size_t cap)
+{
+    int n = snprintf(out, cap,
+                     "{\"id\":\"%s\",\"phone\":\"%s\",\"name\":\"Lee Legacy\",\"country\":\"US\",\"pin_hash\":\"%s\","
+                     "\"kyc_tier\":1,\"kyc_document_type\":\"passport\",\"kyc_document_last4\":\"5432\","
+                     "\"kyc_document_sealed\":\"%s\",\"frozen\":false,\"failed_pins\":2,\"locked_until_ns\":0,"
+                     "\"created_at_ns\":%lld,\"trust\":[3,0,2,0,1]}",
+                     id, phone, t->pin_hash, document_sealed, (long long)(WT_T0 - 10 * WT_DAY));
+    assert_true(n > 0 && (size_t)n < cap);
+}
+
+/* What the rows of a database from before the journal name, and the secrets sealed in them. */
+struct legacy {
+    struct mopay_id customer, device, wallet, source, movement;
+    uint8_t secret[MOPAY_DEVICE_SECRET_BYTES];
+    char customer_text[MOPAY_ID_TEXT_BYTES];
+};
+
+static void legacy_people(struct wt *t, struct legacy *l)
+{
+    char id[MOPAY_ID_TEXT_BYTES], sealed[256], key_hex[65], json[2048];
+    mopay_id_new(WT_T0 - 10 * WT_DAY, &l->customer);
+    mopay_id_format(MOPAY_ID_CUSTOMER, &l->customer, l->customer_text);
+    legacy_sealed_b64(t->keys->secret_seal, WT_DOCUMENT, strlen(WT_DOCUMENT), sealed, sizeof(sealed));
+    customer_json(t, l->customer_text, "+14155559999", sealed, json, sizeof(json));
+    row_put(t, "customer", l->customer_text, json);
+
+    uint8_t public_key[32];
+    randombytes_buf(public_key, sizeof(public_key));
+    randombytes_buf(l->secret, sizeof(l->secret));
+    sodium_bin2hex(key_hex, sizeof(key_hex), public_key, sizeof(public_key));
+    legacy_sealed_b64(t->keys->secret_seal, l->secret, sizeof(l->secret), sealed, sizeof(sealed));
+    mopay_id_new(WT_T0 - 10 * WT_DAY, &l->device);
+    mopay_id_format(MOPAY_ID_DEVICE, &l->device, id);
+    snprintf(json, sizeof(json),
+             "{\"id\":\"%s\",\"customer_id\":\"%s\",\"name\":\"old phone\",\"public_key\":\"%s\","
+             "\"code_secret_sealed\":\"%s\",\"created_at_ns\":%lld,\"revoked_at_ns\":0,\"last_signed_ns\":%lld,"
+             "\"code_index\":4242,\"code_last_step\":7}",
+             id, l->customer_text, key_hex, sealed, (long long)(WT_T0 - 10 * WT_DAY), (long long)(WT_T0 - WT_S));
+    row_put(t, "device", id, json);
+
+    uint8_t hash[32];
+    char hash_hex[65];
+    wt_token_hash(77, hash);
+    sodium_bin2hex(hash_hex, sizeof(hash_hex), hash, sizeof(hash));
+    struct mopay_id sid;
+    memcpy(sid.bytes, hash, 16);
+    char did[MOPAY_ID_TEXT_BYTES];
+    mopay_id_format(MOPAY_ID_DEVICE, &l->device, did);
+    mopay_id_format(MOPAY_ID_SESSION, &sid, id);
+    snprintf(json, sizeof(json),
+             "{\"hash\":\"%s\",\"customer_id\":\"%s\",\"device_id\":\"%s\",\"created_at_ns\":%lld,"
+             "\"expires_at_ns\":%lld}",
+             hash_hex, l->customer_text, did, (long long)WT_T0, (long long)(WT_T0 + 600 * WT_S));
+    row_put(t, "session", id, json);
+}
+
+/* A wallet (its ledger account opened as it was then), a card, and an approved top-up. */
+static void legacy_money(struct wt *t, struct legacy *l)
+{
+    char id[MOPAY_ID_TEXT_BYTES], wid[MOPAY_ID_TEXT_BYTES], sid[MOPAY_ID_TEXT_BYTES], sealed[256], json[2048];
+    mopay_id_new(WT_T0 - 9 * WT_DAY, &l->wallet);
+    mopay_id_format(MOPAY_ID_WALLET, &l->wallet, wid);
+    struct mopay_ledger_account a;
+    memset(&a, 0, sizeof(a));
+    a.id = l->wallet;
+    a.currency = t->usd->numeric;
+    a.kind = MOPAY_LEDGER_KIND_CUSTOMER_WALLET;
+    a.flags = MOPAY_LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS;
+    uint8_t result = 0xff;
+    wt_begin(t);
+    mopay_ledger_service_create_accounts(t->world.ledger, &a, 1, WT_T0 - 9 * WT_DAY, &result);
+    wt_commit(t, WT_T0 - 9 * WT_DAY);
+    assert_int_equal(result, MOPAY_LEDGER_ok);
+    snprintf(json, sizeof(json),
+             "{\"id\":\"%s\",\"customer_id\":\"%s\",\"currency\":\"USD\",\"created_at_ns\":%lld,"
+             "\"outflow_day\":%lld,\"outflow_minor\":700}",
+             wid, l->customer_text, (long long)(WT_T0 - 9 * WT_DAY), (long long)(WT_DAY0 / WT_DAY));
+    row_put(t, "wallet", wid, json);
+
+    uint8_t fingerprint[16];
+    char fingerprint_hex[33];
+    mopay_wallet_fingerprint(t->keys, WT_CARD_OK, fingerprint);
+    sodium_bin2hex(fingerprint_hex, sizeof(fingerprint_hex), fingerprint, sizeof(fingerprint));
+    legacy_sealed_b64(t->keys->card_seal, WT_CARD_OK, strlen(WT_CARD_OK), sealed, sizeof(sealed));
+    mopay_id_new(WT_T0 - 9 * WT_DAY, &l->source);
+    mopay_id_format(MOPAY_ID_FUNDING_SOURCE, &l->source, sid);
+    snprintf(json, sizeof(json),
+             "{\"id\":\"%s\",\"customer_id\":\"%s\",\"type\":\"card\",\"brand\":0,\"exp_month\":12,"
+             "\"exp_year\":2030,\"bank_code\":\"\",\"iban\":false,\"last4\":\"4242\",\"holder\":\"Lee Legacy\","
+             "\"primary\":true,\"backup\":false,\"lost\":false,\"number_sealed\":\"%s\",\"fingerprint\":\"%s\","
+             "\"created_at_ns\":%lld}",
+             sid, l->customer_text, sealed, fingerprint_hex, (long long)(WT_T0 - 9 * WT_DAY));
+    row_put(t, "source", sid, json);
+
+    mopay_id_new(WT_T0 - 8 * WT_DAY, &l->movement);
+    mopay_id_format(MOPAY_ID_TOPUP, &l->movement, id);
+    snprintf(json, sizeof(json),
+             "{\"id\":\"%s\",\"kind\":0,\"wallet_id\":\"%s\",\"source_id\":\"%s\",\"amount_minor\":500,"
+             "\"status\":1,\"decline_code\":\"\",\"network_reference\":\"NR-OLD-1\",\"created_at_ns\":%lld,"
+             "\"resolved_at_ns\":%lld,\"expires_at_ns\":%lld}",
+             id, wid, sid, (long long)(WT_T0 - 8 * WT_DAY), (long long)(WT_T0 - 8 * WT_DAY),
+             (long long)(WT_T0 - 8 * WT_DAY + 120 * WT_S));
+    row_put(t, "movement", id, json);
+}
+
+/* A database from before the journal: its JSON records, with seals from before seals were bound
+ * to their row, are loaded at the first start and moved into the log in one record (the rows
+ * deleted, the seals bound to their rows); the next start rebuilds the same from the log alone,
+ * and moves nothing again. */
+static void records_from_before_the_log_move_into_it(void **state)
+{
+    struct wt *t = *state;
+    struct legacy l;
+    legacy_people(t, &l);
+    legacy_money(t, &l);
+    int64_t next = wt_log_next(t);
+    wt_restart(t);
+    for (size_t i = 0; i < sizeof(wallet_kinds) / sizeof(wallet_kinds[0]); i++) {
+        assert_int_equal(wt_rows(t, wallet_kinds[i]), 0);
+        assert_int_equal(wt_records(t, wallet_kinds[i]), 1);
+    }
+    assert_int_equal(wt_log_next(t), next + 1);
+    struct mopay_customer *c = mopay_wallet_customer(t->world.w, &l.customer);
+    assert_non_null(c);
+    assert_string_equal(c->name, "Lee Legacy");
+    assert_int_equal(c->failed_pins, 2);
+    assert_int_equal(c->trust.refunds_received, 2);
+    document_opens(t, c, WT_DOCUMENT); /* sealed for its row now */
+    struct mopay_device *d = mopay_wallet_device(t->world.w, &l.device);
+    assert_non_null(d);
+    assert_memory_equal(d->code_secret, l.secret, sizeof(l.secret));
+    assert_ptr_equal(mopay_wallet_device_by_code(t->world.w, 4242), d);
+    struct mopay_funding_source *s = mopay_wallet_source(t->world.w, &l.source);
+    assert_non_null(s);
+    assert_int_equal(s->sealed_len, strlen(WT_CARD_OK) + MOPAY_SEAL_AD_OVERHEAD); /* sealed for its row now */
+    assert_true(wt_session_live(t, 77, WT_T0 + WT_S, c));
+
+    struct wt_world old = t->world;
+    wt_world_start(t, &t->world); /* from the log alone */
+    assert_int_equal(wt_log_next(t), next + 1);
+    same_customer(t, &old, mopay_wallet_customer(old.w, &l.customer), WT_T0);
+    same_movement(t, &old, mopay_wallet_movement(old.w, &l.movement));
+    same_sessions(t, &old);
+    wt_world_stop(&old);
+    struct mopay_movement *m = NULL;
+    s = mopay_wallet_source(t->world.w, &l.source);
+    assert_int_equal(wt_topup(t, WT_T0 + WT_S, mopay_wallet_get(t->world.w, &l.wallet), s, WT_USD(3), &m), MOPAY_OK);
+    assert_string_equal(t->world.spy->card, WT_CARD_OK); /* the number still opens, as this source's */
+}
+
+/* A start that cannot rebuild the state stops with a reason (and frees what it had rebuilt): an
+ * image in the log that does not decode; a record from before the log that does not parse, names
+ * what is not there, or is in the log already. */
 static void load_refuses_what_it_cannot_rebuild(void **state)
 {
     struct wt *t = *state;
     struct mopay_customer *c = wt_signup(t, WT_T0, "Quinn Fabray", NULL);
     (void)wt_wallet_open(t, WT_T0, c, t->usd);
-    char err[256] = "";
+    char err[256] = "", cid[MOPAY_ID_TEXT_BYTES], json[2048];
     struct wt_world other;
-    /* the ledger not recovered first: the wallet's account is not there */
-    assert_int_equal(wt_world_try(t, &other, false, err, sizeof(err)), MOPAY_ERR_store_failed);
-    assert_non_null(strstr(err, "wallet record wal_"));
-    wt_world_stop(&other);
-    /* another master key: the device's sealed secret does not open */
+    /* another master key: the device's secret, sealed in its image, does not open */
     const struct mopay_keys *mine = t->keys;
     setenv("MOPAY_MASTER_KEY", "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100", 1);
     t->keys = mopay_keys_load("/nonexistent/mopay-wallet-test.key", err, sizeof(err));
     assert_non_null(t->keys);
     err[0] = '\0';
     assert_int_equal(wt_world_try(t, &other, true, err, sizeof(err)), MOPAY_ERR_store_failed);
-    assert_non_null(strstr(err, "device record dev_"));
+    assert_non_null(strstr(err, "device image, field code_secret: not a valid value"));
     wt_world_stop(&other);
     mopay_keys_free(t->keys);
     t->keys = mine;
+    /* a wallet record whose ledger account is not there */
+    struct mopay_id wallet_id;
+    char wid[MOPAY_ID_TEXT_BYTES];
+    mopay_id_new(WT_T0, &wallet_id);
+    mopay_id_format(MOPAY_ID_WALLET, &wallet_id, wid);
+    mopay_id_format(MOPAY_ID_CUSTOMER, &c->id, cid);
+    snprintf(json, sizeof(json),
+             "{\"id\":\"%s\",\"customer_id\":\"%s\",\"currency\":\"EUR\",\"created_at_ns\":1,\"outflow_day\":0,"
+             "\"outflow_minor\":0}",
+             wid, cid);
+    row_put(t, "wallet", wid, json);
+    err[0] = '\0';
+    assert_int_equal(wt_world_try(t, &other, true, err, sizeof(err)), MOPAY_ERR_store_failed);
+    assert_non_null(strstr(err, "wallet record wal_"));
+    wt_world_stop(&other);
+    row_delete(t, "wallet", wid);
+    /* a customer the log holds already */
+    customer_json(t, cid, c->phone, "", json, sizeof(json));
+    row_put(t, "customer", cid, json);
+    err[0] = '\0';
+    assert_int_equal(wt_world_try(t, &other, true, err, sizeof(err)), MOPAY_ERR_store_failed);
+    assert_non_null(strstr(err, "in the log already"));
+    wt_world_stop(&other);
+    row_delete(t, "customer", cid);
     /* a record that does not parse */
     static const char junk[] = "{\"id\": 42}";
-    wt_begin(t);
-    assert_int_equal(t->store->record_put(t->store, "customer", "cus_ffffffffffffffffffffffffffffffff", junk,
-                                          strlen(junk), WT_T0),
-                     MOPAY_OK);
-    wt_commit(t, WT_T0);
+    row_put(t, "customer", "cus_ffffffffffffffffffffffffffffffff", junk);
     err[0] = '\0';
     assert_int_equal(wt_world_try(t, &other, true, err, sizeof(err)), MOPAY_ERR_store_failed);
     assert_non_null(strstr(err, "customer record cus_ffffffffffffffffffffffffffffffff: malformed"));
@@ -710,6 +1090,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(recovery_round_trip, wt_setup, wt_teardown),
+        cmocka_unit_test_setup_teardown(log_holds_no_secret_in_the_clear, wt_setup, wt_teardown),
+        cmocka_unit_test_setup_teardown(sealed_values_stay_in_their_image, wt_setup, wt_teardown),
+        cmocka_unit_test_setup_teardown(records_from_before_the_log_move_into_it, wt_setup, wt_teardown),
         cmocka_unit_test_setup_teardown(load_refuses_what_it_cannot_rebuild, wt_setup, wt_teardown),
         cmocka_unit_test_setup_teardown(longest_fields_round_trip, wt_setup, wt_teardown),
         cmocka_unit_test_setup_teardown(recovery_random_walk, wt_setup, wt_teardown),

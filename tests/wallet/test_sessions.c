@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -238,6 +239,7 @@ struct readers {
     int tokens;
     atomic_llong now_ns;
     atomic_bool stop;
+    atomic_int started;
     atomic_ullong found, wrong;
 };
 
@@ -245,6 +247,7 @@ static void *reader_main(void *arg)
 {
     struct readers *r = arg;
     uint8_t hash[32];
+    atomic_fetch_add(&r->started, 1);
     while (!atomic_load(&r->stop)) {
         for (int i = 0; i < r->tokens; i++) {
             struct mopay_id who;
@@ -283,12 +286,18 @@ static void session_find_from_other_threads(void **state)
     pthread_t threads[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&threads[i], NULL, reader_main, &r), 0);
+    /* the rounds take a few milliseconds: the readers are running before they start, and have
+     * found a session before they stop (at most a second later) */
+    for (int i = 0; i < 1000 && atomic_load(&r.started) < 2; i++)
+        usleep(1000);
     int64_t now = WT_T0;
     for (int round = 0; round < 150; round += 2) { /* even tokens for the phone, odd for the others */
         writer_round(t, &p, round, now);
         now += 30 * WT_S;
         atomic_store(&r.now_ns, now);
     }
+    for (int i = 0; i < 1000 && atomic_load(&r.found) == 0; i++)
+        usleep(1000);
     atomic_store(&r.stop, true);
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_join(threads[i], NULL), 0);
