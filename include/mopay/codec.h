@@ -153,6 +153,15 @@ size_t mopay_codec_header_read(const uint8_t *in, size_t len, struct mopay_codec
 bool mopay_codec_decode(const struct mopay_record_kind *kind, void *state, const uint8_t *payload, size_t len,
                         void *record, char *why, size_t why_cap);
 
+/* Where each field of a payload lies, without decoding it (tools and tests that look at or
+ * change one field of an image). Fills spans[i] for the fields present (at most
+ * kind->field_count) and sets *count; false when the payload is damaged. */
+struct mopay_codec_span {
+    size_t offset, len;
+};
+bool mopay_codec_spans(const struct mopay_record_kind *kind, const uint8_t *payload, size_t len,
+                       struct mopay_codec_span *spans, size_t *count);
+
 /* Copies the table's fields of src into dst and nothing else (links and counters a module
  * keeps beside them stay as they are). */
 void mopay_codec_copy(const struct mopay_record_kind *kind, void *dst, const void *src);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "mopay/connector.h"
+#include "mopay/codec.h"
 #include "mopay/err.h"
 #include "mopay/id.h"
 #include "mopay/journal.h"
@@ -385,5 +386,10 @@ enum mopay_err mopay_wallet_receivable_room(struct mopay_wallet_state *w, const 
 
 /* The sequencer tick: late connector answers, and movements nobody answered voided. */
 enum mopay_err mopay_wallet_tick(struct mopay_wallet_state *w, struct mopay_store *store, int64_t now_ns);
+
+/* The wallet's record kinds in the journal (docs/log.md): their tables, for tools and tests
+ * that read the log. */
+extern const struct mopay_record_kind mopay_wallet_customer_kind, mopay_wallet_device_kind, mopay_wallet_wallet_kind,
+    mopay_wallet_source_kind, mopay_wallet_movement_kind, mopay_wallet_session_kind;
 
 #endif

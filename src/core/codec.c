@@ -334,3 +334,37 @@ enum mopay_err mopay_codec_refuse(char *why, size_t why_cap, const char *what, c
     snprintf(why, why_cap, "%s: %s", what, reason);
     return MOPAY_ERR_store_failed;
 }
+
+/* One field's length at in[0..len) by its type alone; 0 when damaged. */
+static size_t field_span(const struct mopay_codec_field *f, const uint8_t *in, size_t len)
+{
+    uint64_t u = 0;
+    size_t n = 0;
+    switch (f->type) {
+    case MOPAY_CODEC_INT:
+    case MOPAY_CODEC_UINT: return mopay_codec_varint_get(in, len, &u);
+    case MOPAY_CODEC_BOOL: return len >= 1 ? 1 : 0;
+    case MOPAY_CODEC_BYTES: return len >= f->size ? f->size : 0;
+    case MOPAY_CODEC_ID:
+    case MOPAY_CODEC_REF: return len < 1 || in[0] > 1 ? 0 : in[0] == 0 ? 1 : len >= 17 ? 17 : 0;
+    default:
+        if ((n = mopay_codec_varint_get(in, len, &u)) == 0 || u > len - n)
+            return 0;
+        return n + (size_t)u;
+    }
+}
+
+bool mopay_codec_spans(const struct mopay_record_kind *kind, const uint8_t *payload, size_t len,
+                       struct mopay_codec_span *spans, size_t *count)
+{
+    size_t at = 0, i = 0;
+    for (; i < kind->field_count && at < len; i++) {
+        size_t n = field_span(&kind->fields[i], payload + at, len - at);
+        if (n == 0)
+            return false;
+        spans[i] = (struct mopay_codec_span){at, n};
+        at += n;
+    }
+    *count = i;
+    return at == len;
+}

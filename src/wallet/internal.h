@@ -33,8 +33,6 @@ struct mopay_wallet_state {
 /* records.c: the journal's record kinds, and the image of a changed object in this batch's
  * record (each the object's whole image). A new object's image goes before any image that names
  * it, so that replay finds what every REF field names. */
-extern const struct mopay_record_kind mopay_wallet_customer_kind, mopay_wallet_device_kind, mopay_wallet_wallet_kind,
-    mopay_wallet_source_kind, mopay_wallet_movement_kind, mopay_wallet_session_kind;
 void wallet_records_register(struct mopay_wallet_state *w);
 enum mopay_err record_customer(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_customer *c);
 enum mopay_err record_device(struct mopay_wallet_state *w, int64_t now_ns, const struct mopay_device *d);
