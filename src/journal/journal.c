@@ -160,27 +160,50 @@ int64_t mopay_journal_next_seq(const struct mopay_journal *j)
 }
 
 struct put_all {
-    struct mopay_journal *journal;
-    const struct mopay_record_kind *kind;
-    int64_t now_ns;
-    enum mopay_err err;
+    const void **records;
+    size_t count, cap;
+    bool failed;
 };
 
-static bool put_all_one(void *ctx, const void *record)
+static bool put_all_collect(void *ctx, const void *record)
 {
     struct put_all *p = ctx;
-    p->err = mopay_journal_put(p->journal, p->kind, record, p->now_ns);
-    return p->err == MOPAY_OK;
+    if (p->count == p->cap) {
+        size_t cap = p->cap == 0 ? 1024 : 2 * p->cap;
+        const void **grown = realloc(p->records, cap * sizeof(*grown));
+        if (grown == NULL) {
+            p->failed = true;
+            return false;
+        }
+        p->records = grown;
+        p->cap = cap;
+    }
+    p->records[p->count++] = record;
+    return true;
 }
 
+static int by_id(const void *a, const void *b)
+{
+    return memcmp(*(const void *const *)a, *(const void *const *)b, sizeof(struct mopay_id));
+}
+
+/* Records go in the order they were made: by their time-ordered ids, where the kind is keyed by
+ * one (its first field), so that what replay rebuilds in order of arrival (a customer's wallets,
+ * devices and cards as listed) comes back as it was. */
 enum mopay_err mopay_journal_put_all(struct mopay_journal *j, int64_t now_ns)
 {
     for (size_t i = 0; i < j->kind_count; i++) {
-        struct kind_slot *slot = &j->kinds[j->order[i]];
-        struct put_all p = {j, slot->kind, now_ns, MOPAY_OK};
-        slot->kind->each(slot->state, put_all_one, &p);
-        if (p.err != MOPAY_OK)
-            return p.err;
+        const struct mopay_record_kind *kind = j->kinds[j->order[i]].kind;
+        struct put_all p = {NULL, 0, 0, false};
+        kind->each(j->kinds[j->order[i]].state, put_all_collect, &p);
+        if (!p.failed && kind->field_count > 0 && kind->fields[0].type == MOPAY_CODEC_ID && kind->fields[0].offset == 0)
+            qsort(p.records, p.count, sizeof(*p.records), by_id);
+        enum mopay_err err = p.failed ? MOPAY_ERR_store_failed : MOPAY_OK;
+        for (size_t r = 0; r < p.count && err == MOPAY_OK; r++)
+            err = mopay_journal_put(j, kind, p.records[r], now_ns);
+        free(p.records);
+        if (err != MOPAY_OK)
+            return err;
     }
     return MOPAY_OK;
 }

@@ -691,7 +691,7 @@ static void legacy_records_move_into_the_journal(void **state)
     assert_int_equal(moved, 8);
     static const char *const kinds[] = {"merchant", "order", "bill", "offer", "coupon", "fxrate", "quote"};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        assert_int_equal(wt_records(t, kinds[i]), 0);
+        assert_int_equal(wt_rows(t, kinds[i]), 0);
 
     /* the next start has only the journal: the same records, the secret in its old form */
     commerce_restart(t, &c);
