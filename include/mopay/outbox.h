@@ -17,17 +17,18 @@
 
 /* The durable webhook outbox and its delivery.
  *
- * An event is written as a record (kind "webhook") in the same batch transaction as the change
- * that caused it, so it is durable exactly when the change is. Its body is rendered once, when it
- * is added, and every attempt (also after a restart) sends those same bytes.
+ * An event's image (kind "webhook" in the journal, mopay/journal.h) goes into the log record of
+ * the batch of the change that caused it, so it is durable exactly when the change is. Its body
+ * is rendered once, when it is added, and every attempt (also after a restart) sends those same
+ * bytes; the journal's replay at start puts every undelivered event back.
  *
  * All state changes happen on the sequencer thread. One delivery thread does the network I/O: it
  * submits a command that takes up to MOPAY_WEBHOOK_DELIVERY_BATCH_MAX due events and marks them
  * in flight, POSTs each one, then submits a command with the results. A 2xx answer is delivered
- * (the record is deleted); anything else (no connection, timeout, 3xx, 4xx, 5xx) is a failed
+ * (its removal is journaled); anything else (no connection, timeout, 3xx, 4xx, 5xx) is a failed
  * attempt, retried after retry_first_ns, then twice as long each time up to retry_max_ns; after
- * attempts_max failed attempts the event is dead: kept in the store with status "failed" for the
- * operator, no longer retried nor held in memory (but read and counted at each start).
+ * attempts_max failed attempts the event is dead: its last image, marked dead, stays in the log
+ * for the operator, and it is no longer retried nor held in memory (but counted at each start).
  *
  * Delivery is at least once: a crash between a POST and the commit of its result sends the event
  * again after the restart, so receivers dedupe by the Mopay-Event-Id header. Events are not
@@ -39,7 +40,7 @@
  *   Mopay-Signature: t=<unix seconds>,v1=<lowercase hex HMAC-SHA256 of "<t>.<body>">
  * keyed by the merchant's HMAC key (the bytes of its "whsec_..." secret, as Stripe's libraries
  * take it), current at the attempt (mopay_outbox_rekey). The key is kept sealed under
- * keys->secret_seal, in the record and in memory alike, and opened only to sign. Each attempt
+ * keys->secret_seal, in the journal and in memory alike, and opened only to sign. Each attempt
  * checks the URL again under options.policy, resolves its name, and connects only to the
  * addresses it checked; a refused attempt sends nothing and counts as a failed one. */
 
@@ -91,7 +92,10 @@ enum mopay_err mopay_webhook_resolve(const struct mopay_webhook_target *target,
 #define MOPAY_WEBHOOK_KEY_BYTES_MIN 32
 #define MOPAY_WEBHOOK_KEY_BYTES_MAX 64
 
+struct mopay_journal;
+
 struct mopay_outbox_options {
+    struct mopay_journal *journal; /* where events are recorded (registered by mopay_outbox_new) */
     const struct mopay_keys *keys; /* secret_seal seals the webhook secrets */
     struct mopay_webhook_policy policy; /* checked again at every delivery */
     int64_t retry_first_ns;        /* wait before the first retry; doubled for each next one */
@@ -107,24 +111,29 @@ struct mopay_outbox_options {
 struct mopay_outbox_stats {
     uint64_t delivered;       /* events delivered since start */
     uint64_t failed_attempts; /* attempts without a 2xx answer since start */
-    uint64_t dead;            /* dead events in the store: those loaded plus those since start */
+    uint64_t dead;            /* dead events in the log: those replayed plus those since start */
     uint64_t pending;         /* events in memory, waiting or in flight */
 };
 
 struct mopay_outbox;
 
-/* The policy of mopay/limits.h ("Webhooks") with `keys`. */
+/* The policy of mopay/limits.h ("Webhooks") with `keys`; the caller sets the journal. */
 struct mopay_outbox_options mopay_outbox_options_default(const struct mopay_keys *keys);
 
-/* NULL when out of memory. */
+/* NULL when out of memory. Registers the events' kind with options->journal, whose replay (before
+ * mopay_outbox_load) puts the undelivered events back, checked as they were written: an image
+ * whose key does not open under the keys stops the replay. */
 struct mopay_outbox *mopay_outbox_new(const struct mopay_outbox_options *options);
 /* After mopay_outbox_stop, or without a start. */
 void mopay_outbox_free(struct mopay_outbox *outbox);
 
-/* Start-up, before mopay_outbox_start, on the thread that owns the store: every undelivered
- * event back into memory, due at once or at its next attempt, and the dead ones counted.
- * A record that does not parse or whose secret does not open under the keys stops the start with
- * a reason in `err`; more pending events than pending_max do not (all are kept). */
+/* Start-up, after the journal's replay and before mopay_outbox_start, on the thread that owns the
+ * store: the events replayed are queued, each due at its next attempt; then the records written
+ * before the journal (JSON rows of kind "webhook") are read: every undelivered event back into
+ * memory, and each dead one put into the journal's batch record as it is read, which the caller's
+ * mopay_journal_absorb_records then commits with every live event while it deletes the rows. A
+ * record that does not parse or whose secret does not open under the keys stops the start with a
+ * reason in `err`; more pending events than pending_max do not (all are kept). */
 enum mopay_err mopay_outbox_load(struct mopay_outbox *outbox, struct mopay_store *store, char *err,
                                  size_t err_cap);
 
@@ -140,28 +149,28 @@ enum mopay_err mopay_outbox_merchant_room(const struct mopay_outbox *outbox, con
 
 /* On the sequencer thread, inside an apply: makes event evt_... with the body
  *   {"id":"evt_...","type":<type>,"created_at":"<RFC 3339 of now_ns>","data":<data>}
- * writes its record and queues it for delivery to `url` (an http or https URL the caller
- * validated, at most MOPAY_WEBHOOK_URL_BYTES_MAX), signed with the HMAC key `key` (key_len bytes,
- * MOPAY_WEBHOOK_KEY_BYTES_MIN to _MAX). `type` is at most
- * MOPAY_WEBHOOK_TYPE_BYTES_MAX. `data` (an object) is taken over, also on failure. The body must
- * fit MOPAY_WEBHOOK_BODY_BYTES_MAX: events are built by the server, not taken from outside, so
+ * puts its image into the journal and queues it for delivery to `url` (an http or https URL the
+ * caller validated, at most MOPAY_WEBHOOK_URL_BYTES_MAX), signed with the HMAC key `key` (key_len
+ * bytes, MOPAY_WEBHOOK_KEY_BYTES_MIN to _MAX). `type` is at most MOPAY_WEBHOOK_TYPE_BYTES_MAX.
+ * `data` (an object) is taken over, also on failure. The body must fit
+ * MOPAY_WEBHOOK_BODY_BYTES_MAX: events are built by the server, not taken from outside, so
  * breaking any of these is a programmer error.
  *
  * Call it last in the command, after every check: the sequencer does not roll back a failed
  * command's writes, so an event added by a command that then fails would be committed and sent.
  * Returns capacity_exhausted (having written nothing) when memory or the merchant's share is
  * full, which mopay_outbox_check_room and mopay_outbox_merchant_room rule out beforehand;
- * store errors are the sequencer's fatal ones. */
-enum mopay_err mopay_outbox_add(struct mopay_outbox *outbox, struct mopay_store *store, int64_t now_ns,
-                                const char *merchant_id, const char *url, const uint8_t *key, size_t key_len,
-                                const char *type, json_t *data, char id_out[MOPAY_ID_TEXT_BYTES]);
+ * the journal's errors are the sequencer's fatal ones. */
+enum mopay_err mopay_outbox_add(struct mopay_outbox *outbox, int64_t now_ns, const char *merchant_id, const char *url,
+                                const uint8_t *key, size_t key_len, const char *type, json_t *data,
+                                char id_out[MOPAY_ID_TEXT_BYTES]);
 
 /* On the sequencer thread, inside an apply: every undelivered event of `merchant_id` is signed
  * from now on with the HMAC key `key` (the merchant rotated its secret), as Stripe signs each
- * attempt with the secret current when it is sent; their records are rewritten. Store errors
- * are the sequencer's fatal ones. */
-enum mopay_err mopay_outbox_rekey(struct mopay_outbox *outbox, struct mopay_store *store, int64_t now_ns,
-                                  const char *merchant_id, const uint8_t *key, size_t key_len);
+ * attempt with the secret current when it is sent; their images are put again. The journal's
+ * errors are the sequencer's fatal ones. */
+enum mopay_err mopay_outbox_rekey(struct mopay_outbox *outbox, int64_t now_ns, const char *merchant_id,
+                                  const uint8_t *key, size_t key_len);
 
 /* Starts the delivery thread, which submits its commands to `seq`. internal when the thread or
  * the HTTP client cannot be made. */

@@ -277,6 +277,19 @@ size_t mopay_risk_engine_customers(const struct mopay_risk_engine *engine);
  * block: false when out of memory (nothing changed). unblock: false when the key was not there. */
 bool mopay_risk_block(struct mopay_risk_engine *engine, enum mopay_risk_list list, const uint8_t key[16]);
 bool mopay_risk_unblock(struct mopay_risk_engine *engine, enum mopay_risk_list list, const uint8_t key[16]);
+/* Every entry of every blocklist, list by list; stops when `fn` returns false. */
+void mopay_risk_block_each(const struct mopay_risk_engine *engine,
+                           bool (*fn)(void *ctx, enum mopay_risk_list list, const uint8_t key[16]), void *ctx);
+
+/* A blocklist entry as the journal records it (mopay/journal.h, kind "riskblock", whose state is
+ * the engine): its image put when the entry is added, removed when it is taken off. Replay
+ * blocks and unblocks; a removal of an entry that is not there is a damaged log. */
+struct mopay_risk_block_entry {
+    uint8_t list; /* enum mopay_risk_list */
+    uint8_t key[16];
+};
+struct mopay_record_kind;
+extern const struct mopay_record_kind mopay_risk_block_kind;
 
 /* The features of `event` against the current state, as listed above. */
 void mopay_risk_features(const struct mopay_risk_engine *engine, const struct mopay_risk_event *event,

@@ -69,9 +69,14 @@ struct mopay_tax_refund {
 
 struct mopay_tax_state;
 
+struct mopay_journal;
+
+/* Forms and refunds are recorded in `journal` (registered here: its replay puts them back). */
 struct mopay_tax_state *mopay_tax_new(const struct mopay_taxrules *rules, struct mopay_pay_state *pay,
-                                      struct mopay_wallet_state *wallets, struct mopay_ledger_service *ledger);
+                                      struct mopay_wallet_state *wallets, struct mopay_ledger_service *ledger,
+                                      struct mopay_journal *journal);
 void mopay_tax_free(struct mopay_tax_state *t);
+/* Records written before the journal (JSON rows), after the journal's replay. */
 enum mopay_err mopay_tax_load(struct mopay_tax_state *t, struct mopay_store *store, char *err, size_t err_cap);
 
 /* On the sequencer, when a payment succeeded: a form when it paid a tax-free order. */

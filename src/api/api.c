@@ -247,7 +247,7 @@ struct mopay_api *mopay_api_new(struct mopay_store *store, const struct mopay_ke
         goto fail;
     }
     if (!api_wallet_start(api, options, err, err_cap) ||
-        !api_commerce_start(api, store, options, err, err_cap) || !api_recover(api, store, err, err_cap) ||
+        !api_commerce_start(api, options, err, err_cap) || !api_recover(api, store, err, err_cap) ||
         !api_signup_limits_init(api, options, err, err_cap))
         goto fail;
     return api;

@@ -11,8 +11,8 @@
 #include "mopay/qr.h"
 
 /* An event for the merchant, when it has a webhook URL. */
-static enum mopay_err merchant_event(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
-                                     const struct mopay_merchant *m, const char *type, json_t *data)
+static enum mopay_err merchant_event(struct mopay_api *api, int64_t now_ns, const struct mopay_merchant *m,
+                                     const char *type, json_t *data)
 {
     if (m->webhook_url[0] == '\0') {
         json_decref(data);
@@ -22,17 +22,19 @@ static enum mopay_err merchant_event(struct mopay_api *api, struct mopay_store *
     uint8_t key[MOPAY_WEBHOOK_SECRET_TEXT_BYTES];
     mopay_id_format(MOPAY_ID_MERCHANT, &m->id, merchant);
     size_t key_len = mopay_merchant_webhook_key(m, key);
-    enum mopay_err err = mopay_outbox_add(api->outbox, store, now_ns, merchant, m->webhook_url, key, key_len, type,
-                                          data, id);
+    enum mopay_err err = mopay_outbox_add(api->outbox, now_ns, merchant, m->webhook_url, key, key_len, type, data,
+                                          id);
     sodium_memzero(key, sizeof(key));
     return err;
 }
 
+/* The hooks below are handed the store; events go to the journal instead. */
 static enum mopay_err on_order_expired(void *ctx, struct mopay_store *store, int64_t now_ns,
                                        const struct mopay_order *o)
 {
+    (void)store;
     struct mopay_api *api = ctx;
-    return merchant_event(api, store, now_ns, o->merchant, "order.expired", api_order_json(api, o));
+    return merchant_event(api, now_ns, o->merchant, "order.expired", api_order_json(api, o));
 }
 
 /* The tick's changes that make an event wait for room (api_events_room). */
@@ -54,28 +56,28 @@ static enum mopay_err on_payment(void *ctx, struct mopay_store *store, int64_t n
         return tax;
     char type[48];
     snprintf(type, sizeof(type), "payment.%s", mopay_payment_status_name(x->status));
-    enum mopay_err err = merchant_event(api, store, now_ns, x->merchant, type, api_payment_json(x));
+    enum mopay_err err = merchant_event(api, now_ns, x->merchant, type, api_payment_json(x));
     if (err == MOPAY_OK && x->order != NULL && x->status == MOPAY_PAYMENT_SUCCEEDED)
-        err = merchant_event(api, store, now_ns, x->merchant, "order.paid", api_order_json(api, x->order));
+        err = merchant_event(api, now_ns, x->merchant, "order.paid", api_order_json(api, x->order));
     return err;
 }
 
 static enum mopay_err on_refund(void *ctx, struct mopay_store *store, int64_t now_ns, const struct mopay_refund *r)
 {
+    (void)store;
     struct mopay_api *api = ctx;
-    return merchant_event(api, store, now_ns, r->payment->merchant, "refund.succeeded", api_refund_json(r));
+    return merchant_event(api, now_ns, r->payment->merchant, "refund.succeeded", api_refund_json(r));
 }
 
-enum mopay_err api_order_created(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
-                                 const struct mopay_order *o)
+enum mopay_err api_order_created(struct mopay_api *api, int64_t now_ns, const struct mopay_order *o)
 {
-    return merchant_event(api, store, now_ns, o->merchant, "order.created", api_order_json(api, o));
+    return merchant_event(api, now_ns, o->merchant, "order.created", api_order_json(api, o));
 }
 
-bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
-                        char *err, size_t err_cap)
+bool api_commerce_start(struct mopay_api *api, const struct mopay_api_options *options, char *err, size_t err_cap)
 {
     struct mopay_outbox_options oo = mopay_outbox_options_default(api->keys);
+    oo.journal = api->journal;
     api->webhook_policy = (struct mopay_webhook_policy){.allow_private = options->webhook_allow_private,
                                                         .allow_insecure = options->webhook_allow_insecure};
     oo.policy = api->webhook_policy;
@@ -122,7 +124,7 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
         snprintf(err, err_cap, "paycode-window must be 0 to 8 steps");
         return false;
     }
-    if (!api_risk_start(api, store, options, err, err_cap))
+    if (!api_risk_start(api, options, err, err_cap))
         return false;
     if ((api->pay = mopay_pay_new(&po)) == NULL) {
         snprintf(err, err_cap, "out of memory");
@@ -133,7 +135,7 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
     if (options->tax_rules != NULL && options->tax_rules[0] != '\0' &&
         mopay_taxrules_parse(options->tax_rules, strlen(options->tax_rules), &rules, err, err_cap) != MOPAY_OK)
         return false;
-    if ((api->tax = mopay_tax_new(&rules, api->pay, api->wallet, api->ledger)) == NULL) {
+    if ((api->tax = mopay_tax_new(&rules, api->pay, api->wallet, api->ledger, api->journal)) == NULL) {
         snprintf(err, err_cap, "out of memory");
         return false;
     }
@@ -142,7 +144,8 @@ bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const 
 
 bool api_commerce_load(struct mopay_api *api, struct mopay_store *store, char *err, size_t err_cap)
 {
-    return mopay_merchant_load(api->merchant, store, err, err_cap) == MOPAY_OK &&
+    return api_risk_load(api, store, err, err_cap) &&
+           mopay_merchant_load(api->merchant, store, err, err_cap) == MOPAY_OK &&
            mopay_offers_load(api->offers, store, err, err_cap) == MOPAY_OK &&
            mopay_quotes_load(api->quotes, store, err, err_cap) == MOPAY_OK &&
            mopay_pay_load(api->pay, store, err, err_cap) == MOPAY_OK &&

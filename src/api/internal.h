@@ -142,8 +142,9 @@ void api_risk_review_label(struct mopay_http_request *req);
 void api_risk_block(struct mopay_http_request *req);
 void api_risk_unblock(struct mopay_http_request *req);
 /* risk.c */
-bool api_risk_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
-                    char *err, size_t err_cap);
+bool api_risk_start(struct mopay_api *api, const struct mopay_api_options *options, char *err, size_t err_cap);
+/* Blocklist entries written before the journal, after its replay (api_commerce_load). */
+bool api_risk_load(struct mopay_api *api, struct mopay_store *store, char *err, size_t err_cap);
 /* pin.c: a PIN sent with a payment's confirmation, a P2P transfer or a withdrawal. api_submit_with_pin checks the PIN off
  * the loop (setting *pin_ok) and then submits cmd; without a PIN (pin->ptr NULL) it submits cmd at
  * once. The command's apply calls api_pin_attempt first, which counts a wrong PIN (the count
@@ -208,13 +209,11 @@ json_t *api_tax_form_json(const struct mopay_tax_form *f);
 json_t *api_coupon_json(const struct mopay_coupon *c);
 
 /* commerce.c: merchants, payments and their webhooks */
-bool api_commerce_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
-                        char *err, size_t err_cap);
+bool api_commerce_start(struct mopay_api *api, const struct mopay_api_options *options, char *err, size_t err_cap);
 /* Records written before the journal, once the journal is replayed. */
 bool api_commerce_load(struct mopay_api *api, struct mopay_store *store, char *err, size_t err_cap);
 void api_commerce_free(struct mopay_api *api);
-enum mopay_err api_order_created(struct mopay_api *api, struct mopay_store *store, int64_t now_ns,
-                                 const struct mopay_order *o);
+enum mopay_err api_order_created(struct mopay_api *api, int64_t now_ns, const struct mopay_order *o);
 /* A merchant's QR payload: dynamic with amount_minor > 0, for an order when o is not NULL,
  * asking for a tip or convenience fee when tip is not NULL. */
 bool api_merchant_qr(const struct mopay_merchant *m, const struct mopay_order *o, int64_t amount_minor,

@@ -225,7 +225,7 @@ static enum mopay_err merchant_secret_rotate(struct mopay_api *api, struct mopay
     enum mopay_err err = mopay_merchant_webhook_secret_set(api->merchant, store, now_ns, c->merchant, c->secret);
     size_t key_len = mopay_merchant_webhook_key(c->merchant, key);
     if (err == MOPAY_OK)
-        err = mopay_outbox_rekey(api->outbox, store, now_ns, id, key, key_len);
+        err = mopay_outbox_rekey(api->outbox, now_ns, id, key, key_len);
     sodium_memzero(key, sizeof(key));
     return err; /* c->secret stays for the render, which wipes it */
 }

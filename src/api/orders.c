@@ -55,7 +55,7 @@ static enum mopay_err order_create_apply(struct mopay_http_command *cmd, struct 
     enum mopay_err err = api_admit(api, cmd, &need);
     if (err == MOPAY_OK)
         err = mopay_order_create(api->merchant, store, now_ns, m, &c->in, &c->order);
-    return err == MOPAY_OK ? api_order_created(api, store, now_ns, c->order) : err;
+    return err == MOPAY_OK ? api_order_created(api, now_ns, c->order) : err;
 }
 
 /* Who reads an order, and how much of it (SPEC section 6): its merchant and the operator all

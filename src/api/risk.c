@@ -3,7 +3,7 @@
  * POST /v1/risk/blocklist and POST /v1/risk/blocklist/remove; and --risk-rules.
  *
  * The engine's state is in memory and rebuilt as the server runs: after a restart its windows
- * start empty. Blocklists are records, loaded at start. */
+ * start empty. Blocklists are in the journal, replayed at start. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "mopay/assert.h"
+#include "mopay/journal.h"
 #include "mopay/log.h"
 #include "mopay/text.h"
 
@@ -167,7 +168,7 @@ static void device_revoked(void *ctx, const struct mopay_customer *c, int64_t no
     mopay_risk_note_device_revoked(api->risk, c->id.bytes, now_ns);
 }
 
-/* --- blocklists, kept as records --- */
+/* --- blocklists, kept in the journal (mopay_risk_block_kind) --- */
 
 static const char *const list_names[MOPAY_RISK_LIST_COUNT] = {"device", "phone", "card", "merchant"};
 
@@ -179,24 +180,6 @@ static bool list_parse(const char *name, size_t len, enum mopay_risk_list *out)
             return true;
         }
     return false;
-}
-
-static void block_record_id(enum mopay_risk_list list, const uint8_t key[16], char out[64])
-{
-    char hex[33];
-    sodium_bin2hex(hex, sizeof(hex), key, 16);
-    snprintf(out, 64, "%s:%s", list_names[list], hex);
-}
-
-static bool load_block(void *ctx, const char *id, const char *json, size_t len)
-{
-    (void)json, (void)len;
-    struct mopay_api *api = ctx;
-    const char *colon = strchr(id, ':');
-    enum mopay_risk_list list;
-    uint8_t key[16];
-    return colon != NULL && list_parse(id, (size_t)(colon - id), &list) && mopay_hex_decode(colon + 1, key, 16) &&
-           mopay_risk_block(api->risk, list, key);
 }
 
 /* --- --risk-rules: thresholds and actions over the defaults --- */
@@ -307,9 +290,31 @@ bool api_risk_rules_parse(const char *text, struct mopay_risk_config *config, ch
     return true;
 }
 
-/* The engine, its model when the file is there, the blocklists, and the hooks. */
-bool api_risk_start(struct mopay_api *api, struct mopay_store *store, const struct mopay_api_options *options,
-                    char *err, size_t err_cap)
+/* Blocklist entries written before the journal: "riskblock" records keyed "<list>:<hex key>", read
+ * after the journal's replay and then moved into it with every other kind's. */
+static bool load_block(void *ctx, const char *id, const char *json, size_t len)
+{
+    (void)json, (void)len;
+    struct mopay_api *api = ctx;
+    const char *colon = strchr(id, ':');
+    enum mopay_risk_list list;
+    uint8_t key[16];
+    return colon != NULL && list_parse(id, (size_t)(colon - id), &list) && mopay_hex_decode(colon + 1, key, 16) &&
+           mopay_risk_block(api->risk, list, key);
+}
+
+bool api_risk_load(struct mopay_api *api, struct mopay_store *store, char *err, size_t err_cap)
+{
+    if (store->records_load(store, mopay_risk_block_kind.name, load_block, api) != MOPAY_OK) {
+        snprintf(err, err_cap, "loading blocklists: %s", store->last_error);
+        return false;
+    }
+    return true;
+}
+
+/* The engine, its model when the file is there, and the hooks; the blocklists come back from the
+ * journal, whose replay follows. */
+bool api_risk_start(struct mopay_api *api, const struct mopay_api_options *options, char *err, size_t err_cap)
 {
     struct mopay_risk_config config;
     mopay_risk_config_default(&config);
@@ -327,10 +332,7 @@ bool api_risk_start(struct mopay_api *api, struct mopay_store *store, const stru
     else if (options->risk)
         MOPAY_LOG_WARN("no risk model: rules and blocklists only", "path=\"%s\" reason=\"%s\"", path,
                        path[0] != '\0' ? why : "none configured");
-    if (store->records_load(store, "riskblock", load_block, api) != MOPAY_OK) {
-        snprintf(err, err_cap, "loading blocklists: %s", store->last_error);
-        return false;
-    }
+    mopay_journal_register(api->journal, &mopay_risk_block_kind, api->risk);
     if (options->risk) {
         struct mopay_wallet_risk hooks = {.allow = move_allow, .commit = move_commit, .wrong_pin = wrong_pin,
                                           .device_revoked = device_revoked, .ctx = api};
@@ -440,16 +442,16 @@ static enum mopay_err block_apply(struct mopay_http_command *cmd, struct mopay_s
 {
     struct block_cmd *c = (struct block_cmd *)cmd;
     struct mopay_api *api = cmd->app;
-    char id[64];
-    block_record_id(c->list, c->key, id);
-    if (c->remove) {
-        bool found = false;
-        mopay_risk_unblock(api->risk, c->list, c->key);
-        return store->record_delete(store, "riskblock", id, &found);
-    }
+    (void)store; /* the entry goes to the journal */
+    struct mopay_risk_block_entry entry = {.list = (uint8_t)c->list};
+    memcpy(entry.key, c->key, sizeof(entry.key));
+    if (c->remove) /* taking off what is not there changes nothing, and writes nothing */
+        return mopay_risk_unblock(api->risk, c->list, c->key)
+                   ? mopay_journal_remove(api->journal, &mopay_risk_block_kind, &entry, now_ns)
+                   : MOPAY_OK;
     if (!mopay_risk_block(api->risk, c->list, c->key))
         return MOPAY_ERR_overloaded;
-    return mopay_store_record_put_json(store, "riskblock", id, json_pack("{s:s}", "list", list_names[c->list]), now_ns);
+    return mopay_journal_put(api->journal, &mopay_risk_block_kind, &entry, now_ns);
 }
 
 static json_t *block_render(struct mopay_http_command *cmd, int *status)

@@ -1,9 +1,9 @@
 /* Delivery. One thread does the network I/O and nothing else: each round it submits a command
  * that takes up to MOPAY_WEBHOOK_DELIVERY_BATCH_MAX due events out of the heap (in flight),
  * POSTs them one after the other with one reused libcurl handle, and submits a command with the
- * results, which changes the events and their records on the sequencer thread. A crash between a
- * POST and the commit of its result leaves the record pending, so the event is sent again after
- * the restart: at least once, and receivers dedupe by Mopay-Event-Id.
+ * results, which changes the events and journals their images on the sequencer thread. A crash
+ * between a POST and the commit of its result leaves the event pending in the log, so it is sent
+ * again after the restart: at least once, and receivers dedupe by Mopay-Event-Id.
  *
  * One thread POSTing in turn keeps this simple and bounded, at the price that an endpoint which
  * hangs costs up to request_timeout_ms per event and delays everyone else's events meanwhile. */
@@ -47,8 +47,8 @@ static int64_t retry_delay_ns(const struct mopay_outbox_options *options, uint32
     return delay;
 }
 
-static enum mopay_err report_event(struct mopay_outbox *o, struct mopay_store *store, int64_t now_ns,
-                                   struct outbox_event *ev, enum outbox_outcome outcome, int status)
+static enum mopay_err report_event(struct mopay_outbox *o, int64_t now_ns, struct outbox_event *ev,
+                                   enum outbox_outcome outcome, int status)
 {
     enum mopay_err err;
     bool rekeyed = ev->rekey_sealed_len > 0; /* mopay_outbox_rekey while in flight */
@@ -59,12 +59,10 @@ static enum mopay_err report_event(struct mopay_outbox *o, struct mopay_store *s
     }
     if (outcome == OUTBOX_UNTRIED) {
         heap_push(o, ev);
-        return rekeyed ? event_record_put(store, now_ns, ev, "pending") : MOPAY_OK;
+        return rekeyed ? event_record_put(o, now_ns, ev) : MOPAY_OK;
     }
     if (outcome == OUTBOX_DELIVERED) {
-        bool found = false;
-        err = store->record_delete(store, OUTBOX_KIND, ev->id_text, &found);
-        MOPAY_ASSERT(err != MOPAY_OK || found); /* every event in memory has its record */
+        err = event_record_remove(o, now_ns, ev);
         atomic_fetch_add(&o->delivered, 1);
         event_drop(o, ev);
         return err;
@@ -75,11 +73,12 @@ static enum mopay_err report_event(struct mopay_outbox *o, struct mopay_store *s
     if (ev->attempts < o->options.attempts_max) {
         ev->next_attempt_at_ns = now_ns + retry_delay_ns(&o->options, ev->attempts);
         heap_push(o, ev);
-        return event_record_put(store, now_ns, ev, "pending");
+        return event_record_put(o, now_ns, ev);
     }
     MOPAY_LOG_WARN("webhook event dead: no more attempts", "event=%s merchant=%s attempts=%u last_status=%d",
                    ev->id_text, ev->merchant_id, ev->attempts, ev->last_status);
-    err = event_record_put(store, now_ns, ev, "failed");
+    ev->dead = true;
+    err = event_record_put(o, now_ns, ev);
     atomic_fetch_add(&o->dead, 1);
     event_drop(o, ev);
     return err;
@@ -87,14 +86,15 @@ static enum mopay_err report_event(struct mopay_outbox *o, struct mopay_store *s
 
 static enum mopay_err round_report_apply(struct mopay_seq_cmd *cmd, struct mopay_store *store, int64_t now_ns)
 {
+    (void)store; /* the results go to the journal */
     struct outbox_round *r = (struct outbox_round *)cmd;
     struct mopay_outbox *o = r->outbox;
     MOPAY_ASSERT(o->in_flight == r->count);
     o->in_flight = 0;
     for (size_t i = 0; i < r->count; i++) {
-        enum mopay_err err = report_event(o, store, now_ns, r->events[i], r->outcomes[i], r->statuses[i]);
+        enum mopay_err err = report_event(o, now_ns, r->events[i], r->outcomes[i], r->statuses[i]);
         if (err != MOPAY_OK)
-            return err; /* the store's, which stops the process */
+            return err; /* the journal's, which stops the process */
     }
     r->count = 0;
     return MOPAY_OK;
@@ -317,7 +317,7 @@ static enum outbox_outcome event_post(struct mopay_outbox *o, const struct outbo
 
 /* Reports the round's results, trying again while the sequencer's queue is full. When it refuses
  * for good (stopping), the events stay in flight until mopay_outbox_free and pending in the
- * store, so the next start sends them again. */
+ * log, so the next start sends them again. */
 static void round_report(struct mopay_outbox *o)
 {
     for (;;) {
@@ -384,7 +384,7 @@ static CURL *outbox_curl(const struct mopay_outbox_options *options)
 enum mopay_err mopay_outbox_start(struct mopay_outbox *o, struct mopay_seq *seq)
 {
     MOPAY_ASSERT(!o->started && seq != NULL);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (!outbox_replay_end(o) || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return MOPAY_ERR_internal;
     o->seq = seq;
     o->stopping = false;

@@ -10,11 +10,14 @@
 #include <curl/curl.h>
 
 #include "mopay/index.h"
+#include "mopay/journal.h"
 #include "mopay/limits.h"
 #include "mopay/outbox.h"
 
+/* The events' record kind: the journal's name for it, and the kind of the JSON records written
+ * before the journal. */
 #define OUTBOX_KIND "webhook"
-/* An event's HMAC key (32 to 64 bytes) sealed for its row, "event/<id>/secret"; records written
+/* An event's HMAC key (32 to 64 bytes) sealed for its event, "event/<id>/secret"; records written
  * before seals were bound hold it sealed without associated data (40 bytes of overhead), and
  * records before webhook secrets were text a 32-byte key: both still load. */
 #define OUTBOX_SEALED_BYTES_MIN (MOPAY_WEBHOOK_KEY_BYTES_MIN + MOPAY_SEAL_OVERHEAD)
@@ -23,7 +26,9 @@
 /* One undelivered event. The delivery thread reads the fields above `created_at_ns` while the
  * event is in flight; they never change after the event is made, and the event is freed only on
  * the sequencer thread by the command that reports its result, after the delivery thread is done
- * with it. The fields below are the sequencer thread's alone. */
+ * with it. The fields below are the sequencer thread's alone. Its image in the journal
+ * (records.c) holds id, merchant_key, type, url, the sealed key, the body, the times, attempts,
+ * last_status and dead; id_text and merchant_id are made from the ids. */
 struct outbox_event {
     struct mopay_id id;
     char id_text[MOPAY_ID_TEXT_BYTES];
@@ -39,6 +44,7 @@ struct outbox_event {
     int64_t next_attempt_at_ns;
     uint32_t attempts;  /* failed so far */
     int last_status;    /* HTTP status of the last failed attempt; 0: no answer */
+    bool dead;          /* out of attempts: its last image, kept in the journal for the operator */
     /* A key the merchant rotated to while the event was in flight: it replaces secret_sealed
      * when the event comes back (0 bytes: none). */
     uint8_t rekey_sealed[OUTBOX_SEALED_BYTES_MAX];
@@ -81,6 +87,11 @@ struct mopay_outbox {
     size_t heap_count;
     size_t in_flight;
     struct mopay_index shares; /* merchant id -> its events held, as (void *)(uintptr_t)count */
+    /* Replay (records.c): the events its images made, by id, until it ends (outbox_replay_end
+     * moves them into the heap); held like those in the heap. */
+    struct mopay_index replayed;
+    bool replay_ended;
+    struct outbox_event gone; /* a delivered event's removal image: its id, the rest empty */
 
     /* The delivery thread. */
     struct mopay_seq *seq;
@@ -109,8 +120,15 @@ void event_free(struct outbox_event *ev);
 void share_count(struct mopay_outbox *o, const struct outbox_event *ev, int delta);
 /* An event leaves memory: delivered, or dead. */
 void event_drop(struct mopay_outbox *o, struct outbox_event *ev);
-/* Writes the event's whole record with `status` ("pending" or "failed"). */
-enum mopay_err event_record_put(struct mopay_store *store, int64_t now_ns, const struct outbox_event *ev,
-                                const char *status);
+/* records.c: the events' record kind. */
+extern const struct mopay_record_kind mopay_outbox_event_kind;
+/* The event's image as it is now (waiting, or dead) into this batch's journal record. */
+enum mopay_err event_record_put(struct mopay_outbox *o, int64_t now_ns, const struct outbox_event *ev);
+/* The event was delivered: its removal into this batch's journal record. */
+enum mopay_err event_record_remove(struct mopay_outbox *o, int64_t now_ns, const struct outbox_event *ev);
+/* The end of replay: the events it made go into the heap. false when out of memory for them. */
+bool outbox_replay_end(struct mopay_outbox *o);
+/* Every event held: waiting, in flight, and made by a replay not yet ended. */
+size_t outbox_held(const struct mopay_outbox *o);
 
 #endif

@@ -1,6 +1,9 @@
-/* Start-up: the undelivered events back into memory, checked as they are read (the other side of
- * the persistence boundary); dead events are counted, not held. A record that does not parse, or
- * whose secret does not open under the master key, stops the start with a reason. */
+/* Start-up, after the journal's replay: the events it made are queued; then the JSON records
+ * written before the journal: the undelivered events back into memory, checked as they are read
+ * (the other side of the persistence boundary); dead events are counted, not held, and put into
+ * the journal's batch record so that they move into it with the rest
+ * (mopay_journal_absorb_records). A record that does not parse, or whose secret does not open
+ * under the master key, stops the start with a reason. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,7 @@
 
 #include "internal.h"
 #include "mopay/assert.h"
+#include "mopay/clock.h"
 #include "mopay/text.h"
 
 struct load_ctx {
@@ -59,10 +63,9 @@ static bool body_of(const char *body, size_t len, struct outbox_event *ev)
     return true;
 }
 
-/* Fills `ev` from the record stored under `key`; *dead says whether it ran out of attempts (its
- * body is then not kept). false when anything does not check. */
-static bool event_parse(const struct mopay_outbox *o, const char *key, json_t *j, struct outbox_event *ev,
-                        bool *dead)
+/* Fills `ev` from the record stored under `key`; ev->dead says whether it ran out of attempts.
+ * false when anything does not check. */
+static bool event_parse(const struct mopay_outbox *o, const char *key, json_t *j, struct outbox_event *ev)
 {
     const char *id, *merchant, *type, *url, *sealed, *body, *status;
     size_t body_len = 0;
@@ -74,16 +77,16 @@ static bool event_parse(const struct mopay_outbox *o, const char *key, json_t *j
                     "status", &status, "attempts", &attempts, "last_status", &ev->last_status,
                     "next_attempt_at_ns", &next, "created_at_ns", &created) != 0)
         return false;
-    *dead = strcmp(status, "failed") == 0;
+    ev->dead = strcmp(status, "failed") == 0;
     bool ok = strcmp(id, key) == 0 && mopay_id_parse(MOPAY_ID_EVENT, id, strlen(id), &ev->id) == MOPAY_OK &&
               text_fits(id, ev->id_text, sizeof(ev->id_text)) &&
               mopay_id_parse(MOPAY_ID_MERCHANT, merchant, strlen(merchant), &merchant_id) == MOPAY_OK &&
               text_fits(merchant, ev->merchant_id, sizeof(ev->merchant_id)) &&
               text_fits(type, ev->type, sizeof(ev->type)) && text_fits(url, ev->url, sizeof(ev->url)) &&
               sealed_of(o, sealed, ev) && attempts >= 0 && created > 0 && next >= created &&
-              (*dead || strcmp(status, "pending") == 0);
-    if (!ok || *dead)
-        return ok;
+              (ev->dead || strcmp(status, "pending") == 0);
+    if (!ok)
+        return false;
     memcpy(ev->merchant_key, merchant_id.bytes, sizeof(ev->merchant_key));
     ev->attempts = (uint32_t)attempts;
     ev->next_attempt_at_ns = next;
@@ -97,17 +100,17 @@ static bool load_event(void *arg, const char *key, const char *text, size_t len)
     struct mopay_outbox *o = ctx->outbox;
     json_t *j = json_loadb(text, len, 0, NULL);
     struct outbox_event *ev = calloc(1, sizeof(*ev));
-    bool dead = false;
-    bool ok = j != NULL && ev != NULL && event_parse(o, key, j, ev, &dead);
+    bool ok = j != NULL && ev != NULL && event_parse(o, key, j, ev);
     json_decref(j);
     if (!ok) {
         event_free(ev);
         return load_fail(ctx, key, "malformed, its secret does not open under the master key, or out of memory");
     }
-    if (dead) {
+    if (ev->dead) { /* kept for the operator: into the journal, as a dead event's last image */
+        enum mopay_err err = event_record_put(o, mopay_clock_now_ns(), ev);
         event_free(ev);
         atomic_fetch_add(&o->dead, 1);
-        return true;
+        return err == MOPAY_OK || load_fail(ctx, key, "its image cannot be encoded");
     }
     /* More pending records than pending_max (the limit was lowered): all are kept, and new
      * events are refused until deliveries bring the count below the limit again. */
@@ -124,6 +127,10 @@ static bool load_event(void *arg, const char *key, const char *text, size_t len)
 enum mopay_err mopay_outbox_load(struct mopay_outbox *o, struct mopay_store *store, char *err, size_t err_cap)
 {
     MOPAY_ASSERT(!o->started);
+    if (!outbox_replay_end(o)) {
+        snprintf(err, err_cap, "out of memory for the pending webhook events");
+        return MOPAY_ERR_store_failed;
+    }
     struct load_ctx ctx = {o, err, err_cap, false};
     enum mopay_err e = store->records_load(store, OUTBOX_KIND, load_event, &ctx);
     if (ctx.failed)

@@ -1,8 +1,7 @@
-/* The outbox's state: the events waiting for delivery, in a min-heap by their next attempt, and
- * their durable image, one "webhook" record per event, written in the batch transaction of the
- * change that made the event. Delivered events are deleted rather than marked: the outbox is a
- * queue, not a history (the merchant's own records are), and records_load reads every record of
- * the kind at each start, so keeping delivered ones would make starts slower forever. */
+/* The outbox's state: the events waiting for delivery, in a min-heap by their next attempt. Their
+ * durable images go into the journal (records.c) in the batch of the change that made them.
+ * Delivered events are removed rather than marked: the outbox is a queue, not a history (the
+ * merchant's own records are). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,7 +29,7 @@ struct mopay_outbox_options mopay_outbox_options_default(const struct mopay_keys
 
 struct mopay_outbox *mopay_outbox_new(const struct mopay_outbox_options *options)
 {
-    MOPAY_ASSERT(options->keys != NULL && options->retry_first_ns > 0);
+    MOPAY_ASSERT(options->journal != NULL && options->keys != NULL && options->retry_first_ns > 0);
     MOPAY_ASSERT(options->retry_max_ns >= options->retry_first_ns && options->attempts_max > 0);
     MOPAY_ASSERT(options->request_timeout_ms > 0 && options->pending_max > 0 && options->per_merchant_max > 0);
     struct mopay_outbox *o = calloc(1, sizeof(*o));
@@ -52,6 +51,7 @@ struct mopay_outbox *mopay_outbox_new(const struct mopay_outbox_options *options
     pthread_cond_init(&o->wake, &attr);
     pthread_condattr_destroy(&attr);
     pthread_cond_init(&o->round_done, NULL);
+    mopay_journal_register(options->journal, &mopay_outbox_event_kind, o);
     return o;
 }
 
@@ -71,10 +71,13 @@ void mopay_outbox_free(struct mopay_outbox *o)
     for (size_t i = 0; i < o->heap_count; i++)
         event_free(o->heap[i]);
     /* Events are left in flight only when the sequencer refused a round's report at stop: they
-     * are the round's, and still pending in the store. */
+     * are the round's, and still pending in the log. */
     MOPAY_ASSERT(o->in_flight == 0 || o->in_flight == o->round.count);
     for (size_t i = 0; i < o->in_flight; i++)
         event_free(o->round.events[i]);
+    for (size_t i = 0; o->replayed.slots != NULL && i < o->replayed.capacity; i++)
+        event_free(o->replayed.slots[i].value);
+    mopay_index_deinit(&o->replayed);
     pthread_cond_destroy(&o->round_done);
     pthread_cond_destroy(&o->wake);
     pthread_mutex_destroy(&o->lock);
@@ -140,29 +143,6 @@ struct outbox_event *heap_pop(struct mopay_outbox *o)
     return top;
 }
 
-/* --- records --- */
-
-enum mopay_err event_record_put(struct mopay_store *store, int64_t now_ns, const struct outbox_event *ev,
-                                const char *status)
-{
-    char sealed[sodium_base64_ENCODED_LEN(OUTBOX_SEALED_BYTES_MAX, sodium_base64_VARIANT_ORIGINAL)];
-    sodium_bin2base64(sealed, sizeof(sealed), ev->secret_sealed, ev->secret_sealed_len,
-                      sodium_base64_VARIANT_ORIGINAL);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s%, s:s, s:i, s:i, s:I, s:I}", "id", ev->id_text,
-                          "merchant_id", ev->merchant_id, "type", ev->type, "url", ev->url, "secret_sealed", sealed,
-                          "body", ev->body, ev->body_len, "status", status, "attempts", (int)ev->attempts,
-                          "last_status", ev->last_status, "next_attempt_at_ns", (json_int_t)ev->next_attempt_at_ns,
-                          "created_at_ns", (json_int_t)ev->created_at_ns);
-    MOPAY_ASSERT(j != NULL);
-    size_t len;
-    char *text = mopay_json_dump(j, &len);
-    json_decref(j);
-    MOPAY_ASSERT(text != NULL);
-    enum mopay_err err = store->record_put(store, OUTBOX_KIND, ev->id_text, text, len, now_ns);
-    free(text);
-    return err;
-}
-
 /* --- adding --- */
 
 /* --- room: all events together, and each merchant's share --- */
@@ -195,7 +175,7 @@ void event_drop(struct mopay_outbox *o, struct outbox_event *ev)
 
 enum mopay_err mopay_outbox_check_room(const struct mopay_outbox *o, size_t events)
 {
-    size_t held = o->heap_count + o->in_flight; /* above pending_max only after a start with more */
+    size_t held = outbox_held(o); /* above pending_max only after a start with more */
     return held <= o->options.pending_max && events <= o->options.pending_max - held ? MOPAY_OK
                                                                                       : MOPAY_ERR_capacity_exhausted;
 }
@@ -262,9 +242,9 @@ bool outbox_open_key(const struct mopay_outbox *o, const struct outbox_event *ev
            *key_len >= MOPAY_WEBHOOK_KEY_BYTES_MIN && *key_len <= MOPAY_WEBHOOK_KEY_BYTES_MAX;
 }
 
-enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *store, int64_t now_ns,
-                                const char *merchant_id, const char *url, const uint8_t *key, size_t key_len,
-                                const char *type, json_t *data, char id_out[MOPAY_ID_TEXT_BYTES])
+enum mopay_err mopay_outbox_add(struct mopay_outbox *o, int64_t now_ns, const char *merchant_id, const char *url,
+                                const uint8_t *key, size_t key_len, const char *type, json_t *data,
+                                char id_out[MOPAY_ID_TEXT_BYTES])
 {
     struct mopay_id merchant;
     MOPAY_ASSERT(now_ns > 0 && json_is_object(data));
@@ -289,7 +269,7 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
     ev->next_attempt_at_ns = now_ns;
     ev->body = event_body(ev, data, &ev->body_len);
     MOPAY_ASSERT(ev->body != NULL && ev->body_len <= MOPAY_WEBHOOK_BODY_BYTES_MAX);
-    enum mopay_err err = event_record_put(store, now_ns, ev, "pending");
+    enum mopay_err err = event_record_put(o, now_ns, ev);
     if (err != MOPAY_OK) {
         event_free(ev);
         return err;
@@ -302,12 +282,12 @@ enum mopay_err mopay_outbox_add(struct mopay_outbox *o, struct mopay_store *stor
     return MOPAY_OK;
 }
 
-enum mopay_err mopay_outbox_rekey(struct mopay_outbox *o, struct mopay_store *store, int64_t now_ns,
-                                  const char *merchant_id, const uint8_t *key, size_t key_len)
+enum mopay_err mopay_outbox_rekey(struct mopay_outbox *o, int64_t now_ns, const char *merchant_id,
+                                  const uint8_t *key, size_t key_len)
 {
     MOPAY_ASSERT(key_len >= MOPAY_WEBHOOK_KEY_BYTES_MIN && key_len <= MOPAY_WEBHOOK_KEY_BYTES_MAX);
     /* In flight: the delivery thread reads secret_sealed now, so the key waits in rekey_sealed
-     * for the round's report, which writes the record. */
+     * for the round's report, which puts the image. */
     for (size_t i = 0; i < o->in_flight; i++) {
         struct outbox_event *ev = o->round.events[i];
         if (strcmp(ev->merchant_id, merchant_id) == 0) {
@@ -319,7 +299,7 @@ enum mopay_err mopay_outbox_rekey(struct mopay_outbox *o, struct mopay_store *st
         if (strcmp(ev->merchant_id, merchant_id) != 0)
             continue;
         outbox_seal_key(o, ev, key, key_len, ev->secret_sealed, &ev->secret_sealed_len);
-        enum mopay_err err = event_record_put(store, now_ns, ev, "pending");
+        enum mopay_err err = event_record_put(o, now_ns, ev);
         if (err != MOPAY_OK)
             return err;
     }

@@ -103,6 +103,18 @@ bool mopay_risk_unblock(struct mopay_risk_engine *engine, enum mopay_risk_list l
     return mopay_index_remove(&engine->lists[list], key) != NULL;
 }
 
+void mopay_risk_block_each(const struct mopay_risk_engine *engine,
+                           bool (*fn)(void *ctx, enum mopay_risk_list list, const uint8_t key[16]), void *ctx)
+{
+    MOPAY_ASSERT(engine != NULL && fn != NULL);
+    for (int l = 0; l < MOPAY_RISK_LIST_COUNT; l++) {
+        const struct mopay_index *ix = &engine->lists[l];
+        for (size_t i = 0; i < ix->capacity; i++)
+            if (ix->slots[i].value != NULL && !fn(ctx, (enum mopay_risk_list)l, ix->slots[i].key))
+                return;
+    }
+}
+
 /* A fresh state from the current chunk, a new chunk when it is used up; NULL when out of memory
  * or at customers_max. Nothing changes on failure. */
 static struct risk_customer *customer_alloc(struct mopay_risk_engine *engine)

@@ -1,163 +1,252 @@
-/* Tax-free forms' and tax refunds' records, and loading them at start. */
-#include <stdio.h>
+/* Tax-free forms and tax refunds in the journal: their tables, and how replay puts them back.
+ *
+ * A form names its payment; a refund names its customer, its wallet and its forms. The form's
+ * link to its refund is not in the form's image: the refund's image makes it (a refund is written
+ * after its forms, so a form's image can never name a refund that is not there yet). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "mopay/assert.h"
 
-enum mopay_err tax_form_record(struct mopay_store *store, int64_t now_ns, const struct mopay_tax_form *f)
+static void *ref_payment(void *state, const struct mopay_id *id)
 {
-    char id[MOPAY_ID_TEXT_BYTES], refund[MOPAY_ID_TEXT_BYTES];
-    struct mopay_id none = {{0}};
-    mopay_id_format(MOPAY_ID_PAYMENT, &f->payment->id, id);
-    mopay_id_format(MOPAY_ID_TAX_REFUND, f->refund != NULL ? &f->refund->id : &none, refund);
-    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:i, s:s, s:I}", "payment_id", id, "country", f->country,
-                          "gross_minor", (json_int_t)f->gross_minor, "vat_minor", (json_int_t)f->vat_minor,
-                          "eligibility", (int)f->eligibility, "refund_id", refund, "created_at_ns",
-                          (json_int_t)f->created_at_ns);
-    return mopay_store_record_put_json(store, "taxform", id, j, now_ns);
+    return mopay_pay_payment(((struct mopay_tax_state *)state)->pay, id);
 }
 
-enum mopay_err tax_refund_record(struct mopay_store *store, int64_t now_ns, const struct mopay_tax_refund *r)
+static void *ref_customer(void *state, const struct mopay_id *id)
 {
-    char id[MOPAY_ID_TEXT_BYTES], customer[MOPAY_ID_TEXT_BYTES], wallet[MOPAY_ID_TEXT_BYTES];
-    mopay_id_format(MOPAY_ID_TAX_REFUND, &r->id, id);
-    mopay_id_format(MOPAY_ID_CUSTOMER, &r->customer->id, customer);
-    mopay_id_format(MOPAY_ID_WALLET, &r->wallet->id, wallet);
-    json_t *forms = json_array();
-    for (size_t i = 0; i < r->form_count; i++) {
-        char pid[MOPAY_ID_TEXT_BYTES];
-        mopay_id_format(MOPAY_ID_PAYMENT, &r->forms[i]->payment->id, pid);
-        json_array_append_new(forms, json_string(pid));
+    return mopay_wallet_customer(((struct mopay_tax_state *)state)->wallets, id);
+}
+
+static void *ref_wallet(void *state, const struct mopay_id *id)
+{
+    return mopay_wallet_get(((struct mopay_tax_state *)state)->wallets, id);
+}
+
+_Static_assert(offsetof(struct mopay_payment, id) == 0 && offsetof(struct mopay_customer, id) == 0 &&
+                   offsetof(struct mopay_wallet, id) == 0,
+               "a record a REF field names begins with its id");
+
+/* --- forms --- */
+
+#define F struct mopay_tax_form
+static const struct mopay_codec_field form_fields[] = {
+    MOPAY_CODEC_REF_FIELD(F, payment, ref_payment),
+    MOPAY_CODEC_TEXT_FIELD(F, country),
+    MOPAY_CODEC_INT_FIELD(F, gross_minor),
+    MOPAY_CODEC_INT_FIELD(F, vat_minor),
+    MOPAY_CODEC_INT_FIELD(F, eligibility),
+    MOPAY_CODEC_INT_FIELD(F, created_at_ns),
+};
+#undef F
+
+/* What loading a form checks, as the records before the journal were checked. */
+static bool form_valid(const struct mopay_tax_form *f)
+{
+    return f->payment != NULL && strlen(f->country) == 2 && f->gross_minor > 0 && f->vat_minor >= 0 &&
+           f->vat_minor < f->gross_minor;
+}
+
+static enum mopay_err form_apply(void *state, const void *image, char *why, size_t why_cap)
+{
+    struct mopay_tax_state *t = state;
+    const struct mopay_tax_form *in = image;
+    if (!form_valid(in))
+        return mopay_codec_refuse(why, why_cap, "tax-free form", "no payment, or country or amounts out of range");
+    struct mopay_tax_form *f = mopay_tax_form(t, &in->payment->id);
+    if (f != NULL) {
+        mopay_codec_copy(&mopay_tax_form_kind, f, in); /* its refund, not in the image, stays */
+        return MOPAY_OK;
     }
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I}", "id", id,
-                          "customer_id", customer, "wallet_id", wallet, "country", r->country, "currency",
-                          r->currency->alpha, "forms", forms, "gross_minor", (json_int_t)r->gross_minor,
-                          "refund_minor", (json_int_t)r->refund_minor, "credited_minor", (json_int_t)r->credited_minor,
-                          "clawed_minor", (json_int_t)r->clawed_minor, "owed_minor", (json_int_t)r->owed_minor,
-                          "status", (int)r->status, "guaranteed", r->guaranteed, "created_at_ns",
-                          (json_int_t)r->created_at_ns, "deadline_ns",
-                          (json_int_t)r->deadline_ns, "resolved_at_ns", (json_int_t)r->resolved_at_ns);
-    return mopay_store_record_put_json(store, "taxrefund", id, j, now_ns);
+    if ((f = malloc(sizeof(*f))) == NULL)
+        return mopay_codec_refuse(why, why_cap, "tax-free form", "out of memory");
+    memcpy(f, in, sizeof(*f));
+    f->refund = NULL; /* the refund's image links it */
+    if (!mopay_index_put(&t->forms, f->payment->id.bytes, f)) {
+        free(f);
+        return mopay_codec_refuse(why, why_cap, "tax-free form", "out of memory");
+    }
+    return MOPAY_OK;
 }
 
-struct load_ctx {
-    struct mopay_tax_state *t;
-    char *err;
-    size_t err_cap;
-    bool failed;
-    /* forms name their refund, which loads after them: linked once both are in */
+static void index_each(struct mopay_index *index, bool (*fn)(void *ctx, const void *record), void *ctx)
+{
+    for (size_t i = 0; i < index->capacity; i++)
+        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
+            return;
+}
+
+static void form_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
+{
+    index_each(&((struct mopay_tax_state *)state)->forms, fn, ctx);
+}
+
+const struct mopay_record_kind mopay_tax_form_kind = {
+    .name = "taxform",
+    .tag = MOPAY_RECORD_TAX_FORM,
+    .version = 1,
+    .size = sizeof(struct mopay_tax_form),
+    .fields = form_fields,
+    .field_count = sizeof(form_fields) / sizeof(form_fields[0]),
+    .apply = form_apply,
+    .each = form_each,
 };
 
-static bool load_fail(struct load_ctx *ctx, const char *kind, const char *id)
+/* --- refunds --- */
+
+/* The purchases' currency: its three letters. */
+static size_t currency_encode(void *state, const void *record, uint8_t *out, size_t cap)
 {
-    snprintf(ctx->err, ctx->err_cap, "%s record %s: malformed, or what it names is missing", kind, id);
-    ctx->failed = true;
-    return false;
+    (void)state;
+    const struct mopay_currency *c = ((const struct mopay_tax_refund *)record)->currency;
+    MOPAY_ASSERT(c != NULL && cap >= 3);
+    memcpy(out, c->alpha, 3);
+    return 3;
 }
 
-static bool load_form(void *arg, const char *id, const char *text, size_t len)
+static bool currency_decode(void *state, void *record, const uint8_t *in, size_t len)
 {
-    struct load_ctx *ctx = arg;
-    json_t *j = json_loadb(text, len, 0, NULL);
-    struct mopay_tax_form *f = calloc(1, sizeof(*f));
-    const char *pid = NULL, *country = NULL, *refund = NULL;
-    json_int_t gross = 0, vat = 0, created = 0;
-    int eligibility = 0;
-    struct mopay_id payment;
-    bool ok = j != NULL && f != NULL &&
-              json_unpack(j, "{s:s, s:s, s:I, s:I, s:i, s:s, s:I}", "payment_id", &pid, "country", &country,
-                          "gross_minor", &gross, "vat_minor", &vat, "eligibility", &eligibility, "refund_id", &refund,
-                          "created_at_ns", &created) == 0 &&
-              mopay_id_parse(MOPAY_ID_PAYMENT, pid, strlen(pid), &payment) == MOPAY_OK &&
-              (f->payment = mopay_pay_payment(ctx->t->pay, &payment)) != NULL && strlen(country) == 2 && gross > 0 &&
-              vat >= 0 && vat < gross;
-    if (ok) {
-        mopay_text_copy(f->country, sizeof(f->country), country);
-        f->gross_minor = gross, f->vat_minor = vat, f->created_at_ns = created;
-        f->eligibility = (enum mopay_err)eligibility;
-        ok = mopay_index_put(&ctx->t->forms, payment.bytes, f);
-    }
-    json_decref(j);
-    if (!ok) {
-        free(f);
-        return load_fail(ctx, "tax-free form", id);
-    }
-    return true;
+    (void)state;
+    struct mopay_tax_refund *r = record;
+    r->currency = mopay_currency_by_alpha((const char *)in, len);
+    return r->currency != NULL;
 }
 
-/* Links a refund to its forms, which loaded before it. */
-static bool refund_forms(struct load_ctx *ctx, json_t *forms, struct mopay_tax_refund *r)
+static const struct mopay_codec_custom currency_codec = {currency_encode, currency_decode, 3};
+
+/* The refund's forms, after form_count: their payments' ids, 16 bytes each. Each must be a form
+ * that is there. */
+static size_t forms_encode(void *state, const void *record, uint8_t *out, size_t cap)
 {
-    if (!json_is_array(forms) || json_array_size(forms) == 0 || json_array_size(forms) > MOPAY_TAX_FORMS_PER_REFUND_MAX)
+    (void)state;
+    const struct mopay_tax_refund *r = record;
+    MOPAY_ASSERT(r->form_count > 0 && r->form_count <= MOPAY_TAX_FORMS_PER_REFUND_MAX && cap >= 16 * r->form_count);
+    for (size_t i = 0; i < r->form_count; i++)
+        memcpy(out + 16 * i, r->forms[i]->payment->id.bytes, 16);
+    return 16 * r->form_count;
+}
+
+static bool forms_decode(void *state, void *record, const uint8_t *in, size_t len)
+{
+    struct mopay_tax_refund *r = record;
+    if (r->form_count == 0 || r->form_count > MOPAY_TAX_FORMS_PER_REFUND_MAX || len != 16 * r->form_count)
         return false;
-    for (size_t i = 0; i < json_array_size(forms); i++) {
-        const char *pid = json_string_value(json_array_get(forms, i));
-        struct mopay_id payment;
-        if (pid == NULL || mopay_id_parse(MOPAY_ID_PAYMENT, pid, strlen(pid), &payment) != MOPAY_OK ||
-            (r->forms[i] = mopay_tax_form(ctx->t, &payment)) == NULL)
+    for (size_t i = 0; i < r->form_count; i++) {
+        struct mopay_id id;
+        memcpy(id.bytes, in + 16 * i, 16);
+        if ((r->forms[i] = mopay_tax_form(state, &id)) == NULL)
             return false;
-        r->forms[i]->refund = r;
     }
-    r->form_count = json_array_size(forms);
     return true;
 }
 
-static bool refund_read(struct load_ctx *ctx, json_t *j, struct mopay_tax_refund *r)
+static const struct mopay_codec_custom forms_codec = {forms_encode, forms_decode,
+                                                      16 * MOPAY_TAX_FORMS_PER_REFUND_MAX};
+
+#define R struct mopay_tax_refund
+static const struct mopay_codec_field refund_fields[] = {
+    MOPAY_CODEC_ID_FIELD(R, id),
+    MOPAY_CODEC_REF_FIELD(R, customer, ref_customer),
+    MOPAY_CODEC_REF_FIELD(R, wallet, ref_wallet),
+    MOPAY_CODEC_TEXT_FIELD(R, country),
+    MOPAY_CODEC_CUSTOM_FIELD(R, currency, &currency_codec),
+    MOPAY_CODEC_UINT_FIELD(R, form_count),
+    MOPAY_CODEC_CUSTOM_FIELD(R, forms, &forms_codec),
+    MOPAY_CODEC_INT_FIELD(R, gross_minor),
+    MOPAY_CODEC_INT_FIELD(R, refund_minor),
+    MOPAY_CODEC_INT_FIELD(R, credited_minor),
+    MOPAY_CODEC_INT_FIELD(R, clawed_minor),
+    MOPAY_CODEC_INT_FIELD(R, owed_minor),
+    MOPAY_CODEC_INT_FIELD(R, status),
+    MOPAY_CODEC_BOOL_FIELD(R, guaranteed),
+    MOPAY_CODEC_INT_FIELD(R, created_at_ns),
+    MOPAY_CODEC_INT_FIELD(R, deadline_ns),
+    MOPAY_CODEC_INT_FIELD(R, resolved_at_ns),
+};
+#undef R
+
+/* What loading a refund checks, as the records before the journal were checked, and that each of
+ * its forms is refunded by it alone (`r`: the refund the image changes, NULL for a new one). */
+static bool refund_valid(const struct mopay_tax_refund *in, const struct mopay_tax_refund *r)
 {
-    const char *id = NULL, *cid = NULL, *wid = NULL, *country = NULL, *currency = NULL;
-    json_t *forms = NULL;
-    json_int_t v[8] = {0};
-    int status = 0, guaranteed = 0;
-    struct mopay_id customer, wallet;
-    bool ok = json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I}", "id", &id,
-                          "customer_id", &cid, "wallet_id", &wid, "country", &country, "currency", &currency, "forms",
-                          &forms, "gross_minor", &v[0], "refund_minor", &v[1], "credited_minor", &v[2],
-                          "clawed_minor", &v[3], "owed_minor", &v[4], "status", &status, "guaranteed", &guaranteed,
-                          "created_at_ns", &v[5],
-                          "deadline_ns", &v[6], "resolved_at_ns", &v[7]) == 0 &&
-              mopay_id_parse(MOPAY_ID_TAX_REFUND, id, strlen(id), &r->id) == MOPAY_OK &&
-              mopay_id_parse(MOPAY_ID_CUSTOMER, cid, strlen(cid), &customer) == MOPAY_OK &&
-              mopay_id_parse(MOPAY_ID_WALLET, wid, strlen(wid), &wallet) == MOPAY_OK &&
-              (r->customer = mopay_wallet_customer(ctx->t->wallets, &customer)) != NULL &&
-              (r->wallet = mopay_wallet_get(ctx->t->wallets, &wallet)) != NULL && strlen(country) == 2 &&
-              (r->currency = mopay_currency_by_alpha(currency, strlen(currency))) != NULL &&
-              status >= MOPAY_TAX_REFUND_PENDING_VALIDATION && status <= MOPAY_TAX_REFUND_GUARANTEED &&
-              refund_forms(ctx, forms, r);
-    if (!ok)
-        return false;
-    mopay_text_copy(r->country, sizeof(r->country), country);
-    r->gross_minor = v[0], r->refund_minor = v[1], r->credited_minor = v[2], r->clawed_minor = v[3];
-    r->owed_minor = v[4], r->created_at_ns = v[5], r->deadline_ns = v[6], r->resolved_at_ns = v[7];
-    r->status = (enum mopay_tax_refund_status)status;
-    r->guaranteed = guaranteed != 0;
-    return true;
+    static const struct mopay_id zero;
+    bool ok = memcmp(in->id.bytes, zero.bytes, sizeof(zero.bytes)) != 0 && in->customer != NULL && in->wallet != NULL &&
+              strlen(in->country) == 2 && in->currency != NULL && in->form_count > 0 &&
+              in->form_count <= MOPAY_TAX_FORMS_PER_REFUND_MAX && in->status >= MOPAY_TAX_REFUND_PENDING_VALIDATION &&
+              in->status <= MOPAY_TAX_REFUND_GUARANTEED && in->refund_minor >= 0 && in->credited_minor >= 0 &&
+              in->clawed_minor >= 0 && in->owed_minor >= 0;
+    for (size_t i = 0; ok && i < in->form_count; i++)
+        ok = in->forms[i]->refund == NULL || in->forms[i]->refund == r;
+    /* a refund leaves pending_validation once, for good */
+    return ok && (r == NULL || r->status == MOPAY_TAX_REFUND_PENDING_VALIDATION ||
+                  in->status != MOPAY_TAX_REFUND_PENDING_VALIDATION);
 }
 
-static bool load_refund(void *arg, const char *id, const char *text, size_t len)
+static void forms_link(struct mopay_tax_refund *r, struct mopay_tax_refund *to)
 {
-    struct load_ctx *ctx = arg;
-    json_t *j = json_loadb(text, len, 0, NULL);
-    struct mopay_tax_refund *r = calloc(1, sizeof(*r));
-    bool ok = j != NULL && r != NULL && refund_read(ctx, j, r) && tax_refund_add(ctx->t, r);
-    json_decref(j);
-    if (!ok) {
+    for (size_t i = 0; i < r->form_count; i++)
+        r->forms[i]->refund = to;
+}
+
+static enum mopay_err refund_apply(void *state, const void *image, char *why, size_t why_cap)
+{
+    struct mopay_tax_state *t = state;
+    const struct mopay_tax_refund *in = image;
+    struct mopay_tax_refund *r = mopay_tax_refund_get(t, &in->id);
+    if (!refund_valid(in, r))
+        return mopay_codec_refuse(why, why_cap, "tax refund",
+                                  "malformed, a form refunded by another, or back to pending_validation");
+    if (r != NULL) {
+        bool was_pending = r->status == MOPAY_TAX_REFUND_PENDING_VALIDATION;
+        forms_link(r, NULL);
+        mopay_codec_copy(&mopay_tax_refund_kind, r, in);
+        forms_link(r, r);
+        if (was_pending && r->status != MOPAY_TAX_REFUND_PENDING_VALIDATION)
+            tax_pending_unlink(t, r);
+        return MOPAY_OK;
+    }
+    if ((r = malloc(sizeof(*r))) == NULL)
+        return mopay_codec_refuse(why, why_cap, "tax refund", "out of memory");
+    memcpy(r, in, sizeof(*r));
+    r->next_pending = NULL;
+    if (!tax_refund_add(t, r)) {
         free(r);
-        return load_fail(ctx, "tax refund", id);
+        return mopay_codec_refuse(why, why_cap, "tax refund", "out of memory");
     }
-    return true;
+    forms_link(r, r);
+    return MOPAY_OK;
 }
 
-enum mopay_err mopay_tax_load(struct mopay_tax_state *t, struct mopay_store *store, char *err, size_t err_cap)
+static void refund_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    struct load_ctx ctx = {t, err, err_cap, false};
-    enum mopay_err e = store->records_load(store, "taxform", load_form, &ctx);
-    if (e == MOPAY_OK && !ctx.failed)
-        e = store->records_load(store, "taxrefund", load_refund, &ctx);
-    if (ctx.failed)
-        return MOPAY_ERR_store_failed;
-    if (e != MOPAY_OK)
-        snprintf(err, err_cap, "loading tax records: %s", store->last_error);
-    return e;
+    index_each(&((struct mopay_tax_state *)state)->refunds, fn, ctx);
+}
+
+const struct mopay_record_kind mopay_tax_refund_kind = {
+    .name = "taxrefund",
+    .tag = MOPAY_RECORD_TAX_REFUND,
+    .version = 1,
+    .size = sizeof(struct mopay_tax_refund),
+    .fields = refund_fields,
+    .field_count = sizeof(refund_fields) / sizeof(refund_fields[0]),
+    .apply = refund_apply,
+    .each = refund_each,
+};
+
+/* Forms first: a refund's image names its forms. */
+void tax_records_register(struct mopay_tax_state *t)
+{
+    mopay_journal_register(t->journal, &mopay_tax_form_kind, t);
+    mopay_journal_register(t->journal, &mopay_tax_refund_kind, t);
+}
+
+enum mopay_err tax_form_record(struct mopay_tax_state *t, int64_t now_ns, const struct mopay_tax_form *f)
+{
+    return mopay_journal_put(t->journal, &mopay_tax_form_kind, f, now_ns);
+}
+
+enum mopay_err tax_refund_record(struct mopay_tax_state *t, int64_t now_ns, const struct mopay_tax_refund *r)
+{
+    return mopay_journal_put(t->journal, &mopay_tax_refund_kind, r, now_ns);
 }

@@ -148,33 +148,22 @@ enum mopay_err mopay_tax_refund(struct mopay_tax_state *t, struct mopay_store *s
     *out = r;
     char id[MOPAY_ID_TEXT_BYTES];
     mopay_id_format(MOPAY_ID_TAX_REFUND, &r->id, id);
-    for (size_t i = 0; err == MOPAY_OK && i < count; i++)
-        err = tax_form_record(store, now_ns, forms[i]);
-    if (err == MOPAY_OK)
-        err = mopay_wallet_history_add(store, r->wallet, now_ns, id, "tax_refund", r->credited_minor,
-                                       forms[0]->payment->merchant->name, NULL);
-    return err != MOPAY_OK ? err : tax_refund_record(store, now_ns, r);
-}
-
-static void pending_unlink(struct mopay_tax_state *t, struct mopay_tax_refund *r)
-{
-    for (struct mopay_tax_refund **link = &t->pending; *link != NULL; link = &(*link)->next_pending)
-        if (*link == r) {
-            *link = r->next_pending;
-            r->next_pending = NULL;
-            return;
-        }
+    /* the forms' images do not change: the refund's image names them, which links them again */
+    err = mopay_wallet_history_add(store, r->wallet, now_ns, id, "tax_refund", r->credited_minor,
+                                   forms[0]->payment->merchant->name, NULL);
+    return err != MOPAY_OK ? err : tax_refund_record(t, now_ns, r);
 }
 
 enum mopay_err mopay_tax_validate(struct mopay_tax_state *t, struct mopay_store *store, int64_t now_ns,
                                   struct mopay_tax_refund *r)
 {
+    (void)store; /* the change goes to the journal */
     if (r->status != MOPAY_TAX_REFUND_PENDING_VALIDATION)
         return MOPAY_ERR_tax_refund_not_pending;
     r->status = MOPAY_TAX_REFUND_VALIDATED;
     r->resolved_at_ns = now_ns;
-    pending_unlink(t, r);
-    return tax_refund_record(store, now_ns, r);
+    tax_pending_unlink(t, r);
+    return tax_refund_record(t, now_ns, r);
 }
 
 /* Takes back what the wallet holds of the refund; books the rest as owed. */
@@ -194,23 +183,22 @@ static enum mopay_err claw_back(struct mopay_tax_state *t, struct mopay_store *s
     r->owed_minor = r->credited_minor - take;
     r->status = MOPAY_TAX_REFUND_CLAWED_BACK;
     r->resolved_at_ns = now_ns;
-    pending_unlink(t, r);
+    tax_pending_unlink(t, r);
     char id[MOPAY_ID_TEXT_BYTES];
     mopay_id_format(MOPAY_ID_TAX_REFUND, &r->id, id);
     if (take > 0 && (err = mopay_wallet_history_add(store, r->wallet, now_ns, id, "tax_clawback", -take,
                                                     r->forms[0]->payment->merchant->name, NULL)) != MOPAY_OK)
         return err;
-    return tax_refund_record(store, now_ns, r);
+    return tax_refund_record(t, now_ns, r);
 }
 
 /* A guaranteed refund past its deadline: the platform keeps the loss. */
-static enum mopay_err keep_guaranteed(struct mopay_tax_state *t, struct mopay_store *store, int64_t now_ns,
-                                      struct mopay_tax_refund *r)
+static enum mopay_err keep_guaranteed(struct mopay_tax_state *t, int64_t now_ns, struct mopay_tax_refund *r)
 {
     r->status = MOPAY_TAX_REFUND_GUARANTEED;
     r->resolved_at_ns = now_ns;
-    pending_unlink(t, r);
-    return tax_refund_record(store, now_ns, r);
+    tax_pending_unlink(t, r);
+    return tax_refund_record(t, now_ns, r);
 }
 
 enum mopay_err mopay_tax_tick(struct mopay_tax_state *t, struct mopay_store *store, int64_t now_ns)
@@ -222,7 +210,7 @@ enum mopay_err mopay_tax_tick(struct mopay_tax_state *t, struct mopay_store *sto
          * to open: without room in the ledger it waits for a later tick */
         bool room = r->guaranteed || mopay_wallet_receivable_room(t->wallets, r->wallet) == MOPAY_OK;
         if (r->deadline_ns <= now_ns && room) {
-            enum mopay_err err = r->guaranteed ? keep_guaranteed(t, store, now_ns, r) : claw_back(t, store, now_ns, r);
+            enum mopay_err err = r->guaranteed ? keep_guaranteed(t, now_ns, r) : claw_back(t, store, now_ns, r);
             if (err != MOPAY_OK)
                 return err;
         }

@@ -18,8 +18,10 @@ const char *mopay_tax_refund_status_name(enum mopay_tax_refund_status status)
 }
 
 struct mopay_tax_state *mopay_tax_new(const struct mopay_taxrules *rules, struct mopay_pay_state *pay,
-                                      struct mopay_wallet_state *wallets, struct mopay_ledger_service *ledger)
+                                      struct mopay_wallet_state *wallets, struct mopay_ledger_service *ledger,
+                                      struct mopay_journal *journal)
 {
+    MOPAY_ASSERT(pay != NULL && wallets != NULL && ledger != NULL && journal != NULL);
     struct mopay_tax_state *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return NULL;
@@ -27,10 +29,12 @@ struct mopay_tax_state *mopay_tax_new(const struct mopay_taxrules *rules, struct
     t->pay = pay;
     t->wallets = wallets;
     t->ledger = ledger;
+    t->journal = journal;
     if (!mopay_index_init(&t->forms, 256) || !mopay_index_init(&t->refunds, 256)) {
         mopay_tax_free(t);
         return NULL;
     }
+    tax_records_register(t);
     return t;
 }
 
@@ -68,9 +72,20 @@ bool tax_refund_add(struct mopay_tax_state *t, struct mopay_tax_refund *r)
     return true;
 }
 
+void tax_pending_unlink(struct mopay_tax_state *t, struct mopay_tax_refund *r)
+{
+    for (struct mopay_tax_refund **link = &t->pending; *link != NULL; link = &(*link)->next_pending)
+        if (*link == r) {
+            *link = r->next_pending;
+            r->next_pending = NULL;
+            return;
+        }
+}
+
 enum mopay_err mopay_tax_on_payment(struct mopay_tax_state *t, struct mopay_store *store, int64_t now_ns,
                                     const struct mopay_payment *x)
 {
+    (void)store; /* the form goes to the journal */
     if (x->status != MOPAY_PAYMENT_SUCCEEDED || x->order == NULL || !x->order->tax_free ||
         mopay_tax_form(t, &x->id) != NULL)
         return MOPAY_OK;
@@ -91,5 +106,5 @@ enum mopay_err mopay_tax_on_payment(struct mopay_tax_state *t, struct mopay_stor
         free(f);
         return MOPAY_ERR_internal;
     }
-    return tax_form_record(store, now_ns, f);
+    return tax_form_record(t, now_ns, f);
 }

@@ -3,7 +3,9 @@
  * doubling waits, the dead letter, restarts, and exactly one delivery per event on 200. The
  * manual clock drives the back-off; the delivery thread naps in real time, so the checks that
  * nothing happens wait a little longer than one nap. Also where webhooks may go: the URL check,
- * names resolved and checked, a refused target never sent to, and a rotated key. */
+ * names resolved and checked, a refused target never sent to, and a rotated key. The events' images
+ * in the journal are read back through the outbox's own table (white box: src/outbox/internal.h),
+ * and a replay gives back the events as they were. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,7 +25,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "internal.h" /* white box: the events' kind and the events themselves */
 #include "mopay/clock.h"
+#include "mopay/journal.h"
 #include "mopay/keys.h"
 #include "mopay/limits.h"
 #include "mopay/outbox.h"
@@ -45,7 +49,7 @@
         assert_true(expr);                                  \
     } while (0)
 
-/* --- the world: a store, the sequencer over it, the outbox --- */
+/* --- the world: a store, the journal, the sequencer over them, the outbox --- */
 
 static const struct mopay_keys *keys;
 static char db_path[64], url[128], merchant[MOPAY_ID_TEXT_BYTES];
@@ -65,6 +69,7 @@ static struct mopay_outbox_options test_options(void)
 
 struct world {
     struct mopay_store *store;
+    struct mopay_journal *journal;
     struct mopay_seq *seq;
     struct mopay_outbox *outbox;
 };
@@ -82,17 +87,41 @@ static struct mopay_store *open_store(void)
  * test early, so that its threads do not run into the next test. */
 static struct world *live;
 
-/* A server start: open, load, start the sequencer, then the delivery thread. */
-static void world_start(struct world *w, const struct mopay_outbox_options *options)
+/* Each batch's images go into its log record, committed with it (the server's before_commit). */
+static enum mopay_err journal_commit(void *ctx, struct mopay_store *store, int64_t now_ns)
+{
+    (void)now_ns;
+    return mopay_journal_commit(ctx, store);
+}
+
+/* The outbox over a new journal on `store`, its log replayed and the outbox loaded: the start of
+ * a server without its sequencer. */
+static struct mopay_outbox *outbox_recover(struct mopay_store *store, const struct mopay_outbox_options *options,
+                                           struct mopay_journal **out_journal)
 {
     char err[256];
+    struct mopay_outbox_options o = *options;
+    o.journal = *out_journal = mopay_journal_new();
+    assert_non_null(o.journal);
+    struct mopay_outbox *outbox = mopay_outbox_new(&o);
+    assert_non_null(outbox);
+    struct mopay_journal_replay_stats stats;
+    if (mopay_journal_replay(o.journal, store, &stats, err, sizeof(err)) != MOPAY_OK)
+        fail_msg("replay: %s", err);
+    assert_int_equal(mopay_outbox_load(outbox, store, err, sizeof(err)), MOPAY_OK);
+    return outbox;
+}
+
+/* A server start: open, replay and load, start the sequencer, then the delivery thread. */
+static void world_start(struct world *w, const struct mopay_outbox_options *options)
+{
     live = w;
     w->store = open_store();
-    w->outbox = mopay_outbox_new(options);
-    assert_non_null(w->outbox);
-    assert_int_equal(mopay_outbox_load(w->outbox, w->store, err, sizeof(err)), MOPAY_OK);
+    w->outbox = outbox_recover(w->store, options, &w->journal);
     w->seq = mopay_seq_start(w->store, 1024);
     assert_non_null(w->seq);
+    struct mopay_seq_hooks hooks = {.ctx = w->journal, .before_commit = journal_commit};
+    mopay_seq_set_hooks(w->seq, &hooks);
     assert_int_equal(mopay_outbox_start(w->outbox, w->seq), MOPAY_OK);
 }
 
@@ -102,6 +131,7 @@ static void world_stop(struct world *w)
     mopay_outbox_stop(w->outbox);
     mopay_seq_free(w->seq);
     mopay_outbox_free(w->outbox);
+    mopay_journal_free(w->journal);
     w->store->close(w->store);
     live = NULL;
 }
@@ -145,7 +175,7 @@ static enum mopay_err add_apply(struct mopay_seq_cmd *cmd, struct mopay_store *s
         return err;
     for (int i = 0; i < c->events && err == MOPAY_OK; i++) {
         json_t *data = json_pack("{s:s, s:i}", "object", "payment", "amount_minor", c->amount_minor + i);
-        err = mopay_outbox_add(c->outbox, store, now_ns, to, url, hmac_key, hmac_key_len, "payment.succeeded", data,
+        err = mopay_outbox_add(c->outbox, now_ns, to, url, hmac_key, hmac_key_len, "payment.succeeded", data,
                                c->ids[i]);
     }
     return err;
@@ -215,35 +245,77 @@ static size_t rx_times(const char *event_id)
     return n;
 }
 
-/* The webhook records, read through a connection of their own once the world has stopped. */
-struct records {
-    size_t count;
-    json_t *items[64];
+/* The events as the journal keeps them, read once the world has stopped through a store of its
+ * own: every image decoded by the outbox's table (its key opened as the event's), and the last
+ * one of each event kept, a removal taking the event out: what the JSON records held before. */
+struct record {
+    struct mopay_id id;
+    bool dead;
+    uint32_t attempts;
+    int last_status;
+    int64_t next_attempt_at_ns;
 };
 
-static bool records_each(void *ctx, const char *id, const char *json, size_t len)
+struct records {
+    size_t count;
+    struct record items[64];
+};
+
+static struct records *spied;
+
+static struct record *spied_find(const struct mopay_id *id)
 {
-    struct records *r = ctx;
-    (void)id;
-    assert_true(r->count < 64);
-    r->items[r->count] = json_loadb(json, len, 0, NULL);
-    assert_non_null(r->items[r->count]);
-    r->count++;
-    return true;
+    for (size_t i = 0; i < spied->count; i++)
+        if (memcmp(spied->items[i].id.bytes, id->bytes, 16) == 0)
+            return &spied->items[i];
+    return NULL;
+}
+
+static enum mopay_err spy_apply(void *state, const void *image, char *why, size_t why_cap)
+{
+    (void)state, (void)why, (void)why_cap;
+    const struct outbox_event *ev = image;
+    struct record *r = spied_find(&ev->id);
+    if (r == NULL) {
+        assert_true(spied->count < 64);
+        r = &spied->items[spied->count++];
+    }
+    *r = (struct record){ev->id, ev->dead, ev->attempts, ev->last_status, ev->next_attempt_at_ns};
+    return MOPAY_OK;
+}
+
+static enum mopay_err spy_remove(void *state, const void *image, char *why, size_t why_cap)
+{
+    (void)state, (void)why, (void)why_cap;
+    struct record *r = spied_find(&((const struct outbox_event *)image)->id);
+    assert_non_null(r);
+    *r = spied->items[--spied->count];
+    return MOPAY_OK;
 }
 
 static void records_read(struct records *out)
 {
+    char err[256];
     struct mopay_store *s = open_store();
+    struct mopay_outbox_options options = test_options();
+    options.journal = mopay_journal_new();
+    struct mopay_outbox *decoder = mopay_outbox_new(&options); /* the keys the images' seals open with */
+    assert_non_null(decoder);
+    struct mopay_record_kind spy = mopay_outbox_event_kind;
+    spy.apply = spy_apply;
+    spy.remove = spy_remove;
+    struct mopay_journal *journal = mopay_journal_new();
+    mopay_journal_register(journal, &spy, decoder);
     out->count = 0;
-    assert_int_equal(s->records_load(s, "webhook", records_each, out), MOPAY_OK);
+    spied = out;
+    struct mopay_journal_replay_stats stats;
+    if (mopay_journal_replay(journal, s, &stats, err, sizeof(err)) != MOPAY_OK)
+        fail_msg("replay: %s", err);
+    spied = NULL;
+    mopay_journal_free(journal);
+    mopay_outbox_free(decoder);
+    mopay_journal_free(options.journal);
     s->close(s);
-}
-
-static void records_free(struct records *r)
-{
-    for (size_t i = 0; i < r->count; i++)
-        json_decref(r->items[i]);
 }
 
 static bool meta_present(const char *key)
@@ -340,7 +412,7 @@ static void committed_events_are_delivered_signed(void **state)
     }
     struct records records;
     records_read(&records);
-    assert_int_equal(records.count, 0); /* delivered events are deleted */
+    assert_int_equal(records.count, 0); /* delivered events are removed */
     assert_true(meta_present("order-1") && meta_present("order-2"));
 }
 
@@ -483,11 +555,10 @@ static void events_are_dead_after_the_last_attempt(void **state)
     struct records records;
     records_read(&records);
     assert_int_equal(records.count, 1);
-    json_t *r = records.items[0];
-    assert_string_equal(json_string_value(json_object_get(r, "status")), "failed");
-    assert_int_equal(json_integer_value(json_object_get(r, "attempts")), MOPAY_WEBHOOK_ATTEMPTS_MAX);
-    assert_int_equal(json_integer_value(json_object_get(r, "last_status")), 500);
-    records_free(&records);
+    const struct record *r = &records.items[0];
+    assert_true(r->dead);
+    assert_int_equal(r->attempts, MOPAY_WEBHOOK_ATTEMPTS_MAX);
+    assert_int_equal(r->last_status, 500);
 
     world_start(&w, &options);
     assert_int_equal(stats_of(&w).dead, 1);
@@ -557,12 +628,11 @@ static void pending_events_survive_a_restart(void **state)
     records_read(&records);
     assert_int_equal(records.count, 3);
     for (size_t i = 0; i < records.count; i++) {
-        json_t *r = records.items[i];
-        assert_string_equal(json_string_value(json_object_get(r, "status")), "pending");
-        assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 1);
-        assert_int_equal(json_integer_value(json_object_get(r, "next_attempt_at_ns")), T0 + 1 * S);
+        const struct record *r = &records.items[i];
+        assert_false(r->dead);
+        assert_int_equal(r->attempts, 1);
+        assert_int_equal(r->next_attempt_at_ns, T0 + 1 * S);
     }
-    records_free(&records);
 
     rx_answer(200);
     world_start(&w, &options);
@@ -766,7 +836,8 @@ struct rekey_cmd {
 static enum mopay_err rekey_apply(struct mopay_seq_cmd *cmd, struct mopay_store *store, int64_t now_ns)
 {
     struct rekey_cmd *c = (struct rekey_cmd *)cmd;
-    return mopay_outbox_rekey(c->outbox, store, now_ns, merchant, c->key, c->key_len);
+    (void)store;
+    return mopay_outbox_rekey(c->outbox, now_ns, merchant, c->key, c->key_len);
 }
 
 static void rekey_done(struct mopay_seq_cmd *cmd)
@@ -844,6 +915,232 @@ static void events_in_flight_take_the_new_key_after_their_attempt(void **state)
     assert_signed(rx_request_at(1), T0 / S + 1);
 }
 
+/* --- the journal: replay, and the records from before it --- */
+
+/* What an outbox holds, event by event in id order, copied for comparing two outboxes. */
+struct held {
+    size_t count;
+    struct outbox_event events[8];
+    char bodies[8][512];
+};
+
+static bool held_one(void *ctx, const void *record)
+{
+    struct held *h = ctx;
+    const struct outbox_event *ev = record;
+    assert_true(h->count < 8 && ev->body_len < sizeof(h->bodies[0]));
+    size_t i = h->count++;
+    while (i > 0 && memcmp(h->events[i - 1].id.bytes, ev->id.bytes, 16) > 0) {
+        h->events[i] = h->events[i - 1];
+        memcpy(h->bodies[i], h->bodies[i - 1], sizeof(h->bodies[i]));
+        i--;
+    }
+    h->events[i] = *ev;
+    memcpy(h->bodies[i], ev->body, ev->body_len + 1);
+    return true;
+}
+
+static void held_of(struct mopay_outbox *o, struct held *out)
+{
+    out->count = 0;
+    mopay_outbox_event_kind.each(o, held_one, out);
+}
+
+static void assert_same_event(const struct outbox_event *a, const char *a_body, const struct outbox_event *b,
+                              const char *b_body)
+{
+    assert_memory_equal(a->id.bytes, b->id.bytes, 16);
+    assert_string_equal(a->id_text, b->id_text);
+    assert_string_equal(a->merchant_id, b->merchant_id);
+    assert_memory_equal(a->merchant_key, b->merchant_key, 16);
+    assert_string_equal(a->type, b->type);
+    assert_string_equal(a->url, b->url);
+    assert_int_equal(a->secret_sealed_len, b->secret_sealed_len);
+    assert_memory_equal(a->secret_sealed, b->secret_sealed, a->secret_sealed_len);
+    assert_int_equal(a->body_len, b->body_len);
+    assert_string_equal(a_body, b_body);
+    assert_int_equal(a->created_at_ns, b->created_at_ns);
+    assert_int_equal(a->next_attempt_at_ns, b->next_attempt_at_ns);
+    assert_int_equal(a->attempts, b->attempts);
+    assert_int_equal(a->last_status, b->last_status);
+    assert_false(a->dead || b->dead);
+}
+
+struct log_scan {
+    const uint8_t *needle;
+    size_t len;
+    size_t found;
+};
+
+static bool log_scan_one(void *ctx, int64_t seq, const void *data, size_t len)
+{
+    (void)seq;
+    struct log_scan *s = ctx;
+    if (memmem(data, len, s->needle, s->len) != NULL)
+        s->found++;
+    return true;
+}
+
+/* How many log records hold these bytes. */
+static size_t log_holds(struct mopay_store *store, const void *needle, size_t len)
+{
+    struct log_scan scan = {needle, len, 0};
+    assert_int_equal(store->ledger_log_load(store, log_scan_one, &scan), MOPAY_OK);
+    return scan.found;
+}
+
+/* Events dead, waiting after a failed attempt under a rotated key, and delivered: a replay over
+ * the same log gives back the waiting ones field for field (their shares and the counts too),
+ * the delivered one stays gone, the dead ones are counted; no key is in the log in the clear. */
+static void replay_gives_the_same_events_back(void **state)
+{
+    (void)state;
+    static const char text[] = "whsec_q83vEjRWeJC73u_-ASNFZ4mrze8BI0VniavN7wEjRWc";
+    static struct world w;
+    struct mopay_outbox_options options = test_options();
+    options.attempts_max = 2;
+    world_start(&w, &options);
+    rx_answer(500);
+    static struct add_cmd dying, waiting, delivered;
+    assert_int_equal(add_events(&w, &dying, "order-1", 2, 100), MOPAY_OK);
+    WAIT_FOR(stats_of(&w).failed_attempts == 2);
+    mopay_clock_advance_ns(1 * S);
+    WAIT_FOR(stats_of(&w).dead == 2);
+    assert_int_equal(add_events(&w, &waiting, "order-2", 2, 200), MOPAY_OK);
+    WAIT_FOR(stats_of(&w).failed_attempts == 6); /* the next attempts at T0 + 2 s */
+    static struct rekey_cmd r;
+    r = (struct rekey_cmd){.seq = {.apply = rekey_apply, .done = rekey_done}, .outbox = w.outbox,
+                           .key = (const uint8_t *)text, .key_len = strlen(text)};
+    assert_int_equal(mopay_seq_submit(w.seq, &r.seq), MOPAY_OK);
+    WAIT_FOR(atomic_load(&r.done));
+    assert_int_equal(r.seq.result, MOPAY_OK);
+    rx_answer(200);
+    assert_int_equal(add_events(&w, &delivered, "order-3", 1, 300), MOPAY_OK);
+    WAIT_FOR(stats_of(&w).delivered == 1);
+    mopay_outbox_stop(w.outbox);
+    mopay_seq_free(w.seq);
+    w.seq = NULL;
+    static struct held before, after;
+    held_of(w.outbox, &before);
+    assert_int_equal(before.count, 2);
+    size_t share = (uintptr_t)mopay_index_get(&w.outbox->shares, before.events[0].merchant_key);
+    assert_int_equal(share, 2);
+    mopay_outbox_free(w.outbox);
+    mopay_journal_free(w.journal);
+    w.store->close(w.store);
+    live = NULL;
+
+    struct mopay_store *s = open_store();
+    struct mopay_journal *journal = NULL;
+    struct mopay_outbox *replayed = outbox_recover(s, &options, &journal);
+    held_of(replayed, &after);
+    assert_int_equal(after.count, before.count);
+    for (size_t i = 0; i < before.count; i++)
+        assert_same_event(&before.events[i], before.bodies[i], &after.events[i], after.bodies[i]);
+    for (size_t i = 0; i < after.count; i++) /* the waiting ones, in id order */
+        assert_string_equal(after.events[i].id_text, waiting.ids[i]);
+    assert_int_equal((uintptr_t)mopay_index_get(&replayed->shares, after.events[0].merchant_key), share);
+    struct mopay_outbox_stats st;
+    mopay_outbox_stats(replayed, &st);
+    assert_int_equal(st.pending, 2);
+    assert_int_equal(st.dead, 2);
+    assert_int_equal(st.delivered, 0);
+    for (size_t i = 0; i < after.count; i++) /* the delivered event is not back */
+        assert_string_not_equal(after.events[i].id_text, delivered.ids[0]);
+    assert_int_equal(log_holds(s, secret, sizeof(secret)), 0);
+    assert_int_equal(log_holds(s, text, strlen(text)), 0);
+    assert_true(log_holds(s, "\"amount_minor\":300", 18) > 0); /* the scan sees the images */
+    mopay_outbox_free(replayed);
+    mopay_journal_free(journal);
+    s->close(s);
+}
+
+/* A JSON record of an event, as the outbox wrote them before the journal; the key sealed without
+ * associated data, as the oldest ones are. */
+static void legacy_record(struct mopay_store *store, const char *id, int amount_minor, const char *status,
+                          int attempts, int last_status, int64_t next_ns)
+{
+    uint8_t sealed[sizeof(secret) + MOPAY_SEAL_OVERHEAD];
+    char b64[sodium_base64_ENCODED_LEN(sizeof(sealed), sodium_base64_VARIANT_ORIGINAL)], body[512];
+    mopay_keys_seal(keys->secret_seal, secret, sizeof(secret), sealed);
+    sodium_bin2base64(b64, sizeof(b64), sealed, sizeof(sealed), sodium_base64_VARIANT_ORIGINAL);
+    expected_body(id, amount_minor, body, sizeof(body));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I}", "id", id, "merchant_id",
+                          merchant, "type", "payment.succeeded", "url", url, "secret_sealed", b64, "body", body,
+                          "status", status, "attempts", attempts, "last_status", last_status, "next_attempt_at_ns",
+                          (json_int_t)next_ns, "created_at_ns", (json_int_t)T0);
+    assert_int_equal(mopay_store_record_put_json(store, "webhook", id, j, T0), MOPAY_OK);
+}
+
+static bool count_one(void *ctx, const char *id, const char *json, size_t len)
+{
+    (void)id, (void)json, (void)len;
+    ++*(size_t *)ctx;
+    return true;
+}
+
+/* A database from before the journal: its pending and dead events move into the journal once,
+ * their rows deleted in the same transaction; the pending one is then delivered as it was, the
+ * dead one stays counted. */
+static void records_before_the_journal_move_into_it(void **state)
+{
+    (void)state;
+    char pending_id[MOPAY_ID_TEXT_BYTES], dead_id[MOPAY_ID_TEXT_BYTES];
+    struct mopay_id id;
+    mopay_id_new(T0, &id);
+    mopay_id_format(MOPAY_ID_EVENT, &id, pending_id);
+    mopay_id_new(T0, &id);
+    mopay_id_format(MOPAY_ID_EVENT, &id, dead_id);
+    struct mopay_store *s = open_store();
+    assert_int_equal(s->begin(s), MOPAY_OK);
+    legacy_record(s, pending_id, 100, "pending", 1, 500, T0 + 1 * S);
+    legacy_record(s, dead_id, 200, "failed", MOPAY_WEBHOOK_ATTEMPTS_MAX, 503, T0);
+    assert_int_equal(s->commit(s), MOPAY_OK);
+
+    struct mopay_outbox_options options = test_options();
+    struct mopay_journal *journal = NULL;
+    struct mopay_outbox *o = outbox_recover(s, &options, &journal); /* the start that moves them */
+    int64_t moved = 0;
+    assert_int_equal(s->begin(s), MOPAY_OK);
+    assert_int_equal(mopay_journal_absorb_records(journal, s, T0, &moved), MOPAY_OK);
+    assert_int_equal(moved, 2);
+    assert_int_equal(mopay_journal_commit(journal, s), MOPAY_OK);
+    assert_int_equal(s->commit(s), MOPAY_OK);
+    mopay_outbox_free(o);
+    mopay_journal_free(journal);
+    size_t rows = 0;
+    assert_int_equal(s->records_load(s, "webhook", count_one, &rows), MOPAY_OK);
+    assert_int_equal(rows, 0);
+    s->close(s);
+
+    struct records records;
+    records_read(&records);
+    assert_int_equal(records.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        char text[MOPAY_ID_TEXT_BYTES];
+        mopay_id_format(MOPAY_ID_EVENT, &records.items[i].id, text);
+        bool dead = strcmp(text, dead_id) == 0;
+        assert_true(dead || strcmp(text, pending_id) == 0);
+        assert_int_equal(records.items[i].dead, dead);
+        assert_int_equal(records.items[i].attempts, dead ? MOPAY_WEBHOOK_ATTEMPTS_MAX : 1);
+        assert_int_equal(records.items[i].last_status, dead ? 503 : 500);
+    }
+
+    static struct world w;
+    world_start(&w, &options);
+    assert_int_equal(stats_of(&w).pending, 1);
+    assert_int_equal(stats_of(&w).dead, 1);
+    mopay_clock_advance_ns(1 * S);
+    WAIT_FOR(stats_of(&w).delivered == 1);
+    world_stop(&w);
+    assert_int_equal(rx_count(), 1);
+    char body[512];
+    expected_body(pending_id, 100, body, sizeof(body));
+    assert_string_equal(rx_request_at(0)->body, body);
+    assert_string_equal(rx_request_at(0)->event_id, pending_id);
+    assert_signed(rx_request_at(0), T0 / S + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -860,6 +1157,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(refused_targets_are_never_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(rekeyed_events_are_signed_with_the_new_key, setup, teardown),
         cmocka_unit_test_setup_teardown(events_in_flight_take_the_new_key_after_their_attempt, setup, teardown),
+        cmocka_unit_test_setup_teardown(replay_gives_the_same_events_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(records_before_the_journal_move_into_it, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
