@@ -163,7 +163,17 @@ struct put_all {
     const void **records;
     size_t count, cap;
     bool failed;
+    struct mopay_journal *journal; /* a kind not keyed by an id: put at once */
+    const struct mopay_record_kind *kind;
+    int64_t now_ns;
 };
+
+static bool put_all_now(void *ctx, const void *record)
+{
+    struct put_all *p = ctx;
+    p->failed = mopay_journal_put(p->journal, p->kind, record, p->now_ns) != MOPAY_OK;
+    return !p->failed;
+}
 
 static bool put_all_collect(void *ctx, const void *record)
 {
@@ -189,14 +199,17 @@ static int by_id(const void *a, const void *b)
 
 /* Records go in the order they were made: by their time-ordered ids, where the kind is keyed by
  * one (its first field), so that what replay rebuilds in order of arrival (a customer's wallets,
- * devices and cards as listed) comes back as it was. */
+ * devices and cards as listed) comes back as it was. The records `each` hands over are kept only
+ * for those kinds (they are the live records); other kinds' may be made for the call, and are
+ * put at once. */
 enum mopay_err mopay_journal_put_all(struct mopay_journal *j, int64_t now_ns)
 {
     for (size_t i = 0; i < j->kind_count; i++) {
         const struct mopay_record_kind *kind = j->kinds[j->order[i]].kind;
-        struct put_all p = {NULL, 0, 0, false};
-        kind->each(j->kinds[j->order[i]].state, put_all_collect, &p);
-        if (!p.failed && kind->field_count > 0 && kind->fields[0].type == MOPAY_CODEC_ID && kind->fields[0].offset == 0)
+        struct put_all p = {NULL, 0, 0, false, j, kind, now_ns};
+        bool by_ids = kind->field_count > 0 && kind->fields[0].type == MOPAY_CODEC_ID && kind->fields[0].offset == 0;
+        kind->each(j->kinds[j->order[i]].state, by_ids ? put_all_collect : put_all_now, &p);
+        if (!p.failed && by_ids)
             qsort(p.records, p.count, sizeof(*p.records), by_id);
         enum mopay_err err = p.failed ? MOPAY_ERR_store_failed : MOPAY_OK;
         for (size_t r = 0; r < p.count && err == MOPAY_OK; r++)

@@ -76,7 +76,7 @@ static void scene_start(struct wt *t, struct scene *sc)
     sc->pay_journal = mopay_journal_new();
     assert_non_null(sc->journal);
     assert_non_null(sc->pay_journal);
-    struct mopay_merchant_options mo = {.keys = t->keys, .ledger = t->world.ledger};
+    struct mopay_merchant_options mo = {.keys = t->keys, .ledger = t->world.ledger, .journal = mopay_ledger_service_journal(t->world.ledger)};
     sc->merchants = mopay_merchant_state_new(&mo);
     assert_non_null(sc->merchants);
     struct mopay_pay_options po = {.journal = sc->pay_journal, .wallet = t->world.w, .merchant = sc->merchants,
