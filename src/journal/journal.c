@@ -209,7 +209,7 @@ enum mopay_err mopay_journal_put_all(struct mopay_journal *j, int64_t now_ns)
         struct put_all p = {NULL, 0, 0, false, j, kind, now_ns};
         bool by_ids = kind->field_count > 0 && kind->fields[0].type == MOPAY_CODEC_ID && kind->fields[0].offset == 0;
         kind->each(j->kinds[j->order[i]].state, by_ids ? put_all_collect : put_all_now, &p);
-        if (!p.failed && by_ids)
+        if (!p.failed && by_ids && p.count > 1) /* qsort takes no NULL, even for nothing */
             qsort(p.records, p.count, sizeof(*p.records), by_id);
         enum mopay_err err = p.failed ? MOPAY_ERR_store_failed : MOPAY_OK;
         for (size_t r = 0; r < p.count && err == MOPAY_OK; r++)
