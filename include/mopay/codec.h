@@ -22,8 +22,9 @@
  *   REF   a pointer to a record that begins with its struct mopay_id (or NULL): as ID; decoded
  *         through the field's resolver, and an id that resolves to nothing is a damaged image
  *   TEXT  a NUL-terminated char[size]: varint length (< size), bytes without NUL
- *   CUSTOM what the field's own encode and decode make of it (a currency pointer, a sealed
- *         secret): varint length, bytes
+ *   CUSTOM what the field's own encode and decode make of it (a sealed secret): varint length,
+ *         bytes
+ *   CURRENCY a const struct mopay_currency *: varint length (3), its ISO 4217 alphabetic code
  * Fields are only ever appended to a table: a decoder meets a shorter payload (an image written
  * before a field was added) and leaves the missing fields zero. Removing or changing a field
  * takes a new version and a table for it. Everything is little-endian by construction (varints
@@ -38,6 +39,7 @@ enum mopay_codec_type {
     MOPAY_CODEC_REF,
     MOPAY_CODEC_TEXT,
     MOPAY_CODEC_CUSTOM,
+    MOPAY_CODEC_CURRENCY,
 };
 
 /* A CUSTOM field's two halves. encode writes at most cap bytes of the field of `record` and
@@ -69,6 +71,7 @@ struct mopay_codec_field {
 #define MOPAY_CODEC_BYTES_FIELD(T, m) MOPAY_CODEC_FIELD_OF(MOPAY_CODEC_BYTES, T, m)
 #define MOPAY_CODEC_ID_FIELD(T, m) MOPAY_CODEC_FIELD_OF(MOPAY_CODEC_ID, T, m)
 #define MOPAY_CODEC_TEXT_FIELD(T, m) MOPAY_CODEC_FIELD_OF(MOPAY_CODEC_TEXT, T, m)
+#define MOPAY_CODEC_CURRENCY_FIELD(T, m) MOPAY_CODEC_FIELD_OF(MOPAY_CODEC_CURRENCY, T, m)
 #define MOPAY_CODEC_REF_FIELD(T, m, resolver)                                                       \
     {                                                                                               \
         #m, MOPAY_CODEC_REF, (uint32_t)__builtin_offsetof(T, m), (uint32_t)sizeof(((T *)0)->m),     \

@@ -31,6 +31,9 @@ bool mopay_index_put(struct mopay_index *ix, const uint8_t key[16], void *value)
 /* The removed value, or NULL when absent. */
 void *mopay_index_remove(struct mopay_index *ix, const uint8_t key[16]);
 /* A 16-byte key for a text (keyed BLAKE2b-128). */
+/* Calls fn with every value, in slot order; stops when fn returns false. */
+void mopay_index_each(const struct mopay_index *ix, bool (*fn)(void *ctx, const void *value), void *ctx);
+
 void mopay_index_key_of_text(const char *text, size_t len, uint8_t key[16]);
 
 #endif

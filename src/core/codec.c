@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mopay/assert.h"
+#include "mopay/money.h"
 
 #define VARINT_BYTES_MAX 10
 #define HEADER_BYTES_MAX (4 * VARINT_BYTES_MAX)
@@ -97,6 +98,7 @@ static size_t field_bytes_max(const struct mopay_codec_field *f)
     case MOPAY_CODEC_ID:
     case MOPAY_CODEC_REF: return 17;
     case MOPAY_CODEC_TEXT: return VARINT_BYTES_MAX + f->size;
+    case MOPAY_CODEC_CURRENCY: return 1 + 3;
     default: return VARINT_BYTES_MAX + f->custom->bytes_max;
     }
 }
@@ -121,7 +123,7 @@ static size_t id_put(uint8_t *out, const uint8_t *id)
     return 17;
 }
 
-/* One field's bytes at out; SIZE_MAX when a CUSTOM field cannot encode. */
+/* One field's bytes at out; SIZE_MAX when a CUSTOM field cannot encode or a CURRENCY is missing. */
 static size_t field_encode(const struct mopay_codec_field *f, void *state, const void *record, uint8_t *out)
 {
     const uint8_t *at = (const uint8_t *)record + f->offset;
@@ -142,6 +144,15 @@ static size_t field_encode(const struct mopay_codec_field *f, void *state, const
         size_t n = mopay_codec_varint_put(out, len);
         memcpy(out + n, at, len);
         return n + len;
+    }
+    case MOPAY_CODEC_CURRENCY: {
+        const struct mopay_currency *c;
+        memcpy(&c, at, sizeof(c));
+        if (c == NULL)
+            return SIZE_MAX; /* a record without its currency cannot be written */
+        out[0] = 3;
+        memcpy(out + 1, c->alpha, 3);
+        return 4;
     }
     default: {
         uint8_t scratch[VARINT_BYTES_MAX];
@@ -265,6 +276,14 @@ static size_t field_decode(const struct mopay_record_kind *kind, const struct mo
         memcpy(at, in + n, (size_t)u);
         at[u] = 0;
         return n + (size_t)u;
+    case MOPAY_CODEC_CURRENCY: {
+        const struct mopay_currency *c = NULL;
+        if ((n = mopay_codec_varint_get(in, len, &u)) == 0 || u > len - n ||
+            (c = mopay_currency_by_alpha((const char *)in + n, (size_t)u)) == NULL)
+            return decode_fail(kind, f, why, why_cap, "not a currency"), 0;
+        memcpy(at, &c, sizeof(c));
+        return n + (size_t)u;
+    }
     default:
         if ((n = mopay_codec_varint_get(in, len, &u)) == 0 || u > len - n || u > f->custom->bytes_max)
             return decode_fail(kind, f, why, why_cap, "truncated"), 0;
@@ -319,6 +338,7 @@ bool mopay_codec_kind_valid(const struct mopay_record_kind *kind, char *why, siz
         case MOPAY_CODEC_REF: ok = ok && f->size == sizeof(void *) && f->resolve != NULL; break;
         case MOPAY_CODEC_TEXT: ok = ok && f->size > 1; break;
         case MOPAY_CODEC_CUSTOM: ok = ok && f->custom != NULL && f->custom->encode != NULL && f->custom->decode != NULL; break;
+        case MOPAY_CODEC_CURRENCY: ok = ok && f->size == sizeof(void *); break;
         default: ok = false;
         }
         if (!ok) {

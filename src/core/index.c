@@ -118,3 +118,10 @@ void mopay_index_key_of_text(const char *text, size_t len, uint8_t key[16])
     pthread_once(&index_hash_once, index_hash_key_make);
     crypto_generichash(key, 16, (const unsigned char *)text, len, index_hash_key, sizeof(index_hash_key));
 }
+
+void mopay_index_each(const struct mopay_index *ix, bool (*fn)(void *ctx, const void *value), void *ctx)
+{
+    for (size_t i = 0; i < ix->capacity; i++)
+        if (ix->slots[i].value != NULL && !fn(ctx, ix->slots[i].value))
+            return;
+}

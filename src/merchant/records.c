@@ -13,25 +13,7 @@ static void *ref_merchant(void *state, const struct mopay_id *id)
     return mopay_merchant_get(state, id);
 }
 
-/* --- CUSTOM fields: the currency as its ISO 4217 code, the webhook secret sealed --- */
-
-static size_t currency_encode(void *state, const void *record, uint8_t *out, size_t cap)
-{
-    (void)state;
-    const struct mopay_merchant *x = record;
-    MOPAY_ASSERT(x->currency != NULL && cap >= 3);
-    memcpy(out, x->currency->alpha, 3);
-    return 3;
-}
-
-static bool currency_decode(void *state, void *record, const uint8_t *in, size_t len)
-{
-    (void)state;
-    struct mopay_merchant *x = record;
-    return (x->currency = mopay_currency_by_alpha((const char *)in, len)) != NULL;
-}
-
-static const struct mopay_codec_custom currency_codec = {currency_encode, currency_decode, 3};
+/* --- the CUSTOM field: the webhook secret sealed --- */
 
 #define SECRET_SEALED_BYTES (MOPAY_WEBHOOK_SECRET_BYTES + MOPAY_SEAL_AD_OVERHEAD)
 
@@ -89,7 +71,7 @@ static const struct mopay_codec_field merchant_fields[] = {
     MOPAY_CODEC_TEXT_FIELD(M, mcc),
     MOPAY_CODEC_TEXT_FIELD(M, country),
     MOPAY_CODEC_TEXT_FIELD(M, city),
-    MOPAY_CODEC_CUSTOM_FIELD(M, currency, &currency_codec),
+    MOPAY_CODEC_CURRENCY_FIELD(M, currency),
     MOPAY_CODEC_INT_FIELD(M, fee_bps),
     MOPAY_CODEC_TEXT_FIELD(M, settlement_account),
     MOPAY_CODEC_TEXT_FIELD(M, webhook_url),
@@ -131,16 +113,9 @@ static enum mopay_err merchant_apply(void *state, const void *image, char *why, 
     return MOPAY_OK;
 }
 
-static void index_each(struct mopay_index *index, bool (*fn)(void *ctx, const void *record), void *ctx)
-{
-    for (size_t i = 0; i < index->capacity; i++)
-        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
-            return;
-}
-
 static void merchant_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_merchant_state *)state)->merchants, fn, ctx);
+    mopay_index_each(&((struct mopay_merchant_state *)state)->merchants, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_merchant_merchant_kind = {
@@ -206,7 +181,7 @@ static enum mopay_err order_apply(void *state, const void *image, char *why, siz
 
 static void order_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_merchant_state *)state)->orders, fn, ctx);
+    mopay_index_each(&((struct mopay_merchant_state *)state)->orders, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_merchant_order_kind = {
@@ -264,7 +239,7 @@ static enum mopay_err bill_apply(void *state, const void *image, char *why, size
 
 static void bill_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_merchant_state *)state)->bills, fn, ctx);
+    mopay_index_each(&((struct mopay_merchant_state *)state)->bills, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_merchant_bill_kind = {

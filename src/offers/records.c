@@ -21,13 +21,6 @@ static void *ref_customer(void *state, const struct mopay_id *id)
     return mopay_wallet_customer(((struct mopay_offers_state *)state)->wallets, id);
 }
 
-static void index_each(struct mopay_index *index, bool (*fn)(void *ctx, const void *record), void *ctx)
-{
-    for (size_t i = 0; i < index->capacity; i++)
-        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
-            return;
-}
-
 /* --- offers --- */
 
 #define X struct mopay_offer
@@ -81,7 +74,7 @@ static enum mopay_err offer_apply(void *state, const void *image, char *why, siz
 
 static void offer_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_offers_state *)state)->offers, fn, ctx);
+    mopay_index_each(&((struct mopay_offers_state *)state)->offers, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_offers_offer_kind = {
@@ -139,7 +132,7 @@ static enum mopay_err coupon_apply(void *state, const void *image, char *why, si
 
 static void coupon_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_offers_state *)state)->coupons, fn, ctx);
+    mopay_index_each(&((struct mopay_offers_state *)state)->coupons, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_offers_coupon_kind = {

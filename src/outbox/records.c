@@ -184,9 +184,8 @@ static void event_each(void *state, bool (*fn)(void *ctx, const void *record), v
     for (size_t i = 0; i < o->in_flight; i++)
         if (!fn(ctx, o->round.events[i]))
             return;
-    for (size_t i = 0; o->replayed.slots != NULL && i < o->replayed.capacity; i++)
-        if (o->replayed.slots[i].value != NULL && !fn(ctx, o->replayed.slots[i].value))
-            return;
+    if (o->replayed.slots != NULL)
+        mopay_index_each(&o->replayed, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_outbox_event_kind = {

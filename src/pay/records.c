@@ -123,10 +123,7 @@ static enum mopay_err payment_apply(void *state, const void *image, char *why, s
 
 static void payment_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    struct mopay_index *index = &((struct mopay_pay_state *)state)->payments;
-    for (size_t i = 0; i < index->capacity; i++)
-        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
-            return;
+    mopay_index_each(&((struct mopay_pay_state *)state)->payments, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_pay_payment_kind = {
@@ -174,10 +171,7 @@ static enum mopay_err refund_apply(void *state, const void *image, char *why, si
 
 static void refund_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    struct mopay_index *index = &((struct mopay_pay_state *)state)->refunds;
-    for (size_t i = 0; i < index->capacity; i++)
-        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
-            return;
+    mopay_index_each(&((struct mopay_pay_state *)state)->refunds, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_pay_refund_kind = {
@@ -229,10 +223,7 @@ static enum mopay_err nfc_apply(void *state, const void *image, char *why, size_
 
 static void nfc_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    struct mopay_index *index = &((struct mopay_pay_state *)state)->nfc_tokens;
-    for (size_t i = 0; i < index->capacity; i++)
-        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
-            return;
+    mopay_index_each(&((struct mopay_pay_state *)state)->nfc_tokens, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_pay_nfc_kind = {

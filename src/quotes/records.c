@@ -12,41 +12,12 @@ static void *ref_customer(void *state, const struct mopay_id *id)
     return mopay_wallet_customer(((struct mopay_quotes_state *)state)->wallets, id);
 }
 
-static void index_each(struct mopay_index *index, bool (*fn)(void *ctx, const void *record), void *ctx)
-{
-    for (size_t i = 0; i < index->capacity; i++)
-        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
-            return;
-}
-
-/* A currency pointer as a CUSTOM field: its ISO 4217 code, three bytes. */
-#define CURRENCY_CODEC(name, T, member)                                                                            \
-    static size_t name##_encode(void *state, const void *record, uint8_t *out, size_t cap)                        \
-    {                                                                                                              \
-        (void)state;                                                                                               \
-        const struct mopay_currency *c = ((const T *)record)->member;                                              \
-        MOPAY_ASSERT(c != NULL && cap >= 3);                                                                       \
-        memcpy(out, c->alpha, 3);                                                                                  \
-        return 3;                                                                                                  \
-    }                                                                                                              \
-    static bool name##_decode(void *state, void *record, const uint8_t *in, size_t len)                           \
-    {                                                                                                              \
-        (void)state;                                                                                               \
-        return (((T *)record)->member = mopay_currency_by_alpha((const char *)in, len)) != NULL;                  \
-    }                                                                                                              \
-    static const struct mopay_codec_custom name = {name##_encode, name##_decode, 3}
-
-CURRENCY_CODEC(rate_base_codec, struct mopay_fx_pair_rate, base);
-CURRENCY_CODEC(rate_quote_codec, struct mopay_fx_pair_rate, quote);
-CURRENCY_CODEC(quote_sell_codec, struct mopay_quote, q.sell);
-CURRENCY_CODEC(quote_buy_codec, struct mopay_quote, q.buy);
-
 /* --- rates --- */
 
 #define R struct mopay_fx_pair_rate
 static const struct mopay_codec_field rate_fields[] = {
-    MOPAY_CODEC_CUSTOM_FIELD(R, base, &rate_base_codec),
-    MOPAY_CODEC_CUSTOM_FIELD(R, quote, &rate_quote_codec),
+    MOPAY_CODEC_CURRENCY_FIELD(R, base),
+    MOPAY_CODEC_CURRENCY_FIELD(R, quote),
     MOPAY_CODEC_UINT_FIELD(R, rate.units),
     MOPAY_CODEC_TEXT_FIELD(R, source),
     MOPAY_CODEC_INT_FIELD(R, as_of_ns),
@@ -69,7 +40,7 @@ static enum mopay_err rate_apply(void *state, const void *image, char *why, size
 
 static void rate_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_quotes_state *)state)->pairs, fn, ctx);
+    mopay_index_each(&((struct mopay_quotes_state *)state)->pairs, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_quotes_rate_kind = {
@@ -89,8 +60,8 @@ const struct mopay_record_kind mopay_quotes_rate_kind = {
 static const struct mopay_codec_field quote_fields[] = {
     MOPAY_CODEC_ID_FIELD(Q, id),
     MOPAY_CODEC_REF_FIELD(Q, customer, ref_customer),
-    MOPAY_CODEC_CUSTOM_FIELD(Q, q.sell, &quote_sell_codec),
-    MOPAY_CODEC_CUSTOM_FIELD(Q, q.buy, &quote_buy_codec),
+    MOPAY_CODEC_CURRENCY_FIELD(Q, q.sell),
+    MOPAY_CODEC_CURRENCY_FIELD(Q, q.buy),
     MOPAY_CODEC_UINT_FIELD(Q, q.rate.units),
     MOPAY_CODEC_UINT_FIELD(Q, q.spread_bps),
     MOPAY_CODEC_INT_FIELD(Q, q.base_minor),
@@ -137,7 +108,7 @@ static enum mopay_err quote_apply(void *state, const void *image, char *why, siz
 
 static void quote_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_quotes_state *)state)->quotes, fn, ctx);
+    mopay_index_each(&((struct mopay_quotes_state *)state)->quotes, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_quotes_quote_kind = {

@@ -70,16 +70,9 @@ static enum mopay_err form_apply(void *state, const void *image, char *why, size
     return MOPAY_OK;
 }
 
-static void index_each(struct mopay_index *index, bool (*fn)(void *ctx, const void *record), void *ctx)
-{
-    for (size_t i = 0; i < index->capacity; i++)
-        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
-            return;
-}
-
 static void form_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_tax_state *)state)->forms, fn, ctx);
+    mopay_index_each(&((struct mopay_tax_state *)state)->forms, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_tax_form_kind = {
@@ -94,26 +87,6 @@ const struct mopay_record_kind mopay_tax_form_kind = {
 };
 
 /* --- refunds --- */
-
-/* The purchases' currency: its three letters. */
-static size_t currency_encode(void *state, const void *record, uint8_t *out, size_t cap)
-{
-    (void)state;
-    const struct mopay_currency *c = ((const struct mopay_tax_refund *)record)->currency;
-    MOPAY_ASSERT(c != NULL && cap >= 3);
-    memcpy(out, c->alpha, 3);
-    return 3;
-}
-
-static bool currency_decode(void *state, void *record, const uint8_t *in, size_t len)
-{
-    (void)state;
-    struct mopay_tax_refund *r = record;
-    r->currency = mopay_currency_by_alpha((const char *)in, len);
-    return r->currency != NULL;
-}
-
-static const struct mopay_codec_custom currency_codec = {currency_encode, currency_decode, 3};
 
 /* The refund's forms, after form_count: their payments' ids, 16 bytes each. Each must be a form
  * that is there. */
@@ -150,7 +123,7 @@ static const struct mopay_codec_field refund_fields[] = {
     MOPAY_CODEC_REF_FIELD(R, customer, ref_customer),
     MOPAY_CODEC_REF_FIELD(R, wallet, ref_wallet),
     MOPAY_CODEC_TEXT_FIELD(R, country),
-    MOPAY_CODEC_CUSTOM_FIELD(R, currency, &currency_codec),
+    MOPAY_CODEC_CURRENCY_FIELD(R, currency),
     MOPAY_CODEC_UINT_FIELD(R, form_count),
     MOPAY_CODEC_CUSTOM_FIELD(R, forms, &forms_codec),
     MOPAY_CODEC_INT_FIELD(R, gross_minor),
@@ -220,7 +193,7 @@ static enum mopay_err refund_apply(void *state, const void *image, char *why, si
 
 static void refund_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_tax_state *)state)->refunds, fn, ctx);
+    mopay_index_each(&((struct mopay_tax_state *)state)->refunds, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_tax_refund_kind = {

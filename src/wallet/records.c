@@ -125,16 +125,9 @@ static enum mopay_err customer_apply(void *state, const void *image, char *why, 
     return MOPAY_OK;
 }
 
-static void index_each(struct mopay_index *index, bool (*fn)(void *ctx, const void *record), void *ctx)
-{
-    for (size_t i = 0; i < index->capacity; i++)
-        if (index->slots[i].value != NULL && !fn(ctx, index->slots[i].value))
-            return;
-}
-
 static void customer_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_wallet_state *)state)->customers, fn, ctx);
+    mopay_index_each(&((struct mopay_wallet_state *)state)->customers, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_wallet_customer_kind = {
@@ -254,7 +247,7 @@ static enum mopay_err device_apply(void *state, const void *image, char *why, si
 
 static void device_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_wallet_state *)state)->devices, fn, ctx);
+    mopay_index_each(&((struct mopay_wallet_state *)state)->devices, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_wallet_device_kind = {
@@ -270,31 +263,11 @@ const struct mopay_record_kind mopay_wallet_device_kind = {
 
 /* --- wallets --- */
 
-/* The currency as its ISO 4217 alphabetic code, three bytes. */
-static size_t currency_encode(void *state, const void *record, uint8_t *out, size_t cap)
-{
-    (void)state;
-    const struct mopay_wallet *wallet = record;
-    MOPAY_ASSERT(cap >= 3 && strlen(wallet->currency->alpha) == 3);
-    memcpy(out, wallet->currency->alpha, 3);
-    return 3;
-}
-
-static bool currency_decode(void *state, void *record, const uint8_t *in, size_t len)
-{
-    (void)state;
-    struct mopay_wallet *wallet = record;
-    wallet->currency = mopay_currency_by_alpha((const char *)in, len);
-    return wallet->currency != NULL;
-}
-
-static const struct mopay_codec_custom currency_codec = {currency_encode, currency_decode, 3};
-
 #define W struct mopay_wallet
 static const struct mopay_codec_field wallet_fields[] = {
     MOPAY_CODEC_ID_FIELD(W, id),
     MOPAY_CODEC_REF_FIELD(W, customer, ref_customer),
-    MOPAY_CODEC_CUSTOM_FIELD(W, currency, &currency_codec),
+    MOPAY_CODEC_CURRENCY_FIELD(W, currency),
     MOPAY_CODEC_INT_FIELD(W, created_at_ns),
     MOPAY_CODEC_INT_FIELD(W, outflow_day),
     MOPAY_CODEC_INT_FIELD(W, outflow_minor),
@@ -333,7 +306,7 @@ static enum mopay_err wallet_apply(void *state, const void *image, char *why, si
 
 static void wallet_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_wallet_state *)state)->wallets, fn, ctx);
+    mopay_index_each(&((struct mopay_wallet_state *)state)->wallets, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_wallet_wallet_kind = {
@@ -436,7 +409,7 @@ static enum mopay_err source_apply(void *state, const void *image, char *why, si
 
 static void source_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_wallet_state *)state)->sources, fn, ctx);
+    mopay_index_each(&((struct mopay_wallet_state *)state)->sources, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_wallet_source_kind = {
@@ -502,7 +475,7 @@ static enum mopay_err movement_apply(void *state, const void *image, char *why, 
 
 static void movement_each(void *state, bool (*fn)(void *ctx, const void *record), void *ctx)
 {
-    index_each(&((struct mopay_wallet_state *)state)->movements, fn, ctx);
+    mopay_index_each(&((struct mopay_wallet_state *)state)->movements, fn, ctx);
 }
 
 const struct mopay_record_kind mopay_wallet_movement_kind = {

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "mopay/codec.h"
+#include "mopay/money.h"
 
 struct target {
     struct mopay_id id;
@@ -270,6 +271,45 @@ static void damaged_images_are_refused(void **state)
     assert_int_equal(encode(&good, image, sizeof(image)), 0);
 }
 
+struct priced {
+    struct mopay_id id;
+    const struct mopay_currency *currency;
+};
+
+static const struct mopay_codec_field priced_fields[] = {
+    MOPAY_CODEC_ID_FIELD(struct priced, id),
+    MOPAY_CODEC_CURRENCY_FIELD(struct priced, currency),
+};
+
+/* A currency is its three letters; one missing cannot be written, one unknown cannot be read. */
+static void currencies(void **state)
+{
+    (void)state;
+    struct mopay_record_kind k = sample_kind;
+    k.size = sizeof(struct priced);
+    k.fields = priced_fields;
+    k.field_count = 2;
+    char why[200];
+    assert_true(mopay_codec_kind_valid(&k, why, sizeof(why)));
+    struct priced in = {.currency = mopay_currency_by_alpha("KRW", 3)}, out;
+    assert_non_null(in.currency);
+    memset(in.id.bytes, 0x42, 16);
+    uint8_t image[128];
+    size_t len = mopay_codec_encode(&k, NULL, 0, &in, image, sizeof(image));
+    assert_true(len > 0);
+    struct mopay_codec_header h;
+    size_t n = mopay_codec_header_read(image, len, &h);
+    assert_true(n > 0 && h.payload_len == 17 + 4);
+    assert_memory_equal(image + n + 17, "\003KRW", 4);
+    assert_true(mopay_codec_decode(&k, NULL, image + n, h.payload_len, &out, why, sizeof(why)));
+    assert_ptr_equal(out.currency, in.currency);
+    memcpy(image + n + 18, "XXX", 3);
+    assert_false(mopay_codec_decode(&k, NULL, image + n, h.payload_len, &out, why, sizeof(why)));
+    assert_non_null(strstr(why, "currency"));
+    in.currency = NULL;
+    assert_int_equal(mopay_codec_encode(&k, NULL, 0, &in, image, sizeof(image)), 0);
+}
+
 static void varints(void **state)
 {
     (void)state;
@@ -311,6 +351,7 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(older_images_leave_new_fields_zero),
         cmocka_unit_test(damaged_images_are_refused),
+        cmocka_unit_test(currencies),
         cmocka_unit_test(varints),
         cmocka_unit_test(bad_tables_are_found),
     };
